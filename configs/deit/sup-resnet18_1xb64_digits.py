@@ -1,0 +1,39 @@
+# Convnet TEACHER on the bundled digits (10 classes, 32x32): a CIFAR-style
+# ResNet-18 (3x3 stem, no max-pool) at a quarter of the width (16-128
+# channels) so it trains in about a CPU minute. Its last checkpoint
+# (work_dirs/sup-resnet18_1xb64_digits/epoch_6.pth) is the teacher of
+# distill-hard-deit-tiny_1xb64_digits.py.
+_base_ = [
+    '../_base_/datasets/digits.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='ResNet_CIFAR',
+        depth=18,
+        stem_channels=16,
+        base_channels=16),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=10,
+        in_channels=128,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+)
+
+optim_wrapper = dict(
+    optimizer=dict(
+        type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
+param_scheduler = dict(
+    type='CosineAnnealingLR', by_epoch=True, begin=0, end=6,
+    convert_to_iter_based=True)
+train_cfg = dict(by_epoch=True, max_epochs=6, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(max_keep_ckpts=1, save_best=None))
+randomness = dict(seed=0)

@@ -1,0 +1,17 @@
+# Copyright (c) mmvitplug contributors.
+"""mmvitplug: vision transformers and their training methods for OpenMMLab.
+
+Importing the package registers every module under the ``mmvitplug`` registry
+scope and installs the stack fixes of :mod:`mmvitplug.utils.compat`
+(weights-only resume under torch>=2.6). Use it from any OpenMMLab config with::
+
+    custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
+"""
+from .version import __version__
+from .utils import compat as _compat
+
+_compat.apply()
+
+from . import engine, models  # noqa: E402,F401  (registers modules)
+
+__all__ = ['__version__']

@@ -1,0 +1,8 @@
+# Copyright (c) mmvitplug contributors.
+"""Pure functions mapping official checkpoints to mmvitplug state dicts."""
+from .deit import convert_deit
+
+#: Converter per model family, used by ``tools/model_converters/convert.py``.
+CONVERTERS = {'deit': convert_deit}
+
+__all__ = ['CONVERTERS', 'convert_deit']

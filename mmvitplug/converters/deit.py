@@ -1,0 +1,59 @@
+# Copyright (c) mmvitplug contributors.
+"""Official / timm DeiT checkpoints -> mmvitplug classifier state dicts."""
+import re
+from typing import Dict
+
+import torch
+
+_BACKBONE_KEYS = ('cls_token', 'dist_token', 'pos_embed')
+_BACKBONE_PATTERNS = (
+    r'patch_embed\.proj\.(weight|bias)',
+    r'blocks\.\d+\.(norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)'
+    r'\.(weight|bias)',
+    r'norm\.(weight|bias)',
+)
+
+
+def convert_deit(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Map an official DeiT checkpoint to mmvitplug classifier keys.
+
+    Accepts the state dict of the official repository / timm (plain or
+    distilled DeiT), optionally wrapped as ``{'model': state_dict, ...}``.
+    Backbone keys get the ``backbone.`` prefix; the plain classifier
+    ``head.*`` becomes ``head.fc.*`` (mmpretrain ``LinearClsHead``) and the
+    distilled ``head.*`` / ``head_dist.*`` become ``head.head.*`` /
+    ``head.head_dist.*`` (``mmvitplug.DeiTDistillHead``).
+
+    Args:
+        state_dict (dict): The official checkpoint.
+
+    Returns:
+        dict: A new state dict with mmvitplug keys (tensors are shared).
+
+    Raises:
+        KeyError: If a key is not part of the official DeiT layout, so no
+            weight is dropped silently.
+    """
+    if 'model' in state_dict and isinstance(state_dict['model'], dict):
+        state_dict = state_dict['model']
+    distilled = 'head_dist.weight' in state_dict or 'dist_token' in state_dict
+    head_name = 'head' if distilled else 'fc'
+
+    converted, unknown = {}, []
+    for key, value in state_dict.items():
+        if key in _BACKBONE_KEYS or any(
+                re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
+            converted[f'backbone.{key}'] = value
+        elif re.fullmatch(r'head\.(weight|bias)', key):
+            converted[f'head.{head_name}.{key[5:]}'] = value
+        elif distilled and re.fullmatch(r'head_dist\.(weight|bias)', key):
+            converted[f'head.{key}'] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise KeyError(
+            f'convert_deit: {len(unknown)} key(s) are not in the official '
+            f'DeiT layout: {unknown[:10]}; expected cls_token, dist_token, '
+            'pos_embed, patch_embed.proj.*, blocks.{i}.{norm1,attn.qkv,'
+            'attn.proj,norm2,mlp.fc1,mlp.fc2}.*, norm.*, head.*, head_dist.*')
+    return converted

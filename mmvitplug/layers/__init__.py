@@ -1,0 +1,15 @@
+# Copyright (c) mmvitplug contributors.
+"""Layers shared by every mmvitplug architecture."""
+from .attention import Attention
+from .block import Block
+from .drop import DropPath, drop_path
+from .layer_scale import LayerScale
+from .mlp import Mlp
+from .norm import LayerNorm2d
+from .patch_embed import PatchEmbed
+from .pos_embed import resize_pos_embed
+
+__all__ = [
+    'Attention', 'Block', 'DropPath', 'LayerNorm2d', 'LayerScale', 'Mlp',
+    'PatchEmbed', 'drop_path', 'resize_pos_embed'
+]

@@ -1,0 +1,4 @@
+# Copyright (c) mmvitplug contributors.
+from .deit import DeiT
+
+__all__ = ['DeiT']

@@ -1,0 +1,105 @@
+# Copyright (c) mmvitplug contributors.
+"""Classification head of the distilled DeiT (class + distillation token)."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmpretrain.models.heads import ClsHead
+from mmpretrain.structures import DataSample
+
+from mmvitplug.registry import MODELS
+
+
+@MODELS.register_module()
+class DeiTDistillHead(ClsHead):
+    """Two linear classifiers of the distilled `DeiT
+    <https://arxiv.org/abs/2012.12877>`_.
+
+    ``head`` reads the class token and ``head_dist`` the distillation token
+    of the last backbone output, which must be the ``(cls, dist)`` pair of
+    ``mmvitplug.DeiT(distilled=True, out_type='cls_token')``. Training
+    hands both logits to the loss module (:class:`DeiTDistillLoss`: labels
+    for the class token, teacher for the distillation token); inference
+    (``forward``, ``predict``) uses their average ``(x + x_dist) / 2``, as
+    the paper and the official code do.
+
+    Args:
+        num_classes (int): Number of classes.
+        in_channels (int): Token dimension of the backbone.
+        loss (dict): Config of the loss module, taking
+            ``(cls_logits, dist_logits, target, teacher_logits)``. Defaults to
+            ``dict(type='mmvitplug.DeiTDistillLoss')`` (hard distillation,
+            alpha 0.5).
+        init_cfg (dict, optional): Initialisation of the two classifiers.
+            Defaults to truncated normal (std 0.02) weights and zero biases,
+            the official initialisation.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 loss: dict = dict(type='mmvitplug.DeiTDistillLoss'),
+                 init_cfg: Optional[dict] = dict(
+                     type='TruncNormal', layer='Linear', std=0.02, bias=0.)):
+        super().__init__(loss=loss, init_cfg=init_cfg)
+        if num_classes <= 0:
+            raise ValueError(
+                f'num_classes={num_classes} must be a positive integer')
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.head = nn.Linear(in_channels, num_classes)
+        self.head_dist = nn.Linear(in_channels, num_classes)
+
+    def pre_logits(
+        self, feats: Sequence[Tuple[torch.Tensor, torch.Tensor]]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The ``(cls, dist)`` token pair of the last backbone output."""
+        last = feats[-1]
+        if not (isinstance(last, (tuple, list)) and len(last) == 2):
+            got = (f'a tensor of shape {tuple(last.shape)}'
+                   if isinstance(last, torch.Tensor) else type(last).__name__)
+            raise TypeError(
+                'DeiTDistillHead needs the (cls_token, dist_token) pair of a '
+                "distilled backbone (mmvitplug.DeiT with distilled=True and "
+                f"out_type='cls_token'), but the last backbone output is "
+                f'{got}. Set distilled=True in the backbone, or use '
+                'LinearClsHead for a backbone without a distillation token.')
+        return last[0], last[1]
+
+    def forward_logits(
+        self, feats: Sequence[Tuple[torch.Tensor, torch.Tensor]]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Class-token and distillation-token logits, each (N, C)."""
+        cls_token, dist_token = self.pre_logits(feats)
+        return self.head(cls_token), self.head_dist(dist_token)
+
+    def forward(
+        self, feats: Sequence[Tuple[torch.Tensor, torch.Tensor]]
+    ) -> torch.Tensor:
+        """Inference logits: the average of the two classifiers."""
+        x, x_dist = self.forward_logits(feats)
+        return (x + x_dist) / 2
+
+    def loss(self,
+             feats: Sequence[Tuple[torch.Tensor, torch.Tensor]],
+             data_samples: List[DataSample],
+             teacher_logits: Optional[torch.Tensor] = None) -> dict:
+        """Compute the losses of both tokens.
+
+        Args:
+            feats (tuple): Backbone outputs; the last is ``(cls, dist)``.
+            data_samples (list[DataSample]): Samples with ``gt_label``, or
+                ``gt_score`` after Mixup / CutMix.
+            teacher_logits (Tensor, optional): Teacher logits (N, C) on the
+                same inputs, given by :class:`DistillationClassifier`.
+
+        Returns:
+            dict[str, Tensor]: The loss module's terms.
+        """
+        cls_logits, dist_logits = self.forward_logits(feats)
+        if 'gt_score' in data_samples[0]:
+            target = torch.stack([i.gt_score for i in data_samples])
+        else:
+            target = torch.cat([i.gt_label for i in data_samples])
+        return self.loss_module(
+            cls_logits, dist_logits, target, teacher_logits=teacher_logits)

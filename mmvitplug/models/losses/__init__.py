@@ -1,0 +1,4 @@
+# Copyright (c) mmvitplug contributors.
+from .distill import DeiTDistillLoss
+
+__all__ = ['DeiTDistillLoss']

@@ -1,0 +1,43 @@
+# Copyright (c) mmvitplug contributors.
+"""Registries of the ``mmvitplug`` scope.
+
+Every registry here is a direct child of the corresponding mmengine root
+registry, so configs of any OpenMMLab codebase (default scope ``mmpretrain``,
+``mmdet`` or ``mmseg``) reach our modules as ``type='mmvitplug.Name'``.
+Nothing is registered into another codebase's registry and ``force=True`` is
+never used, so names already taken upstream (``XCiT``, ``LeViT``, ``DINO``,
+...) cannot clash with ours.
+
+Inside our own modules, sub-modules named *without* a scope prefix are built
+in the current default scope (``mmpretrain`` for classification configs),
+exactly as upstream modules do.
+"""
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import Registry
+
+SCOPE = 'mmvitplug'
+
+#: Backbones, necks, heads, losses, classifiers and algorithms.
+MODELS = Registry(
+    'model', parent=MMENGINE_MODELS, scope=SCOPE,
+    locations=['mmvitplug.models'])
+
+#: Training hooks (schedules of self-supervised / distillation methods).
+HOOKS = Registry(
+    'hook', parent=MMENGINE_HOOKS, scope=SCOPE,
+    locations=['mmvitplug.engine'])
+
+#: Optimizer-wrapper constructors (layer-wise lr decay for any model).
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
+    locations=['mmvitplug.engine'])
+
+#: Optimizer wrappers (bf16 autocast that also runs on CPU).
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE,
+    locations=['mmvitplug.engine'])

@@ -1,0 +1,31 @@
+# Copyright (c) mmvitplug contributors.
+import os
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    """The repository root (tools and configs use paths relative to it)."""
+    return ROOT
+
+
+@pytest.fixture(scope='session')
+def bundled_data(repo_root):
+    """The bundled datasets under ``data/bundled`` (generated if missing)."""
+    from mmvitplug.datasets import make_all
+    root = osp.join(repo_root, 'data', 'bundled')
+    make_all(root)
+    return root
+
+
+@pytest.fixture
+def subprocess_env():
+    """Environment for tool subprocesses: one OpenMP thread per process."""
+    env = dict(os.environ)
+    env.setdefault('OMP_NUM_THREADS', '1')
+    env['PYTHONUNBUFFERED'] = '1'
+    return env

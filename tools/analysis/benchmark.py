@@ -1,0 +1,211 @@
+# Copyright (c) mmvitplug contributors.
+"""Speed / memory of an mmvitplug backbone against timm's same model.
+
+Both models get the same weights (timm's random init converted to our
+layout) and a 1000-class linear head, and are measured interleaved in one
+process: inference img/s (eval, no_grad), training img/s (forward, cross
+entropy, backward, SGD step) and the peak memory of a training step. Each
+number is the median over ``--repeats`` after ``--warmup`` rounds; compare
+only the ratios, absolute speed drifts on shared machines.
+
+Example (2 CPU threads, about 2 minutes)::
+
+    python tools/analysis/benchmark.py --arch deit-tiny \
+        --timm deit_tiny_patch16_224 --threads 2
+
+On CPU, peak memory is the resident-set growth during a step, sampled from
+``/proc/self/statm``; the script re-executes itself with
+``MALLOC_MMAP_THRESHOLD_`` set so freed tensors leave the resident set. On
+CUDA it is ``torch.cuda.max_memory_allocated`` above the baseline.
+"""
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MMAP_ENV = 'MALLOC_MMAP_THRESHOLD_'
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--arch', default='deit-tiny',
+                        help='mmvitplug DeiT arch')
+    parser.add_argument('--timm', default='deit_tiny_patch16_224',
+                        help='timm model name of the same architecture')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--train-batch-size', type=int, default=16)
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=2,
+                        help='torch CPU threads')
+    parser.add_argument('--fused', action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help='fused (SDPA) attention in both models')
+    parser.add_argument('--device', default='cpu')
+    return parser.parse_args()
+
+
+class Classifier(nn.Module):
+    """Our backbone + a linear head, so both sides compute the same thing."""
+
+    def __init__(self, backbone, num_classes=1000):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.embed_dims, num_classes)
+
+    def forward(self, x):
+        return self.head(self.backbone(x)[-1])
+
+
+def build_models(args):
+    import timm
+
+    from mmvitplug.converters import convert_deit
+    from mmvitplug.models.backbones import DeiT
+
+    torch.manual_seed(0)
+    ref = timm.create_model(args.timm, pretrained=False,
+                            img_size=args.img_size)
+    for m in ref.modules():
+        if hasattr(m, 'fused_attn'):
+            m.fused_attn = args.fused
+    ours = Classifier(
+        DeiT(args.arch, img_size=args.img_size, fused_attn=args.fused))
+    state = convert_deit(ref.state_dict())
+    state = {k.replace('head.fc.', 'head.'): v for k, v in state.items()}
+    ours.load_state_dict(state, strict=True)
+    return ours.to(args.device), ref.to(args.device)
+
+
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def rss_bytes():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+class PeakMemory:
+    """Peak memory growth (bytes) inside the ``with`` block."""
+
+    def __init__(self, device):
+        self.device = device
+        self.peak = float('nan')
+
+    def __enter__(self):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+        elif os.path.exists('/proc/self/statm'):
+            self.base = self.max = rss_bytes()
+            self.stop = threading.Event()
+            self.thread = threading.Thread(target=self._sample, daemon=True)
+            self.thread.start()
+        return self
+
+    def _sample(self):
+        while not self.stop.wait(0.0005):
+            self.max = max(self.max, rss_bytes())
+
+    def __exit__(self, *exc):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            self.peak = torch.cuda.max_memory_allocated(
+                self.device) - self.base
+        elif hasattr(self, 'thread'):
+            self.stop.set()
+            self.thread.join()
+            self.peak = max(self.max, rss_bytes()) - self.base
+
+
+def infer_step(model, x):
+    model.eval()
+    sync(x.device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        model(x)
+    sync(x.device)
+    return x.shape[0] / (time.perf_counter() - start)
+
+
+def train_step(model, optimizer, x, y):
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    with PeakMemory(x.device) as mem:
+        sync(x.device)
+        start = time.perf_counter()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        sync(x.device)
+        elapsed = time.perf_counter() - start
+    return x.shape[0] / elapsed, mem.peak / 2**20
+
+
+def main():
+    args = parse_args()
+    device = torch.device(args.device)
+    if device.type == 'cpu' and MMAP_ENV not in os.environ:
+        # freed tensors must leave the resident set for the memory column
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  {**os.environ, MMAP_ENV: '65536'})
+    torch.set_num_threads(args.threads)
+    ours, ref = build_models(args)
+    models = {f'mmvitplug {args.arch}': ours, f'timm {args.timm}': ref}
+
+    gen = torch.Generator().manual_seed(0)
+    size = (3, args.img_size, args.img_size)
+    x = torch.randn(args.batch_size, *size, generator=gen).to(device)
+    xt = torch.randn(args.train_batch_size, *size, generator=gen).to(device)
+    yt = torch.randint(0, 1000, (args.train_batch_size, ),
+                       generator=gen).to(device)
+    with torch.no_grad():
+        diff = (ours.eval()(x[:2]) - ref.eval()(x[:2])).abs().max().item()
+
+    optims = {
+        name: torch.optim.SGD(m.parameters(), lr=1e-4, momentum=0.9)
+        for name, m in models.items()
+    }
+    results = {name: dict(infer=[], train=[], mem=[]) for name in models}
+    for r in range(args.warmup + args.repeats):
+        for name, model in models.items():  # interleaved
+            infer = infer_step(model, x)
+            train, mem = train_step(model, optims[name], xt, yt)
+            if r >= args.warmup:
+                results[name]['infer'].append(infer)
+                results[name]['train'].append(train)
+                results[name]['mem'].append(mem)
+
+    med = {
+        name: {k: statistics.median(v)
+               for k, v in res.items()}
+        for name, res in results.items()
+    }
+    (a, ma), (b, mb) = med.items()
+    print(f'device={device} threads={args.threads} fused={args.fused} '
+          f'img={args.img_size} infer_bs={args.batch_size} '
+          f'train_bs={args.train_batch_size} repeats={args.repeats} '
+          f'(median)  max|logits diff|={diff:.2e}')
+    header = f"{'model':<36}{'infer img/s':>13}{'train img/s':>13}" \
+             f"{'train peak MiB':>16}"
+    print(header)
+    print('-' * len(header))
+    for name, m in med.items():
+        print(f"{name:<36}{m['infer']:>13.2f}{m['train']:>13.2f}"
+              f"{m['mem']:>16.1f}")
+    print(f"{'ratio ours/timm':<36}{ma['infer'] / mb['infer']:>13.3f}"
+          f"{ma['train'] / mb['train']:>13.3f}"
+          f"{ma['mem'] / mb['mem']:>16.3f}")
+
+
+if __name__ == '__main__':
+    main()
