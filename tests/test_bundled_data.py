@@ -306,8 +306,8 @@ def test_shapes_generator_arguments(tmp_path):
                           max_shapes=1, colour_cue=False)
     label = np.array(Image.open(
         tmp_path / 'shapes-ade' / 'annotations' / 'training' / '000002.png'))
-    expected = shapes_label_map(render_shapes_scene(
-        scene_rng(2, 'train', 1), 64, 1, colour_cue=False)[1], 64, 64)
+    expected = _label_map(render_shapes_scene(
+        scene_rng(2, 'train', 1), 64, 1, colour_cue=False)[1], 64)
     np.testing.assert_array_equal(label, expected)
 
 
@@ -394,10 +394,22 @@ def _seg_dataset(cls, root, split='training', **kwargs):
         pipeline=[LoadAnnotations()], **kwargs)
 
 
+def _label_map(instances, size=128):
+    # written independently of shapes_label_map: pixel value = index of the
+    # shape's name in SHAPE_SEG_CLASSES
+    label = np.zeros((size, size), np.uint8)
+    for inst in instances:
+        name = SHAPE_CLASSES[inst['label']]
+        label[inst['mask']] = SHAPE_SEG_CLASSES.index(name)
+    return label
+
+
 def _ade_label(split, img_path):
     index = int(Path(img_path).stem) - 1
     _, instances = render_shapes_scene(scene_rng(ADE_SEED, split, index))
-    return shapes_label_map(instances, 128, 128)
+    np.testing.assert_array_equal(
+        shapes_label_map(instances, 128, 128), _label_map(instances))
+    return _label_map(instances)
 
 
 def test_ade_read_by_mmseg_with_background_class(root):

@@ -226,7 +226,8 @@ def test_default_init():
     assert torch.all(qkv.bias == 0)
     assert 0.015 < model.pos_embed.std().item() < 0.025
     assert model.cls_token.abs().sum() > 0
-    assert torch.all(model.norm.weight == 1) and torch.all(model.norm.bias == 0)
+    assert torch.all(model.norm.weight == 1)
+    assert torch.all(model.norm.bias == 0)
     custom = tiny(init_cfg=dict(type='Constant', layer='Linear', val=0.5))
     assert torch.all(custom.blocks[0].mlp.fc1.weight == 0.5)
 

@@ -1,6 +1,7 @@
 # Copyright (c) mmvitplug contributors.
 """DeiT distillation: loss maths, frozen teacher, checkpoints, head, parity."""
 import copy
+import functools
 
 import pytest
 import torch
@@ -62,7 +63,7 @@ def build_distiller(teacher_ckpt, seed=1, **kwargs):
         backbone=student_backbone(),
         head=distill_head(),
         teacher=copy.deepcopy(TEACHER),
-        teacher_ckpt=str(teacher_ckpt),
+        teacher_ckpt=None if teacher_ckpt is None else str(teacher_ckpt),
         data_preprocessor=dict(
             num_classes=NUM_CLASSES, mean=[127.5] * 3, std=[64.] * 3))
     cfg.update(kwargs)
@@ -438,30 +439,39 @@ def test_head_rejects_non_distilled_backbone():
 
 
 # ---------------------------------------------------------- timm parity
+@functools.lru_cache(maxsize=None)
+def timm_reference(timm_name, img_size):
+    """State dict, input and eval output of a random timm distilled DeiT
+    (built once per arch: the fused and explicit tests share it)."""
+    timm = pytest.importorskip('timm')
+    torch.manual_seed(0)
+    ref = timm.create_model(timm_name, pretrained=False, img_size=img_size)
+    ref.eval()
+    x = torch.randn(2, 3, img_size, img_size)
+    with torch.no_grad():
+        expected = ref(x)  # eval: (head(cls) + head_dist(dist)) / 2
+    return ref.state_dict(), ref.embed_dim, x, expected
+
+
 @pytest.mark.parametrize('arch, timm_name, img_size', [
     ('deit-tiny', 'deit_tiny_distilled_patch16_224', 224),
-    ('deit-small', 'deit_small_distilled_patch16_224', 224),
+    ('deit-small', 'deit_small_distilled_patch16_224', 96),
     ('deit-base', 'deit_base_distilled_patch16_224', 64),
 ])
 @pytest.mark.parametrize('fused_attn', [True, False])
 def test_distilled_timm_parity(arch, timm_name, img_size, fused_attn):
-    timm = pytest.importorskip('timm')
     from mmvitplug.converters import convert_deit
-    torch.manual_seed(0)
-    ref = timm.create_model(timm_name, pretrained=False, img_size=img_size)
-    ref.eval()
+    state, dims, x, expected = timm_reference(timm_name, img_size)
     model = MODELS.build(
         dict(type='ImageClassifier',
              backbone=dict(type='mmvitplug.DeiT', arch=arch,
                            img_size=img_size, distilled=True,
                            fused_attn=fused_attn),
              head=dict(type='mmvitplug.DeiTDistillHead', num_classes=1000,
-                       in_channels=ref.embed_dim)))
-    model.load_state_dict(convert_deit(ref.state_dict()), strict=True)
+                       in_channels=dims)))
+    model.load_state_dict(convert_deit(state), strict=True)
     model.eval()
-    x = torch.randn(2, 3, img_size, img_size)
     with torch.no_grad():
-        expected = ref(x)  # eval: (head(cls) + head_dist(dist)) / 2
         out = model(x)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
 

@@ -69,7 +69,9 @@ def test_report_missing_unexpected_mismatched(log, caplog):
     assert any('NOT loaded: blocks.0.mlp.fc1.bias' in m for m in warnings)
     assert any('missing' in m and 'norm.weight' in m for m in warnings)
     assert any('unexpected' in m and 'extra.weight' in m for m in warnings)
-    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    info = [
+        r.getMessage() for r in caplog.records if r.levelno == logging.INFO
+    ]
     assert any(f'Loaded {report.num_loaded}/' in m for m in info)
 
 
@@ -170,3 +172,29 @@ def test_init_weights_loads_once(tmp_path):
     classifier.backbone.init_weights()
     classifier.init_weights()
     assert_same_weights(classifier.backbone, src.state_dict())
+
+
+def test_init_cfg_missing_keys_keep_default_init(tmp_path):
+    src = tiny(seed=1)  # no distillation token
+    torch.save(official_ckpt(src), tmp_path / 'plain.pth')
+    torch.manual_seed(0)
+    model = DeiT(ARCH, img_size=32, patch_size=8, distilled=True,
+                 init_cfg=dict(type='Pretrained',
+                               checkpoint=str(tmp_path / 'plain.pth')))
+    model.init_weights()
+    assert model.is_init
+    assert torch.equal(model.cls_token, src.cls_token)
+    assert torch.equal(model.blocks[1].mlp.fc2.weight,
+                       src.blocks[1].mlp.fc2.weight)
+    # absent from the checkpoint: DeiT's trunc-normal init, not zeros
+    assert 0.005 < model.dist_token.std().item() < 0.05
+    # (1, 18, 32) vs (1, 17, 32): reported, not loaded, default init kept
+    assert not torch.equal(model.pos_embed[:, 2:], src.pos_embed[:, 1:])
+    assert model.pos_embed.abs().sum() > 0
+
+
+def test_pretrained_in_list_rejected(tmp_path):
+    model = DeiT(ARCH, img_size=32, patch_size=8, init_cfg=[
+        dict(type='Pretrained', checkpoint='x.pth')])
+    with pytest.raises(ValueError, match='single dict'):
+        model.init_weights()

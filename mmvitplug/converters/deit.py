@@ -14,7 +14,8 @@ _BACKBONE_PATTERNS = (
 )
 
 
-def convert_deit(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+def convert_deit(
+        state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Map an official DeiT checkpoint to mmvitplug classifier keys.
 
     Accepts the state dict of the official repository / timm (plain or

@@ -8,8 +8,9 @@ import torch.nn.functional as F
 class Attention(nn.Module):
     """Multi-head self-attention of `ViT <https://arxiv.org/abs/2010.11929>`_.
 
-    The fused path calls :func:`torch.nn.functional.scaled_dot_product_attention`
-    (flash / memory-efficient kernels); the explicit path materialises
+    The fused path calls
+    :func:`torch.nn.functional.scaled_dot_product_attention` (flash /
+    memory-efficient kernels); the explicit path materialises
     ``softmax(q k^T * scale)``, which attention-map visualisation and FLOP
     counters need. Both compute the same function.
 

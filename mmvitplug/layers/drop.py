@@ -1,5 +1,8 @@
 # Copyright (c) mmvitplug contributors.
-"""Stochastic depth (`Huang et al. 2016 <https://arxiv.org/abs/1603.09382>`_)."""
+"""Stochastic depth.
+
+`Huang et al. 2016 <https://arxiv.org/abs/1603.09382>`_.
+"""
 import torch
 import torch.nn as nn
 

@@ -1,5 +1,8 @@
 # Copyright (c) mmvitplug contributors.
-"""Per-channel residual scaling of `CaiT <https://arxiv.org/abs/2103.17239>`_."""
+"""Per-channel residual scaling.
+
+From `CaiT <https://arxiv.org/abs/2103.17239>`_.
+"""
 import torch
 import torch.nn as nn
 

@@ -1,5 +1,8 @@
 # Copyright (c) mmvitplug contributors.
-"""DeiT backbone (`Touvron et al. 2021 <https://arxiv.org/abs/2012.12877>`_)."""
+"""DeiT backbone.
+
+`Touvron et al. 2021 <https://arxiv.org/abs/2012.12877>`_.
+"""
 from functools import partial
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -138,7 +141,8 @@ class DeiT(BaseBackbone):
         self.dist_token = nn.Parameter(torch.zeros(
             1, 1, self.embed_dims)) if distilled else None
         self.pos_embed = nn.Parameter(
-            torch.zeros(1, self.patch_embed.num_patches + self.num_extra_tokens,
+            torch.zeros(1,
+                        self.patch_embed.num_patches + self.num_extra_tokens,
                         self.embed_dims))
         self.pos_drop = nn.Dropout(drop_rate)
 
@@ -204,19 +208,33 @@ class DeiT(BaseBackbone):
 
     # -------------------------------------------------------------- weights
     def init_weights(self):
-        """Load the ``Pretrained`` init_cfg, or initialise like DeiT.
+        """Initialise like DeiT, then load the ``Pretrained`` init_cfg.
 
-        With ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``
-        the checkpoint (mmvitplug layout, or the official / timm layout,
-        which is converted) goes through
+        Parameters get DeiT's initialisation (truncated normal, std 0.02,
+        for tokens, position embedding and linear layers; LayerNorm ones
+        and zeros). With ``init_cfg=dict(type='Pretrained', checkpoint=...,
+        prefix=...)`` the checkpoint (mmvitplug layout, or the official /
+        timm layout, which is converted) is then loaded by
         :func:`mmvitplug.models.utils.load_pretrained`, which resizes the
-        position embedding and logs loaded / missing / unexpected keys. The
-        module is then marked initialised, so later ``init_weights`` calls
-        (e.g. by a detector) leave the weights alone.
+        position embedding and logs loaded / missing / unexpected keys; keys
+        the checkpoint lacks keep the default initialisation. The module is
+        then marked initialised, so later ``init_weights`` calls (e.g. by a
+        detector) leave the weights alone. Other init_cfg types are applied
+        on top of the default initialisation.
         """
         if self.is_init:
             return super().init_weights()  # only logs the repeated call
         cfg = self.init_cfg
+        if isinstance(cfg, list) and any(
+                c.get('type') == 'Pretrained' for c in cfg):
+            raise ValueError(
+                "DeiT: give the 'Pretrained' init_cfg as a single dict, "
+                'not inside a list')
+        trunc_normal_(self.pos_embed, std=.02)
+        trunc_normal_(self.cls_token, std=.02)
+        if self.dist_token is not None:
+            trunc_normal_(self.dist_token, std=.02)
+        self.apply(self._init_layer)
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             load_pretrained(
                 self,
@@ -226,11 +244,6 @@ class DeiT(BaseBackbone):
                 map_location=cfg.get('map_location', 'cpu'))
             self._is_init = True
             return
-        trunc_normal_(self.pos_embed, std=.02)
-        trunc_normal_(self.cls_token, std=.02)
-        if self.dist_token is not None:
-            trunc_normal_(self.dist_token, std=.02)
-        self.apply(self._init_layer)
         super().init_weights()  # user init_cfg (e.g. Kaiming) on top
 
     @staticmethod
