@@ -31,12 +31,9 @@ model = dict(
     teacher=dict(
         type='ImageClassifier',
         backbone=dict(
-            type='ResNet_CIFAR',
-            depth=18,
-            stem_channels=16,
-            base_channels=16),
+            type='ResNet', depth=18, stem_channels=32, base_channels=32),
         neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=128),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=256),
     ),
     teacher_ckpt='work_dirs/sup-resnet18_1xb64_digits/epoch_6.pth',
 )

@@ -38,29 +38,23 @@ model = dict(
     rpn_head=dict(
         in_channels=channels,
         feat_channels=channels,
-        num_convs=2,
         # shapes are 13-70 px: anchors of 16..256 px on strides 4..64
         anchor_generator=dict(scales=[4])),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=channels),
         bbox_head=dict(
-            type='Shared4Conv1FCBBoxHead',
-            in_channels=channels,
-            conv_out_channels=channels,
-            fc_out_channels=256,
-            norm_cfg=norm_cfg,
-            num_classes=3),
+            in_channels=channels, fc_out_channels=256, num_classes=3),
         mask_roi_extractor=dict(out_channels=channels),
         mask_head=dict(
             num_convs=2,
             in_channels=channels,
-            conv_out_channels=channels,
+            conv_out_channels=32,
             norm_cfg=norm_cfg,
             num_classes=3)),
     train_cfg=dict(
         rpn=dict(sampler=dict(num=128)),
         rpn_proposal=dict(nms_pre=500, max_per_img=200),
-        rcnn=dict(sampler=dict(num=128))),
+        rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(
         rpn=dict(nms_pre=500, max_per_img=200),
         rcnn=dict(max_per_img=20)))

@@ -1,5 +1,6 @@
 # Copyright (c) mmvitplug contributors.
 """Layers shared by every mmvitplug architecture."""
+from .affine import Affine
 from .attention import Attention
 from .block import Block
 from .drop import DropPath, drop_path
@@ -10,6 +11,6 @@ from .patch_embed import PatchEmbed
 from .pos_embed import resize_pos_embed
 
 __all__ = [
-    'Attention', 'Block', 'DropPath', 'LayerNorm2d', 'LayerScale', 'Mlp',
+    'Affine', 'Attention', 'Block', 'DropPath', 'LayerNorm2d', 'LayerScale', 'Mlp',
     'PatchEmbed', 'drop_path', 'resize_pos_embed'
 ]

@@ -1,17 +1,32 @@
 # Copyright (c) mmvitplug contributors.
-"""Speed / memory of an mmvitplug backbone against timm's same model.
+"""Speed / memory of an mmvitplug backbone against a reference model.
 
-Both models get the same weights (timm's random init converted to our
-layout) and a 1000-class linear head, and are measured interleaved in one
-process: inference img/s (eval, no_grad), training img/s (forward, cross
-entropy, backward, SGD step) and the peak memory of a training step. Each
-number is the median over ``--repeats`` after ``--warmup`` rounds; compare
-only the ratios, absolute speed drifts on shared machines.
+The reference is timm's model of the same architecture (``--timm NAME``) or,
+for models timm lacks, a function of a local Python file given by the user
+(``--reference-module PATH --reference-fn NAME``, e.g. a copy of the
+official repository's model file; nothing of it is shipped here). Both
+models get the same weights (the reference's random init converted to our
+layout by the family's converter of :mod:`mmvitplug.converters`) and a
+1000-class linear head, and are measured interleaved in one process:
+inference img/s (eval, no_grad), training img/s (forward, cross entropy,
+backward, SGD step) and the peak memory of a training step. Each number is
+the median over ``--repeats`` after ``--warmup`` rounds; compare only the
+ratios, absolute speed drifts on shared machines.
 
-Example (2 CPU threads, about 2 minutes)::
+Examples (2 CPU threads, a few minutes each)::
 
     python tools/analysis/benchmark.py --arch deit-tiny \
         --timm deit_tiny_patch16_224 --threads 2
+    python tools/analysis/benchmark.py --backbone CaiT --arch cait-xxs24 \
+        --timm cait_xxs24_224 --threads 2 --repeats 3
+    python tools/analysis/benchmark.py --backbone CaiT --arch cait-xxs24 \
+        --reference-module ~/deit/cait_models.py \
+        --reference-fn cait_XXS24_224
+
+The backbone is ``mmvitplug.<--backbone>`` of the mmvitplug registry (or of
+the module ``mmvitplug.models.backbones.<backbone lower-case>``) and the
+converter ``CONVERTERS[<--converter>]`` (default: the backbone name in lower
+case), falling back to ``convert_<name>`` of ``mmvitplug.converters.<name>``.
 
 On CPU, peak memory is the resident-set growth during a step, sampled from
 ``/proc/self/statm``; the script re-executes itself with
@@ -19,6 +34,10 @@ On CPU, peak memory is the resident-set growth during a step, sampled from
 CUDA it is ``torch.cuda.max_memory_allocated`` above the baseline.
 """
 import argparse
+import importlib
+import importlib.util
+import inspect
+import json
 import os
 import statistics
 import sys
@@ -34,10 +53,24 @@ MMAP_ENV = 'MALLOC_MMAP_THRESHOLD_'
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--backbone', default='DeiT',
+                        help='mmvitplug backbone type (DeiT, CaiT, ...)')
     parser.add_argument('--arch', default='deit-tiny',
-                        help='mmvitplug DeiT arch')
+                        help='arch of the mmvitplug backbone')
+    parser.add_argument('--converter', default=None,
+                        help='key of mmvitplug.converters.CONVERTERS '
+                        '(default: the backbone name in lower case)')
     parser.add_argument('--timm', default='deit_tiny_patch16_224',
                         help='timm model name of the same architecture')
+    parser.add_argument('--reference-module', default=None,
+                        help='Python file with the reference model (used '
+                        'instead of timm), e.g. official code')
+    parser.add_argument('--reference-fn', default=None,
+                        help='function of --reference-module returning '
+                        'the reference model')
+    parser.add_argument('--reference-kwargs', type=json.loads, default={},
+                        help='JSON dict of keyword arguments for '
+                        '--reference-fn')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--train-batch-size', type=int, default=16)
     parser.add_argument('--img-size', type=int, default=224)
@@ -49,7 +82,10 @@ def parse_args():
                         default=True,
                         help='fused (SDPA) attention in both models')
     parser.add_argument('--device', default='cpu')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if (args.reference_module is None) != (args.reference_fn is None):
+        parser.error('--reference-module and --reference-fn go together')
+    return args
 
 
 class Classifier(nn.Module):
@@ -64,24 +100,75 @@ class Classifier(nn.Module):
         return self.head(self.backbone(x)[-1])
 
 
+def backbone_class(name):
+    """``mmvitplug.<name>`` from the registry or its family module."""
+    import mmvitplug  # noqa: F401  (registers the mmvitplug modules)
+    from mmvitplug.registry import MODELS
+
+    cls = MODELS.get(name)
+    if cls is None:
+        try:
+            importlib.import_module(
+                f'mmvitplug.models.backbones.{name.lower()}')
+        except ModuleNotFoundError:
+            pass
+        cls = MODELS.get(name)
+    if cls is None:
+        raise ValueError(f"Unknown backbone '{name}'; registered mmvitplug "
+                         f'modules: {sorted(MODELS.module_dict)}')
+    return cls
+
+
+def converter_fn(name):
+    """Converter ``name`` of CONVERTERS, or of its converters module."""
+    from mmvitplug.converters import CONVERTERS
+    if name in CONVERTERS:
+        return CONVERTERS[name]
+    try:
+        module = importlib.import_module(f'mmvitplug.converters.{name}')
+    except ModuleNotFoundError:
+        module = None
+    fn = getattr(module, f'convert_{name}', None)
+    if fn is None:
+        raise ValueError(f"No converter '{name}'; choose from "
+                         f'{sorted(CONVERTERS)} or pass --converter')
+    return fn
+
+
+def build_reference(args):
+    """The reference model: timm's, or a function of a user's file."""
+    if args.reference_module is None:
+        import timm
+        return timm.create_model(args.timm, pretrained=False,
+                                 img_size=args.img_size), \
+            f'timm {args.timm}'
+    path = os.path.expanduser(args.reference_module)
+    spec = importlib.util.spec_from_file_location('reference_models', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, args.reference_fn):
+        raise ValueError(f"{path} has no function '{args.reference_fn}'")
+    model = getattr(module, args.reference_fn)(**args.reference_kwargs)
+    return model, f'ref {args.reference_fn}'
+
+
 def build_models(args):
-    import timm
-
-    from mmvitplug.converters import convert_deit
-    from mmvitplug.models.backbones import DeiT
-
+    """Our classifier and the reference, with the same weights."""
     torch.manual_seed(0)
-    ref = timm.create_model(args.timm, pretrained=False,
-                            img_size=args.img_size)
+    ref, ref_name = build_reference(args)
     for m in ref.modules():
         if hasattr(m, 'fused_attn'):
             m.fused_attn = args.fused
-    ours = Classifier(
-        DeiT(args.arch, img_size=args.img_size, fused_attn=args.fused))
-    state = convert_deit(ref.state_dict())
+    cls = backbone_class(args.backbone)
+    kwargs = dict(img_size=args.img_size)
+    if 'fused_attn' in inspect.signature(cls).parameters:
+        kwargs['fused_attn'] = args.fused
+    ours = Classifier(cls(args.arch, **kwargs))
+    convert = converter_fn(args.converter or args.backbone.lower())
+    state = convert(ref.state_dict())
     state = {k.replace('head.fc.', 'head.'): v for k, v in state.items()}
     ours.load_state_dict(state, strict=True)
-    return ours.to(args.device), ref.to(args.device)
+    return ours.to(args.device), ref.to(args.device), ref_name
 
 
 def sync(device):
@@ -159,8 +246,8 @@ def main():
         os.execve(sys.executable, [sys.executable, *sys.argv],
                   {**os.environ, MMAP_ENV: '65536'})
     torch.set_num_threads(args.threads)
-    ours, ref = build_models(args)
-    models = {f'mmvitplug {args.arch}': ours, f'timm {args.timm}': ref}
+    ours, ref, ref_name = build_models(args)
+    models = {f'mmvitplug {args.arch}': ours, ref_name: ref}
 
     gen = torch.Generator().manual_seed(0)
     size = (3, args.img_size, args.img_size)
@@ -209,7 +296,7 @@ def main():
     for name, m in med.items():
         print(f"{name:<36}{m['infer']:>13.2f}{m['train']:>13.2f}"
               f"{m['mem']:>16.1f}")
-    print(f"{'ratio ours/timm (paired median)':<36}{ratio['infer']:>13.3f}"
+    print(f"{'ratio ours/ref (paired median)':<36}{ratio['infer']:>13.3f}"
           f"{ratio['train']:>13.3f}{ratio['mem']:>16.3f}")
 
 

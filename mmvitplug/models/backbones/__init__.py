@@ -1,4 +1,5 @@
 # Copyright (c) mmvitplug contributors.
 from .deit import DeiT
+from .resmlp import ResMLP
 
-__all__ = ['DeiT']
+__all__ = ['DeiT', 'ResMLP']

@@ -1,0 +1,87 @@
+# Fine-tune a 224px CaiT-S24 at 384px on ImageNet-1k (S24↑384; the official
+# distilled checkpoint gives 85.1 top-1). CaiT fine-tunes at the higher
+# resolution with DeiT's procedure: 30 epochs, batch 512, lr 5e-6 (5 warm-up
+# epochs from 1e-6, then constant), weight decay 1e-8, same augmentation at
+# 384; evaluation at crop ratio 1.0. The 14x14 position embedding is
+# interpolated to the 24x24 patch grid when loading.
+#
+# `pretrained` is the 224px checkpoint: the checkpoint of
+# sup-cait-s24_8xb128_in1k.py (mmvitplug layout), or the official
+# https://dl.fbaipublicfiles.com/deit/S24_224.pth (converted on load).
+pretrained = 'work_dirs/sup-cait-s24_8xb128_in1k/epoch_400.pth'
+
+_base_ = './sup-cait-s24_8xb128_in1k.py'
+
+model = dict(
+    backbone=dict(
+        arch='cait-s24-384',
+        init_cfg=dict(
+            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    head=dict(
+        init_cfg=dict(
+            _delete_=True, type='Pretrained', checkpoint=pretrained,
+            prefix='head.')),
+)
+
+bgr_mean = _base_.data_preprocessor['mean'][::-1]
+bgr_std = _base_.data_preprocessor['std'][::-1]
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='RandomResizedCrop',
+        scale=384,
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(
+        type='RandAugment',
+        policies='timm_increasing',
+        num_policies=2,
+        total_level=10,
+        magnitude_level=9,
+        magnitude_std=0.5,
+        hparams=dict(
+            pad_val=[round(x) for x in bgr_mean], interpolation='bicubic')),
+    dict(
+        type='RandomErasing',
+        erase_prob=0.25,
+        mode='rand',
+        min_area_ratio=0.02,
+        max_area_ratio=1 / 3,
+        fill_color=bgr_mean,
+        fill_std=bgr_std),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='ResizeEdge',
+        scale=384,  # crop ratio 1.0
+        edge='short',
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=384),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=64, dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(lr=5e-6, weight_decay=1e-8))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-6 / 5e-6,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=5e-6,
+        by_epoch=True,
+        begin=5,
+        end=30,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=30)

@@ -1,0 +1,63 @@
+# CaiT on the bundled digits (32x32): cait-xxs24 widths (192 dims, 4 heads,
+# talking heads, LayerScale) with 4 instead of 24 self-attention blocks, the
+# 2 class-attention blocks, patch size 4 (one patch per pixel of the
+# original 8x8 digit). LayerScale starts at 0.1 (the paper's value for
+# depths up to 18). AdamW + warm-up + cosine as in the DeiT recipe CaiT
+# follows, at a small-data lr.
+_base_ = [
+    '../_base_/datasets/digits.py',
+    '../_base_/default_runtime.py',
+]
+# TEMPORARY: the second import registers mmvitplug.CaiT until the lead adds
+# it to mmvitplug/models/backbones/__init__.py (then only ['mmvitplug']).
+custom_imports = dict(
+    imports=['mmvitplug', 'mmvitplug.models.backbones.cait'],
+    allow_failed_imports=False)
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmvitplug.CaiT',
+        arch=dict(
+            embed_dims=192, num_layers=4, num_heads=4,
+            feedforward_channels=768, init_values=0.1),
+        img_size=32,
+        patch_size=4,
+        drop_path_rate=0.05),
+    neck=None,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=10,
+        in_channels=192,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
+    ),
+)
+
+optim_wrapper = dict(
+    optimizer=dict(
+        type='AdamW', lr=1e-3, weight_decay=0.05, eps=1e-8,
+        betas=(0.9, 0.999)),
+    paramwise_cfg=dict(
+        flat_decay_mult=0.0,  # biases, norms, LayerScale gammas
+        custom_keys={
+            '.cls_token': dict(decay_mult=0.0),
+            '.pos_embed': dict(decay_mult=0.0),
+        }),
+)
+param_scheduler = [
+    dict(
+        type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=1,
+        end=15, convert_to_iter_based=True),
+]
+train_cfg = dict(by_epoch=True, max_epochs=15, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(max_keep_ckpts=1, save_best=None))
+randomness = dict(seed=0)

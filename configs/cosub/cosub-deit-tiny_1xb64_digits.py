@@ -1,0 +1,70 @@
+# cosub (https://arxiv.org/abs/2212.04884) on the bundled digits (32x32):
+# the student of sup-deit-tiny_1xb64_digits.py (deit-tiny widths, 4 blocks,
+# patch size 4) with the same data and schedule, trained as two
+# stochastic-depth submodels per image that teach each other. Stochastic
+# depth is raised to 0.3 (0.1 in the supervised baseline) so that the two
+# submodels of an image usually differ; the loss is the paper's (BCE label
+# and mutual terms, lam=0.5).
+_base_ = [
+    '../_base_/datasets/digits.py',
+    '../_base_/default_runtime.py',
+]
+# TEMPORARY: the last two imports register mmvitplug.CoSubClassifier and
+# mmvitplug.CoSubLoss until the lead adds them to the package __init__ files
+# (then only ['mmvitplug']).
+custom_imports = dict(
+    imports=[
+        'mmvitplug', 'mmvitplug.models.classifiers.cosub',
+        'mmvitplug.models.losses.cosub'
+    ],
+    allow_failed_imports=False)
+
+model = dict(
+    type='mmvitplug.CoSubClassifier',
+    backbone=dict(
+        type='mmvitplug.DeiT',
+        arch=dict(
+            embed_dims=192, num_layers=4, num_heads=3,
+            feedforward_channels=768),
+        img_size=32,
+        patch_size=4,
+        drop_path_rate=0.3),
+    neck=None,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=10,
+        in_channels=192,
+        loss=dict(type='mmvitplug.CoSubLoss', lam=0.5),
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
+    ),
+)
+
+# AdamW + warm-up + cosine as in sup-deit-tiny_1xb64_digits.py.
+optim_wrapper = dict(
+    optimizer=dict(
+        type='AdamW', lr=1e-3, weight_decay=0.05, eps=1e-8,
+        betas=(0.9, 0.999)),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        custom_keys={
+            '.cls_token': dict(decay_mult=0.0),
+            '.pos_embed': dict(decay_mult=0.0),
+        }),
+)
+param_scheduler = [
+    dict(
+        type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=1,
+        end=15, convert_to_iter_based=True),
+]
+train_cfg = dict(by_epoch=True, max_epochs=15, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(max_keep_ckpts=1, save_best=None))
+randomness = dict(seed=0)

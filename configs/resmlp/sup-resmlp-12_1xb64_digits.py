@@ -1,0 +1,59 @@
+# ResMLP on the bundled digits (32x32): resmlp-12 widths scaled down (128
+# dims, 4 blocks, LayerScale 0.1) with patch size 4 (one patch per pixel of
+# the original 8x8 digit): 8x8 = 64 patches, so each cross-patch layer is a
+# 64x64 matrix and inputs must be exactly 32x32. LAMB + warm-up + cosine as
+# in the paper's recipe; LAMB scales each layer's step by its weight norm,
+# so this small model from scratch takes a larger lr (2e-2) than ImageNet.
+_base_ = [
+    '../_base_/datasets/digits.py',
+    '../_base_/default_runtime.py',
+]
+# TEMPORARY: the second import registers mmvitplug.ResMLP until the lead adds
+# it to mmvitplug/models/backbones/__init__.py (then only ['mmvitplug']).
+custom_imports = dict(
+    imports=['mmvitplug'],
+    allow_failed_imports=False)
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmvitplug.ResMLP',
+        arch=dict(
+            embed_dims=128, num_layers=4, feedforward_channels=512,
+            init_values=0.1),
+        img_size=32,
+        patch_size=4,
+        out_type='avg_featmap',
+        drop_path_rate=0.05),
+    neck=None,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=10,
+        in_channels=128,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
+    ),
+)
+
+optim_wrapper = dict(
+    optimizer=dict(
+        type='Lamb', lr=2e-2, weight_decay=0.05, eps=1e-8,
+        betas=(0.9, 0.999)),
+    paramwise_cfg=dict(flat_decay_mult=0.0),
+)
+param_scheduler = [
+    dict(
+        type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=1,
+        end=15, convert_to_iter_based=True),
+]
+train_cfg = dict(by_epoch=True, max_epochs=15, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(max_keep_ckpts=1, save_best=None))
+randomness = dict(seed=0)

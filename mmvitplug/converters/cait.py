@@ -1,0 +1,62 @@
+# Copyright (c) mmvitplug contributors.
+"""Official / timm CaiT checkpoints -> mmvitplug classifier state dicts."""
+import re
+from typing import Dict
+
+import torch
+
+_BACKBONE_KEYS = ('cls_token', 'pos_embed')
+_BACKBONE_PATTERNS = (
+    r'patch_embed\.proj\.(weight|bias)',
+    r'blocks\.\d+\.(norm1|norm2|attn\.qkv|attn\.proj_l|attn\.proj_w|'
+    r'attn\.proj|mlp\.fc1|mlp\.fc2)\.(weight|bias)',
+    r'blocks_token_only\.\d+\.(norm1|norm2|attn\.q|attn\.k|attn\.v|'
+    r'attn\.proj|mlp\.fc1|mlp\.fc2)\.(weight|bias)',
+    r'(blocks|blocks_token_only)\.\d+\.gamma_[12]',
+    r'norm\.(weight|bias)',
+)
+
+
+def convert_cait(
+        state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Map an official CaiT checkpoint to mmvitplug classifier keys.
+
+    Accepts the state dict of the official repository
+    (`facebookresearch/deit <https://github.com/facebookresearch/deit>`_,
+    `CaiT <https://arxiv.org/abs/2103.17239>`_) or timm, optionally wrapped
+    as ``{'model': state_dict, ...}`` and with DDP's ``module.`` prefix.
+    Backbone keys (``mmvitplug.CaiT`` uses the official names) get the
+    ``backbone.`` prefix and the classifier ``head.*`` becomes
+    ``head.fc.*`` (mmpretrain ``LinearClsHead``).
+
+    Args:
+        state_dict (dict): The official checkpoint.
+
+    Returns:
+        dict: A new state dict with mmvitplug keys (tensors are shared).
+
+    Raises:
+        KeyError: If a key is not part of the official CaiT layout, so no
+            weight is dropped silently.
+    """
+    if 'model' in state_dict and isinstance(state_dict['model'], dict):
+        state_dict = state_dict['model']
+    converted, unknown = {}, []
+    for key, value in state_dict.items():
+        key = key[len('module.'):] if key.startswith('module.') else key
+        if key in _BACKBONE_KEYS or any(
+                re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
+            converted[f'backbone.{key}'] = value
+        elif re.fullmatch(r'head\.(weight|bias)', key):
+            converted[f'head.fc.{key[5:]}'] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise KeyError(
+            f'convert_cait: {len(unknown)} key(s) are not in the official '
+            f'CaiT layout: {unknown[:10]}; expected cls_token, pos_embed, '
+            'patch_embed.proj.*, blocks.{i}.{norm1,attn.qkv,attn.proj_l,'
+            'attn.proj_w,attn.proj,norm2,mlp.fc1,mlp.fc2,gamma_1,gamma_2}, '
+            'blocks_token_only.{j}.{norm1,attn.q,attn.k,attn.v,attn.proj,'
+            'norm2,mlp.fc1,mlp.fc2,gamma_1,gamma_2}, norm.*, head.*')
+    return converted

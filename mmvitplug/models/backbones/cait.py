@@ -1,0 +1,454 @@
+# Copyright (c) mmvitplug contributors.
+"""CaiT backbone.
+
+`Touvron et al. 2021 <https://arxiv.org/abs/2103.17239>`_.
+"""
+from functools import partial
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.backbones.base_backbone import BaseBackbone
+
+from mmvitplug.converters.cait import convert_cait
+from mmvitplug.layers import DropPath, Mlp, PatchEmbed, resize_pos_embed
+from mmvitplug.layers.class_attention import ClassAttentionBlock
+from mmvitplug.layers.talking_heads import TalkingHeadsAttention
+from mmvitplug.registry import MODELS
+from ..utils import load_pretrained
+
+
+class CaiTBlock(nn.Module):
+    """Self-attention block of CaiT: talking heads and LayerScale.
+
+    Parameter names follow timm / official CaiT (``norm1``, ``attn.qkv``,
+    ``attn.proj_l``, ``attn.proj_w``, ``attn.proj``, ``gamma_1``,
+    ``norm2``, ``mlp.fc1``, ``mlp.fc2``, ``gamma_2``).
+
+    Args:
+        dim (int): Token dimension.
+        num_heads (int): Number of attention heads.
+        mlp_ratio (float): MLP hidden size as a multiple of ``dim``.
+        qkv_bias (bool): Bias in the qkv projection.
+        drop (float): Dropout after the attention projection and in the MLP.
+        attn_drop (float): Dropout on attention weights.
+        drop_path (float): Stochastic-depth rate of both branches.
+        init_values (float): Initial value of ``gamma_1`` and ``gamma_2``.
+        norm_layer (Callable[[int], nn.Module]): Norm constructor.
+        fused_attn (bool): Efficient talking-heads path.
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float,
+                 qkv_bias: bool, drop: float, attn_drop: float,
+                 drop_path: float, init_values: float,
+                 norm_layer: Callable[[int], nn.Module], fused_attn: bool):
+        super().__init__()
+        self.norm1 = norm_layer(dim)
+        self.attn = TalkingHeadsAttention(
+            dim,
+            num_heads=num_heads,
+            qkv_bias=qkv_bias,
+            attn_drop=attn_drop,
+            proj_drop=drop,
+            fused_attn=fused_attn)
+        self.drop_path = DropPath(drop_path) if drop_path > 0. else \
+            nn.Identity()
+        self.norm2 = norm_layer(dim)
+        self.mlp = Mlp(dim, hidden_features=round(dim * mlp_ratio), drop=drop)
+        self.gamma_1 = nn.Parameter(torch.full((dim, ), float(init_values)))
+        self.gamma_2 = nn.Parameter(torch.full((dim, ), float(init_values)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Transform tokens of shape (B, N, C)."""
+        x = x + self.drop_path(self.gamma_1 * self.attn(self.norm1(x)))
+        x = x + self.drop_path(self.gamma_2 * self.mlp(self.norm2(x)))
+        return x
+
+
+@MODELS.register_module()
+class CaiT(BaseBackbone):
+    """Class-Attention in Image Transformers backbone.
+
+    `CaiT <https://arxiv.org/abs/2103.17239>`_ processes the patch tokens
+    (no class token) with ``num_layers`` self-attention blocks that use
+    talking-heads attention and LayerScale, then inserts the class token
+    late: ``num_ca_layers`` class-attention blocks update the class token
+    only, reading the final patch tokens. Parameter names follow the
+    official repository / timm (``patch_embed.proj``, ``cls_token``,
+    ``pos_embed``, ``blocks.{i}.*``, ``blocks_token_only.{j}.*``, ``norm``),
+    so official checkpoints load after the key mapping of
+    :func:`mmvitplug.converters.cait.convert_cait`.
+
+    ``out_indices`` index the self-attention blocks. Patch outputs
+    ('featmap', 'avg_featmap', 'raw') of the last block go through the
+    final norm, as in the official model (whose final norm acts on
+    ``[cls, patches]`` after the class-attention blocks, which leave the
+    patches unchanged). 'cls_token' is the class token after the
+    class-attention blocks and the final norm, which exists only after the
+    last block. The class token and the class-attention blocks are built
+    only for ``out_type='cls_token'``: dense outputs never use them (so no
+    parameter is left without gradient under DDP, and loading a
+    classification checkpoint reports their keys as unexpected).
+
+    Args:
+        arch (str | dict): A name of :attr:`arch_zoo` or a dict with keys
+            ``embed_dims``, ``num_layers``, ``num_heads``,
+            ``feedforward_channels`` and ``init_values`` (optionally
+            ``num_ca_layers``, default 2, and ``img_size``).
+            Defaults to 'cait-s24'.
+        img_size (int | tuple[int, int], optional): Size the position
+            embedding is made for. Defaults to the arch's (224, 384 for the
+            ``-384`` archs, 448 for 'cait-m48-448').
+        patch_size (int): Patch size. Defaults to 16.
+        in_channels (int): Image channels. Defaults to 3.
+        out_indices (int | Sequence[int]): Self-attention blocks whose
+            output is returned; negative values count from the end.
+            Defaults to -1.
+        out_type (str): 'cls_token' (B, C), only with ``out_indices`` the
+            last block; 'featmap' (B, C, H/p, W/p); 'avg_featmap' (B, C)
+            mean of the patch tokens; or 'raw' (B, N, C) patch tokens.
+            Defaults to 'cls_token'.
+        final_norm (bool): Norm after the last block. Defaults to True.
+        qkv_bias (bool): Bias in the q/k/v projections. Defaults to True.
+        drop_rate (float): Dropout after the position embedding and, in the
+            self-attention blocks, after the attention projection and in the
+            MLPs. Defaults to 0.
+        attn_drop_rate (float): Dropout on the attention weights of the
+            self-attention blocks. Defaults to 0.
+        drop_path_rate (float): Stochastic depth of every self-attention
+            block (a uniform rate, as in official CaiT; the class-attention
+            blocks use none). Defaults to 0.
+        norm_cfg (dict): Norm config. Defaults to
+            ``dict(type='LN', eps=1e-6)``.
+        frozen_stages (int): -1 freezes nothing; 0 freezes the patch
+            embedding, class token and position embedding; k > 0 also the
+            first k self-attention blocks, and k == num_layers also the
+            class-attention blocks and the final norm. Frozen parts stay in
+            eval mode. Defaults to -1.
+        interpolate_mode (str): Mode used to resize the position embedding
+            to other input or checkpoint grids. Defaults to 'bicubic'.
+        fused_attn (bool): Efficient talking-heads path and fused
+            class-attention kernel. Defaults to True.
+        with_cp (bool): Gradient checkpointing of the blocks in training.
+            Defaults to False.
+        init_cfg (dict, optional): Initialisation config;
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
+            loads mmvitplug or official CaiT checkpoints. Defaults to None.
+    """
+    arch_zoo: Dict[str, dict] = {
+        **{
+            f'cait-{name}{suffix}': dict(
+                embed_dims=dims,
+                num_layers=depth,
+                num_heads=heads,
+                feedforward_channels=dims * 4,
+                init_values=eps,
+                img_size=size)
+            for name, dims, depth, heads, eps in (
+                ('xxs24', 192, 24, 4, 1e-5),
+                ('xxs36', 192, 36, 4, 1e-5),
+                ('xs24', 288, 24, 6, 1e-5),
+                ('s24', 384, 24, 8, 1e-5),
+                ('s36', 384, 36, 8, 1e-6),
+                ('m36', 768, 36, 16, 1e-6),
+                ('m48', 768, 48, 16, 1e-6),
+            ) for suffix, size in (('', 224), ('-384', 384))
+        },
+        'cait-m48-448':
+        dict(embed_dims=768, num_layers=48, num_heads=16,
+             feedforward_channels=3072, init_values=1e-6, img_size=448),
+    }
+    arch_keys = ('embed_dims', 'num_layers', 'num_heads',
+                 'feedforward_channels', 'init_values')
+    optional_arch_keys = ('num_ca_layers', 'img_size')
+    out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
+    #: Tokens besides the patches in ``pos_embed`` and the block outputs.
+    num_extra_tokens = 0
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'cait-s24',
+                 img_size: Optional[Union[int, Tuple[int, int]]] = None,
+                 patch_size: int = 16,
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 out_type: str = 'cls_token',
+                 final_norm: bool = True,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 frozen_stages: int = -1,
+                 interpolate_mode: str = 'bicubic',
+                 fused_attn: bool = True,
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg)
+        self.arch_settings = self._parse_arch(arch)
+        self.embed_dims = self.arch_settings['embed_dims']
+        self.num_layers = self.arch_settings['num_layers']
+        self.num_ca_layers = self.arch_settings.get('num_ca_layers', 2)
+        self.patch_size = patch_size
+        if img_size is None:
+            img_size = self.arch_settings.get('img_size', 224)
+        if out_type not in self.out_types:
+            raise ValueError(f"Unknown out_type '{out_type}'; choose from "
+                             f'{list(self.out_types)}')
+        self.out_type = out_type
+        self.out_indices = self._parse_out_indices(out_indices)
+        if out_type == 'cls_token' and \
+                self.out_indices != (self.num_layers - 1, ):
+            raise ValueError(
+                "out_type='cls_token' needs out_indices=-1 (the last block, "
+                f'{self.num_layers - 1}): the class token exists only after '
+                'the class-attention blocks; got out_indices '
+                f'{list(self.out_indices)}. Use featmap, avg_featmap or raw '
+                'for intermediate blocks')
+        if not -1 <= frozen_stages <= self.num_layers:
+            raise ValueError(f'frozen_stages must be in [-1, '
+                             f'{self.num_layers}], got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.final_norm = final_norm
+        self.interpolate_mode = interpolate_mode
+        self.with_cp = with_cp
+
+        dims = self.embed_dims
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_channels, dims)
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, self.patch_embed.num_patches, dims))
+        self.pos_drop = nn.Dropout(drop_rate)
+
+        norm_layer = partial(self._build_norm, norm_cfg)
+        mlp_ratio = self.arch_settings['feedforward_channels'] / dims
+        init_values = self.arch_settings['init_values']
+        self.blocks = nn.ModuleList([
+            CaiTBlock(
+                dims,
+                self.arch_settings['num_heads'],
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                drop=drop_rate,
+                attn_drop=attn_drop_rate,
+                drop_path=drop_path_rate,
+                init_values=init_values,
+                norm_layer=norm_layer,
+                fused_attn=fused_attn) for _ in range(self.num_layers)
+        ])
+        with_cls = out_type == 'cls_token'
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dims)) \
+            if with_cls else None
+        self.blocks_token_only = nn.ModuleList([
+            ClassAttentionBlock(
+                dims,
+                self.arch_settings['num_heads'],
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                init_values=init_values,
+                norm_layer=norm_layer,
+                fused_attn=fused_attn)
+            for _ in range(self.num_ca_layers if with_cls else 0)
+        ])
+        self.norm = norm_layer(dims) if final_norm else nn.Identity()
+        self._freeze_stages()
+
+    # ------------------------------------------------------------ settings
+    def _parse_arch(self, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            if arch not in self.arch_zoo:
+                raise ValueError(f"Unknown arch '{arch}'; choose from "
+                                 f'{sorted(self.arch_zoo)} or pass a dict '
+                                 f'with keys {list(self.arch_keys)}')
+            return dict(self.arch_zoo[arch])
+        if not isinstance(arch, dict):
+            raise ValueError('arch must be a name of CaiT.arch_zoo or a '
+                             f'dict, got {type(arch).__name__}')
+        missing = [k for k in self.arch_keys if k not in arch]
+        unknown = set(arch) - set(self.arch_keys) - set(
+            self.optional_arch_keys)
+        if missing or unknown:
+            raise ValueError(
+                f'arch dict must have keys {list(self.arch_keys)} (and '
+                f'optionally {list(self.optional_arch_keys)}); missing '
+                f'{missing}, unknown {sorted(unknown)}')
+        return dict(arch)
+
+    def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        n = self.num_layers
+        parsed = []
+        for idx in out_indices:
+            if not isinstance(idx, int) or not -n <= idx < n:
+                raise ValueError(f'out_indices entry {idx!r} is out of range;'
+                                 f' valid indices are {-n}..{n - 1} '
+                                 f'({n} self-attention blocks)')
+            parsed.append(idx % n)
+        return tuple(sorted(set(parsed)))
+
+    @staticmethod
+    def _build_norm(norm_cfg: dict, dims: int) -> nn.Module:
+        return build_norm_layer(norm_cfg, dims)[1]
+
+    # -------------------------------------------------------------- weights
+    def init_weights(self):
+        """Initialise like CaiT, then load the ``Pretrained`` init_cfg.
+
+        Parameters get CaiT's initialisation (truncated normal, std 0.02,
+        for the class token, position embedding and linear layers, including
+        the talking-heads maps; LayerNorm ones and zeros; LayerScale at the
+        arch's ``init_values``). With ``init_cfg=dict(type='Pretrained',
+        checkpoint=..., prefix=...)`` the checkpoint (mmvitplug layout, or
+        the official / timm layout, which is converted) is then loaded by
+        :func:`mmvitplug.models.utils.load_pretrained`, which resizes the
+        position embedding and logs loaded / missing / unexpected keys. The
+        module is then marked initialised, so later ``init_weights`` calls
+        (e.g. by a detector) leave the weights alone. Other init_cfg types
+        are applied on top of the default initialisation.
+        """
+        if self.is_init:
+            return super().init_weights()  # only logs the repeated call
+        cfg = self.init_cfg
+        if isinstance(cfg, list) and any(
+                c.get('type') == 'Pretrained' for c in cfg):
+            raise ValueError(
+                "CaiT: give the 'Pretrained' init_cfg as a single dict, "
+                'not inside a list')
+        trunc_normal_(self.pos_embed, std=.02)
+        if self.cls_token is not None:
+            trunc_normal_(self.cls_token, std=.02)
+        self.apply(self._init_layer)
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            load_pretrained(
+                self,
+                cfg['checkpoint'],
+                prefix=cfg.get('prefix'),
+                converter=convert_cait,
+                map_location=cfg.get('map_location', 'cpu'))
+            self._is_init = True
+            return
+        super().init_weights()  # user init_cfg (e.g. Kaiming) on top
+
+    @staticmethod
+    def _init_layer(m: nn.Module):
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    # ------------------------------------------------------------- freezing
+    def _frozen_modules(self):
+        if self.frozen_stages < 0:
+            return []
+        mods = [self.patch_embed, self.pos_drop]
+        mods += list(self.blocks[:self.frozen_stages])
+        if self.frozen_stages == self.num_layers:
+            mods += [*self.blocks_token_only, self.norm]
+        return mods
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        for p in (self.cls_token, self.pos_embed):
+            if p is not None:
+                p.requires_grad = False
+        for m in self._frozen_modules():
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True):
+        """Set train mode, keeping frozen parts in eval mode."""
+        super().train(mode)
+        if mode:
+            for m in self._frozen_modules():
+                m.eval()
+        return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = ''):
+        """Layer depth of a parameter for layer-wise lr decay.
+
+        The class token, position and patch embeddings are depth 0,
+        ``blocks.i`` is ``i + 1`` and everything else (class-attention
+        blocks, final norm, parameters outside the backbone such as the
+        head) is ``num_layers + 1``.
+
+        Args:
+            param_name (str): Parameter name.
+            prefix (str): Prefix of the backbone parameters in
+                ``param_name``. Defaults to ''.
+
+        Returns:
+            tuple[int, int]: The layer depth and the number of depths
+            (``num_layers + 2``).
+        """
+        num_depths = self.num_layers + 2
+        if not param_name.startswith(prefix):
+            return num_depths - 1, num_depths
+        name = param_name[len(prefix):]
+        if name in ('cls_token', 'pos_embed') or \
+                name.startswith('patch_embed'):
+            depth = 0
+        elif name.startswith('blocks.'):
+            depth = int(name.split('.')[1]) + 1
+        else:
+            depth = num_depths - 1
+        return depth, num_depths
+
+    # -------------------------------------------------------------- forward
+    def _run(self, block: nn.Module, *args) -> torch.Tensor:
+        if self.with_cp and self.training:
+            return cp.checkpoint(block, *args, use_reentrant=False)
+        return block(*args)
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        """Extract features.
+
+        Args:
+            x (torch.Tensor): Images (B, C, H, W); H and W must be multiples
+                of ``patch_size``.
+
+        Returns:
+            tuple: One output per ``out_indices`` entry, formatted as
+            ``out_type`` says.
+        """
+        x, hw = self.patch_embed(x)
+        x = x + resize_pos_embed(
+            self.pos_embed,
+            self.patch_embed.grid_size,
+            hw,
+            mode=self.interpolate_mode,
+            num_extra_tokens=0)
+        x = self.pos_drop(x)
+
+        outs = []
+        for i, block in enumerate(self.blocks):
+            x = self._run(block, x)
+            if i not in self.out_indices:
+                continue
+            if i < self.num_layers - 1:
+                outs.append(self._format_patches(x, hw))
+            elif self.out_type == 'cls_token':
+                outs.append(self.norm(self._class_attention(x))[:, 0])
+            else:
+                outs.append(self._format_patches(self.norm(x), hw))
+        return tuple(outs)
+
+    def _class_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Class token (B, 1, C) after the class-attention blocks."""
+        x_cls = self.cls_token.expand(x.shape[0], -1, -1)
+        for block in self.blocks_token_only:
+            x_cls = self._run(block, x, x_cls)
+        return x_cls
+
+    def _format_patches(self, x: torch.Tensor, hw: Tuple[int, int]):
+        if self.out_type == 'raw':
+            return x
+        if self.out_type == 'avg_featmap':
+            return x.mean(dim=1)
+        return x.transpose(1, 2).reshape(x.shape[0], -1, *hw)
