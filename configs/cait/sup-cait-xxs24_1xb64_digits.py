@@ -8,11 +8,7 @@ _base_ = [
     '../_base_/datasets/digits.py',
     '../_base_/default_runtime.py',
 ]
-# TEMPORARY: the second import registers mmvitplug.CaiT until the lead adds
-# it to mmvitplug/models/backbones/__init__.py (then only ['mmvitplug']).
-custom_imports = dict(
-    imports=['mmvitplug', 'mmvitplug.models.backbones.cait'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',

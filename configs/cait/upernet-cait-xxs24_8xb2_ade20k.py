@@ -11,11 +11,7 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
 ]
-# TEMPORARY: the second import registers mmvitplug.CaiT until the lead adds
-# it to mmvitplug/models/backbones/__init__.py (then only ['mmvitplug']).
-custom_imports = dict(
-    imports=['mmvitplug', 'mmvitplug.models.backbones.cait'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 # Classification checkpoint of the backbone. Placeholder: either an mmvitplug
 # checkpoint (e.g. work_dirs/sup-cait-xxs24_8xb128_in1k/epoch_400.pth, keys

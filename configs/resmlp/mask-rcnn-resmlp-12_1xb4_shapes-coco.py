@@ -12,11 +12,7 @@ _base_ = [
     '../_base_/datasets/shapes-coco.py',
     'mmdet::_base_/default_runtime.py',
 ]
-# TEMPORARY: the second import registers mmvitplug.ResMLP until the lead adds
-# it to mmvitplug/models/backbones/__init__.py (then only ['mmvitplug']).
-custom_imports = dict(
-    imports=['mmvitplug'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 image_size = (128, 128)
 embed_dims = 96

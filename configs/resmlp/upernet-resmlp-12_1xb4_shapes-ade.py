@@ -13,11 +13,7 @@ _base_ = [
     '../_base_/datasets/shapes-ade.py',
     'mmseg::_base_/default_runtime.py',
 ]
-# TEMPORARY: the second import registers mmvitplug.ResMLP until the lead adds
-# it to mmvitplug/models/backbones/__init__.py (then only ['mmvitplug']).
-custom_imports = dict(
-    imports=['mmvitplug'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 crop_size = (128, 128)
 embed_dims = 96

@@ -1,9 +1,14 @@
 # Copyright (c) mmvitplug contributors.
 """Pure functions mapping official checkpoints to mmvitplug state dicts."""
+from .cait import convert_cait
 from .deit import convert_deit
 from .resmlp import convert_resmlp
 
 #: Converter per model family, used by ``tools/model_converters/convert.py``.
-CONVERTERS = {'deit': convert_deit, 'resmlp': convert_resmlp}
+CONVERTERS = {
+    'cait': convert_cait,
+    'deit': convert_deit,
+    'resmlp': convert_resmlp,
+}
 
-__all__ = ['CONVERTERS', 'convert_deit', 'convert_resmlp']
+__all__ = ['CONVERTERS', 'convert_cait', 'convert_deit', 'convert_resmlp']

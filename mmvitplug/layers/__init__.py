@@ -3,14 +3,17 @@
 from .affine import Affine
 from .attention import Attention
 from .block import Block
+from .class_attention import ClassAttention, ClassAttentionBlock
 from .drop import DropPath, drop_path
 from .layer_scale import LayerScale
 from .mlp import Mlp
 from .norm import LayerNorm2d
 from .patch_embed import PatchEmbed
 from .pos_embed import resize_pos_embed
+from .talking_heads import TalkingHeadsAttention
 
 __all__ = [
-    'Affine', 'Attention', 'Block', 'DropPath', 'LayerNorm2d', 'LayerScale', 'Mlp',
+    'Affine', 'Attention', 'Block', 'ClassAttention', 'ClassAttentionBlock',
+    'TalkingHeadsAttention', 'DropPath', 'LayerNorm2d', 'LayerScale', 'Mlp',
     'PatchEmbed', 'drop_path', 'resize_pos_embed'
 ]

@@ -1,5 +1,6 @@
 # Copyright (c) mmvitplug contributors.
+from .cait import CaiT
 from .deit import DeiT
 from .resmlp import ResMLP
 
-__all__ = ['DeiT', 'ResMLP']
+__all__ = ['CaiT', 'DeiT', 'ResMLP']
