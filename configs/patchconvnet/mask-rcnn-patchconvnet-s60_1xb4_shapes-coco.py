@@ -10,9 +10,7 @@ _base_ = [
     '../_base_/datasets/shapes-coco.py',
     'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(
-    imports=['mmvitplug', 'mmvitplug.models.backbones.patchconvnet'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 embed_dims = 64
 channels = 64

@@ -11,9 +11,7 @@ _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::common/lsj-100e_coco-instance.py',
 ]
-custom_imports = dict(
-    imports=['mmvitplug', 'mmvitplug.models.backbones.patchconvnet'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 # Classification checkpoint of the backbone. Placeholder: either an mmvitplug
 # checkpoint (e.g. work_dirs/sup-patchconvnet-s60_8xb128_in1k/epoch_300.pth,

@@ -15,9 +15,7 @@ _base_ = [
     '../_base_/schedules/deit_adamw_300e.py',
     '../_base_/default_runtime.py',
 ]
-custom_imports = dict(
-    imports=['mmvitplug', 'mmvitplug.models.backbones.patchconvnet'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',

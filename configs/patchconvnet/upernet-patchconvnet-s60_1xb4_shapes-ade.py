@@ -11,9 +11,7 @@ _base_ = [
     '../_base_/datasets/shapes-ade.py',
     'mmseg::_base_/default_runtime.py',
 ]
-custom_imports = dict(
-    imports=['mmvitplug', 'mmvitplug.models.backbones.patchconvnet'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 crop_size = (128, 128)
 embed_dims = 64

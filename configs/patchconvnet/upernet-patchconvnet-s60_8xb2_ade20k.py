@@ -10,9 +10,7 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
 ]
-custom_imports = dict(
-    imports=['mmvitplug', 'mmvitplug.models.backbones.patchconvnet'],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 # Classification checkpoint of the backbone. Placeholder: either an mmvitplug
 # checkpoint (e.g. work_dirs/sup-patchconvnet-s60_8xb128_in1k/epoch_300.pth,

@@ -145,6 +145,8 @@ def build_reference(args):
     path = os.path.expanduser(args.reference_module)
     spec = importlib.util.spec_from_file_location('reference_models', path)
     module = importlib.util.module_from_spec(spec)
+    # registries such as timm's @register_model look the module up by name
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     if not hasattr(module, args.reference_fn):
         raise ValueError(f"{path} has no function '{args.reference_fn}'")
@@ -156,12 +158,21 @@ def build_models(args):
     """Our classifier and the reference, with the same weights."""
     torch.manual_seed(0)
     ref, ref_name = build_reference(args)
+    # some references zero-init their head (timm ResMLP): randomise it so the
+    # logits check below compares real outputs
+    head = ref.get_classifier() if hasattr(ref, 'get_classifier') else None
+    if isinstance(head, nn.Linear):
+        nn.init.normal_(head.weight, std=0.02)
+        nn.init.normal_(head.bias, std=0.02)
     for m in ref.modules():
         if hasattr(m, 'fused_attn'):
             m.fused_attn = args.fused
     cls = backbone_class(args.backbone)
-    kwargs = dict(img_size=args.img_size)
-    if 'fused_attn' in inspect.signature(cls).parameters:
+    params = inspect.signature(cls).parameters
+    kwargs = {}
+    if 'img_size' in params:
+        kwargs['img_size'] = args.img_size
+    if 'fused_attn' in params:
         kwargs['fused_attn'] = args.fused
     ours = Classifier(cls(args.arch, **kwargs))
     convert = converter_fn(args.converter or args.backbone.lower())

@@ -1,6 +1,7 @@
 # Copyright (c) mmvitplug contributors.
 from .cait import CaiT
 from .deit import DeiT
+from .patchconvnet import PatchConvNet
 from .resmlp import ResMLP
 
-__all__ = ['CaiT', 'DeiT', 'ResMLP']
+__all__ = ['CaiT', 'DeiT', 'PatchConvNet', 'ResMLP']
