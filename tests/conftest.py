@@ -29,3 +29,17 @@ def subprocess_env():
     env.setdefault('OMP_NUM_THREADS', '1')
     env['PYTHONUNBUFFERED'] = '1'
     return env
+
+
+@pytest.fixture(autouse=True)
+def _isolate_default_scope():
+    """Undo any mmengine default scope a test sets (it is process-global).
+
+    ``init_default_scope('mmseg')`` in one test would otherwise make every
+    later build resolve names in mmseg's registries.
+    """
+    from mmengine.registry import DefaultScope
+    before = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)

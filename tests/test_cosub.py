@@ -151,8 +151,19 @@ def test_predict_is_the_full_network():
         torch.stack([p.pred_score for p in preds]), out.softmax(1))
 
 
+def test_neck():
+    cfg = model_cfg(neck=dict(type='GlobalAveragePooling'))
+    cfg['backbone']['out_type'] = 'featmap'
+    model = MODELS.build(cfg).train()
+    feats = []
+    model.head.register_forward_pre_hook(
+        lambda module, args: feats.append(args[0]))
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples([0, 1]))
+    assert feats[0][-1].shape == (4, 32)  # pooled feature maps, 2 copies
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
 def test_cait_backbone():
-    from mmvitplug.models.backbones.cait import CaiT  # noqa: F401 register
     cfg = model_cfg()
     cfg['backbone'] = dict(
         type='mmvitplug.CaiT', arch=dict(ARCH, init_values=0.1),
@@ -274,10 +285,8 @@ def test_one_training_step_updates_every_parameter():
     model = MODELS.build(
         model_cfg(
             drop_path_rate=0.3,
-            data_preprocessor=dict(
-                num_classes=NUM_CLASSES,
-                batch_augments=dict(augments=[dict(type='Mixup',
-                                                   alpha=0.8)])))).train()
+            data_preprocessor=dict(num_classes=NUM_CLASSES),
+            train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8)]))).train()
     assert isinstance(model, CoSubClassifier)
     before = copy.deepcopy(model.state_dict())
     optim = torch.optim.SGD(model.parameters(), lr=0.1)

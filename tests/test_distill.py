@@ -481,3 +481,65 @@ def test_registered_names():
     assert OURS.get('DistillationClassifier') is DistillationClassifier
     assert OURS.get('DeiTDistillHead') is DeiTDistillHead
     assert OURS.get('DeiTDistillLoss') is DeiTDistillLoss
+
+
+def test_timm_teacher_loads_from_converted_official_checkpoint(tmp_path):
+    """The recipe of the ImageNet configs: a timm convnet teacher in an
+    ImageClassifier (TIMMBackbone + GlobalAveragePooling + LinearClsHead),
+    loaded from a timm-layout checkpoint whose 'head.fc.*' keys stay and
+    whose other keys get 'backbone.timm_model.'; its logits are timm's."""
+    timm = pytest.importorskip('timm')
+    torch.manual_seed(0)
+    ref = timm.create_model('regnetx_002', num_classes=NUM_CLASSES).eval()
+    converted = {(k if k.startswith('head.fc.') else
+                  'backbone.timm_model.' + k): v
+                 for k, v in ref.state_dict().items()}
+    path = tmp_path / 'regnet_teacher.pth'
+    torch.save({'state_dict': converted}, str(path))
+    teacher = dict(
+        type='ImageClassifier',
+        backbone=dict(type='TIMMBackbone', model_name='regnetx_002'),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=NUM_CLASSES,
+                  in_channels=ref.num_features))
+    model = build_distiller(path, teacher=teacher)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = ref(x)
+    torch.testing.assert_close(model.teacher_logits(x), expected)
+
+
+def test_imagenet_configs_resolve():
+    """Every ImageNet config parses and names registered modules."""
+    import glob
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    files = sorted(glob.glob(osp.join(root, 'configs/deit/*_in1k.py')))
+    assert len(files) >= 9
+
+    def types(node):
+        if isinstance(node, dict):
+            if isinstance(node.get('type'), str):
+                yield node['type']
+            for key, value in node.items():
+                if key != 'init_cfg':  # weight initialisers, not models
+                    yield from types(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                yield from types(value)
+
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        for path in files:
+            cfg = Config.fromfile(path)
+            assert cfg.default_scope == 'mmpretrain'
+            assert cfg.custom_imports['imports'] == ['mmvitplug']
+            assert cfg.auto_scale_lr == dict(base_batch_size=512,
+                                             enable=True)
+            for name in types(cfg.model):
+                assert MODELS.get(name) is not None, (path, name)
+            if 'Distillation' in cfg.model.type:
+                assert cfg.model.teacher_ckpt
+                assert cfg.model.backbone.distilled

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEACHER_CFG = 'configs/deit/sup-resnet18_1xb64_digits.py'
-STUDENT_CFG = 'configs/deit/distill-hard-deit-tiny_1xb64_digits.py'
+STUDENT_CFG = 'configs/deit/distill-hard-deit-tiny_1xb16_digits.py'
 
 
 def train(config, work_dir, *extra):

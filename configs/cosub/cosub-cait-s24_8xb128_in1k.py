@@ -6,14 +6,6 @@
 # self-attention blocks, as the official code; LayerScale init 1e-5 set by
 # the arch). Evaluation at crop ratio 1.0, as both papers.
 _base_ = './cosub-deit-small_8xb128_in1k.py'
-# TEMPORARY: until the lead adds CaiT, CoSubClassifier and CoSubLoss to the
-# package __init__ files (then only ['mmvitplug']).
-custom_imports = dict(
-    imports=[
-        'mmvitplug', 'mmvitplug.models.backbones.cait',
-        'mmvitplug.models.classifiers.cosub', 'mmvitplug.models.losses.cosub'
-    ],
-    allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

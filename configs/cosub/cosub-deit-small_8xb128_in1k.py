@@ -22,15 +22,7 @@ _base_ = [
     '../_base_/datasets/imagenet_deit.py',
     '../_base_/default_runtime.py',
 ]
-# TEMPORARY: the last two imports register mmvitplug.CoSubClassifier and
-# mmvitplug.CoSubLoss until the lead adds them to the package __init__ files
-# (then only ['mmvitplug']).
-custom_imports = dict(
-    imports=[
-        'mmvitplug', 'mmvitplug.models.classifiers.cosub',
-        'mmvitplug.models.losses.cosub'
-    ],
-    allow_failed_imports=False)
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 model = dict(
     type='mmvitplug.CoSubClassifier',

@@ -3,7 +3,7 @@
 # digits back to their native 8x8 grid, so it trains in well under a CPU
 # minute. Its last checkpoint
 # (work_dirs/sup-resnet18_1xb64_digits/epoch_6.pth) is the teacher of
-# distill-hard-deit-tiny_1xb64_digits.py.
+# distill-hard-deit-tiny_1xb16_digits.py.
 _base_ = [
     '../_base_/datasets/digits.py',
     '../_base_/default_runtime.py',

@@ -1,4 +1,5 @@
 # Copyright (c) mmvitplug contributors.
+from .cosub import CoSubClassifier
 from .distill import DistillationClassifier, load_teacher_checkpoint
 
-__all__ = ['DistillationClassifier', 'load_teacher_checkpoint']
+__all__ = ['CoSubClassifier', 'DistillationClassifier', 'load_teacher_checkpoint']

@@ -53,8 +53,6 @@ class CoSubClassifier(ImageClassifier):
             :class:`CoSubLoss`, e.g. ``dict(type='LinearClsHead', ...,
             loss=dict(type='mmvitplug.CoSubLoss', lam=0.5))``.
         neck (dict, optional): Neck. Defaults to None.
-        pretrained (str, optional): As in :class:`ImageClassifier`.
-            Defaults to None.
         train_cfg (dict, optional): Batch augments (Mixup / CutMix), applied
             once, before the batch is duplicated. Defaults to None.
         data_preprocessor (dict, optional): As in :class:`ImageClassifier`.
@@ -66,7 +64,6 @@ class CoSubClassifier(ImageClassifier):
                  backbone: dict,
                  head: dict,
                  neck: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
                  train_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -74,7 +71,6 @@ class CoSubClassifier(ImageClassifier):
             backbone=backbone,
             neck=neck,
             head=head,
-            pretrained=pretrained,
             train_cfg=train_cfg,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)

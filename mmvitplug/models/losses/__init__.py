@@ -1,4 +1,5 @@
 # Copyright (c) mmvitplug contributors.
+from .cosub import CoSubLoss
 from .distill import DeiTDistillLoss
 
-__all__ = ['DeiTDistillLoss']
+__all__ = ['CoSubLoss', 'DeiTDistillLoss']

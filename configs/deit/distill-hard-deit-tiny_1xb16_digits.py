@@ -1,12 +1,12 @@
 # DeiT student hard-distilled from the digits ResNet teacher
-# (sup-resnet18_1xb64_digits.py): the student of sup-deit-tiny_1xb64_digits.py
+# (sup-resnet18_1xb64_digits.py): the student of sup-deit-tiny_1xb16_digits.py
 # with a distillation token, DeiTDistillHead and
 # 1/2 CE(class token, labels) + 1/2 CE(distillation token, teacher arg-max).
 # Train the teacher first:
 #   python tools/train.py configs/deit/sup-resnet18_1xb64_digits.py
 # or point teacher_ckpt at another teacher checkpoint with
 #   --cfg-options model.teacher_ckpt=PATH
-_base_ = './sup-deit-tiny_1xb64_digits.py'
+_base_ = './sup-deit-tiny_1xb16_digits.py'
 
 model = dict(
     _delete_=True,
@@ -17,9 +17,8 @@ model = dict(
             embed_dims=192, num_layers=4, num_heads=3,
             feedforward_channels=768),
         img_size=32,
-        patch_size=4,
-        distilled=True,
-        drop_path_rate=0.1),
+        patch_size=8,
+        distilled=True),
     head=dict(
         type='mmvitplug.DeiTDistillHead',
         num_classes=10,
