@@ -333,6 +333,18 @@ def test_simple_fpn_levels_match_vitdet_formula():
         torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-4)
 
 
+def test_simple_fpn_outputs_contiguous_nchw_for_roi_align():
+    # A ViT feature map (B, N, C) -> (B, C, H, W) is a channels-last view,
+    # and so are LayerNorm2d outputs. mmcv's RoIAlign ignores strides, so
+    # the neck must hand out contiguous maps or Mask R-CNN silently pools
+    # scrambled features.
+    tokens = torch.randn(2, 6 * 5, 32)
+    x = tokens.transpose(1, 2).reshape(2, 32, 6, 5)
+    assert not x.is_contiguous()
+    outs = SimpleFPN(32, out_channels=8, num_outs=5)((x, ))
+    assert all(o.is_contiguous() for o in outs)
+
+
 def test_simple_fpn_options():
     # custom intermediate channels, no norm (convs get a bias), activation
     fpn = SimpleFPN(

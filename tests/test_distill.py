@@ -2,20 +2,24 @@
 """DeiT distillation: loss maths, frozen teacher, checkpoints, head, parity."""
 import copy
 import functools
+import glob
+import os.path as osp
 
 import pytest
 import torch
 import torch.nn.functional as F
-
-import mmvitplug  # noqa: F401  (registers the plugin)
+from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from mmvitplug.converters import convert_deit
 from mmvitplug.models.classifiers import DistillationClassifier
 from mmvitplug.models.heads import DeiTDistillHead
 from mmvitplug.models.losses import DeiTDistillLoss
+from mmvitplug.registry import MODELS as PLUGIN_MODELS
 
 NUM_CLASSES = 10
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
@@ -460,7 +464,6 @@ def timm_reference(timm_name, img_size):
 ])
 @pytest.mark.parametrize('fused_attn', [True, False])
 def test_distilled_timm_parity(arch, timm_name, img_size, fused_attn):
-    from mmvitplug.converters import convert_deit
     state, dims, x, expected = timm_reference(timm_name, img_size)
     model = MODELS.build(
         dict(type='ImageClassifier',
@@ -477,10 +480,9 @@ def test_distilled_timm_parity(arch, timm_name, img_size, fused_attn):
 
 
 def test_registered_names():
-    from mmvitplug.registry import MODELS as OURS
-    assert OURS.get('DistillationClassifier') is DistillationClassifier
-    assert OURS.get('DeiTDistillHead') is DeiTDistillHead
-    assert OURS.get('DeiTDistillLoss') is DeiTDistillLoss
+    assert PLUGIN_MODELS.get('DistillationClassifier') is DistillationClassifier
+    assert PLUGIN_MODELS.get('DeiTDistillHead') is DeiTDistillHead
+    assert PLUGIN_MODELS.get('DeiTDistillLoss') is DeiTDistillLoss
 
 
 def test_timm_teacher_loads_from_converted_official_checkpoint(tmp_path):
@@ -511,11 +513,6 @@ def test_timm_teacher_loads_from_converted_official_checkpoint(tmp_path):
 
 def test_imagenet_configs_resolve():
     """Every ImageNet config parses and names registered modules."""
-    import glob
-    import os.path as osp
-
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
     root = osp.dirname(osp.dirname(osp.abspath(__file__)))
     files = sorted(glob.glob(osp.join(root, 'configs/deit/*_in1k.py')))
     assert len(files) >= 9

@@ -1,9 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """End to end: a convnet teacher, then a DeiT distilled from it (digits).
 
-Both runs are plain ``tools/train.py`` subprocesses on the bundled digits,
-with the configs' own schedules; the student is then resumed for one more
-epoch, which needs only the student checkpoint and the teacher file.
+Both runs are plain ``tools/train.py`` subprocesses on the bundled digits:
+the teacher with its config's schedule, the student for the first 8 of its
+15 epochs (about 80% top-1 there, 89% at the end); the student is then
+resumed for one more epoch, which needs only the student checkpoint and the
+teacher file.
 """
 import glob
 import json
@@ -22,8 +24,9 @@ STUDENT_CFG = 'configs/deit/distill-hard-deit-tiny_1xb16_digits.py'
 def train(config, work_dir, *extra):
     cmd = [sys.executable, 'tools/train.py', config, '--work-dir',
            str(work_dir), *extra]
+    # one thread per process: the data workers share the cores
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get(
-        'OMP_NUM_THREADS', '2'))
+        'OMP_NUM_THREADS', '1'))
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout[-3000:] + \
@@ -63,7 +66,7 @@ def test_teacher_then_distilled_student(digits, tmp_path):
     student_dir = tmp_path / 'student'
     teacher_ckpt = last_checkpoint(teacher_dir)
     train(STUDENT_CFG, student_dir, '--cfg-options',
-          f'model.teacher_ckpt={teacher_ckpt}')
+          f'model.teacher_ckpt={teacher_ckpt}', 'train_cfg.max_epochs=8')
     student_top1 = logged(student_dir, 'accuracy/top1')
     assert student_top1[-1] > 50, student_top1
     distill_losses = logged(student_dir, 'loss_distill')

@@ -26,7 +26,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STAGES = [
     ('teacher', 'configs/deit/sup-resnet18_1xb64_digits.py',
      ['accuracy/top1'], 10.0),
-    ('distill', 'configs/deit/distill-hard-deit-tiny_1xb64_digits.py',
+    ('distill', 'configs/deit/distill-hard-deit-tiny_1xb16_digits.py',
      ['accuracy/top1'], 10.0),
     ('det', 'configs/deit/mask-rcnn-deit-tiny_1xb4_shapes-coco.py',
      ['coco/bbox_mAP', 'coco/segm_mAP'], 0.0),

@@ -1,5 +1,5 @@
 # cosub (https://arxiv.org/abs/2212.04884) on the bundled digits (32x32):
-# the student of sup-deit-tiny_1xb64_digits.py (deit-tiny widths, 4 blocks,
+# the student of sup-deit-tiny_1xb16_digits.py (deit-tiny widths, 4 blocks,
 # patch size 4) with the same data and schedule, trained as two
 # stochastic-depth submodels per image that teach each other. Stochastic
 # depth is raised to 0.3 (0.1 in the supervised baseline) so that the two
@@ -37,7 +37,7 @@ model = dict(
     ),
 )
 
-# AdamW + warm-up + cosine as in sup-deit-tiny_1xb64_digits.py.
+# AdamW + warm-up + cosine as in sup-deit-tiny_1xb16_digits.py.
 optim_wrapper = dict(
     optimizer=dict(
         type='AdamW', lr=1e-3, weight_decay=0.05, eps=1e-8,

@@ -39,7 +39,8 @@ train_dataloader = dict(
     ]))
 
 # The DeiT optimizer (AdamW, no decay on norms, biases, tokens and position
-# embedding) with warm-up and cosine decay, at a small-data lr.
+# embedding; '.dist_token' is for the distilled student inheriting this
+# file) with warm-up and cosine decay, at a small-data lr.
 optim_wrapper = dict(
     optimizer=dict(
         type='AdamW', lr=5e-4, weight_decay=0.05, eps=1e-8,

@@ -15,9 +15,15 @@ class DeiTDistillHead(ClsHead):
     """Two linear classifiers of the distilled `DeiT
     <https://arxiv.org/abs/2012.12877>`_.
 
-    ``head`` reads the class token and ``head_dist`` the distillation token
-    of the last backbone output, which must be the ``(cls, dist)`` pair of
-    ``mmvitplug.DeiT(distilled=True, out_type='cls_token')``. Training
+    With ``dist_feature='dist_token'``, ``head`` reads the class token and
+    ``head_dist`` the distillation token of the last backbone output, which
+    must be the ``(cls, dist)`` pair of
+    ``mmvitplug.DeiT(distilled=True, out_type='cls_token')``. Architectures
+    without a distillation token (CaiT, ResMLP, PatchConvNet) use
+    ``dist_feature='pooled'``: both classifiers read the backbone's pooled
+    feature (N, C) (its class-attention / attention-pooled class token, or
+    the average of its tokens), so distillation adds only a second linear
+    head. Training
     hands both logits to the loss module (:class:`DeiTDistillLoss`: labels
     for the class token, teacher for the distillation token); inference
     (``forward``, ``predict``) uses their average ``(x + x_dist) / 2``, as
@@ -30,21 +36,31 @@ class DeiTDistillHead(ClsHead):
             ``(cls_logits, dist_logits, target, teacher_logits)``. Defaults to
             ``dict(type='mmvitplug.DeiTDistillLoss')`` (hard distillation,
             alpha 0.5).
+        dist_feature (str): What ``head_dist`` reads: ``'dist_token'`` (the
+            second element of a ``(cls, dist)`` pair) or ``'pooled'`` (the
+            same pooled feature as ``head``). Defaults to 'dist_token'.
         init_cfg (dict, optional): Initialisation of the two classifiers.
             Defaults to truncated normal (std 0.02) weights and zero biases,
             the official initialisation.
     """
 
+    dist_features = ('dist_token', 'pooled')
+
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
                  loss: dict = dict(type='mmvitplug.DeiTDistillLoss'),
+                 dist_feature: str = 'dist_token',
                  init_cfg: Optional[dict] = dict(
                      type='TruncNormal', layer='Linear', std=0.02, bias=0.)):
         super().__init__(loss=loss, init_cfg=init_cfg)
         if num_classes <= 0:
             raise ValueError(
                 f'num_classes={num_classes} must be a positive integer')
+        if dist_feature not in self.dist_features:
+            raise ValueError(f"Unknown dist_feature '{dist_feature}'; "
+                             f'choose from {list(self.dist_features)}')
+        self.dist_feature = dist_feature
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.head = nn.Linear(in_channels, num_classes)
@@ -53,8 +69,20 @@ class DeiTDistillHead(ClsHead):
     def pre_logits(
         self, feats: Sequence[Tuple[torch.Tensor, torch.Tensor]]
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The ``(cls, dist)`` token pair of the last backbone output."""
+        """The features of ``head`` and ``head_dist``: the ``(cls, dist)``
+        token pair of the last backbone output, or its pooled feature twice.
+        """
         last = feats[-1]
+        if self.dist_feature == 'pooled':
+            if not (isinstance(last, torch.Tensor) and last.dim() == 2):
+                got = (f'a tensor of shape {tuple(last.shape)}' if isinstance(
+                    last, torch.Tensor) else type(last).__name__)
+                raise TypeError(
+                    "DeiTDistillHead(dist_feature='pooled') needs a pooled "
+                    '(N, C) feature as the last backbone output (e.g. '
+                    "out_type='cls_token' of CaiT / PatchConvNet or "
+                    f"'avg_featmap' of ResMLP), got {got}.")
+            return last, last
         if not (isinstance(last, (tuple, list)) and len(last) == 2):
             got = (f'a tensor of shape {tuple(last.shape)}'
                    if isinstance(last, torch.Tensor) else type(last).__name__)
@@ -62,8 +90,9 @@ class DeiTDistillHead(ClsHead):
                 'DeiTDistillHead needs the (cls_token, dist_token) pair of a '
                 "distilled backbone (mmvitplug.DeiT with distilled=True and "
                 f"out_type='cls_token'), but the last backbone output is "
-                f'{got}. Set distilled=True in the backbone, or use '
-                'LinearClsHead for a backbone without a distillation token.')
+                f"{got}. Set distilled=True in the backbone, or use "
+                "dist_feature='pooled' for a backbone without a "
+                'distillation token.')
         return last[0], last[1]
 
     def forward_logits(

@@ -156,9 +156,10 @@ class SimpleFPN(BaseModule):
                 ``(B, backbone_channel, H, W)``.
 
         Returns:
-            tuple[Tensor]: ``num_outs`` maps of ``out_channels`` channels and
-            strides 4, 8, 16, 32 (then 64, 128, ...) relative to the image,
-            i.e. spatial sizes ``4H, 2H, H, H // 2, ...``.
+            tuple[Tensor]: ``num_outs`` contiguous NCHW maps of
+            ``out_channels`` channels and strides 4, 8, 16, 32 (then 64, 128,
+            ...) relative to the image, i.e. spatial sizes
+            ``4H, 2H, H, H // 2, ...``.
         """
         if not isinstance(inputs, (tuple, list)):
             raise TypeError('SimpleFPN expects the tuple of backbone outputs, '
@@ -181,4 +182,7 @@ class SimpleFPN(BaseModule):
         ]
         while len(outs) < self.num_outs:
             outs.append(F.max_pool2d(outs[-1], 1, stride=2))
-        return tuple(outs)
+        # ViT feature maps and LayerNorm2d outputs are channels-last views;
+        # mmcv's RoIAlign reads raw NCHW memory and silently gets wrong
+        # values from them, so hand out contiguous NCHW maps.
+        return tuple(out.contiguous() for out in outs)

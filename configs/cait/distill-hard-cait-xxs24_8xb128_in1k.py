@@ -1,0 +1,33 @@
+# CaiT-XXS24 hard-distilled from a RegNetY-16GF teacher on ImageNet-1k, the
+# setting of the paper's main CaiT results (https://arxiv.org/abs/2103.17239:
+# XXS24 77.6 top-1 distilled at 224). CaiT has no distillation token: the
+# student gets a second linear head on its class-attention class token
+# (DeiTDistillHead dist_feature='pooled'); loss = 1/2 CE(head, labels)
+# + 1/2 CE(head_dist, teacher arg-max); inference averages the two heads.
+# Teacher weights: see configs/deit/distill-hard-deit-tiny_8xb128_in1k.py for
+# the one-line conversion of the official regnety_160 checkpoint.
+_base_ = './sup-cait-xxs24_8xb128_in1k.py'
+
+model = dict(
+    type='mmvitplug.DistillationClassifier',
+    head=dict(
+        _delete_=True,
+        type='mmvitplug.DeiTDistillHead',
+        num_classes=1000,
+        in_channels=192,
+        dist_feature='pooled',
+        loss=dict(
+            type='mmvitplug.DeiTDistillLoss',
+            distill_type='hard',
+            alpha=0.5,
+            base_loss=dict(
+                type='LabelSmoothLoss', label_smooth_val=0.1,
+                mode='original'))),
+    teacher=dict(
+        type='ImageClassifier',
+        backbone=dict(
+            type='TIMMBackbone', model_name='regnety_160', pretrained=False),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=1000, in_channels=3024)),
+    teacher_ckpt='checkpoints/regnety_160_teacher.pth',
+)
