@@ -533,3 +533,42 @@ def test_converter_unknown_keys(golden):
     bad['blocks.0.attn.qkv_pos.3.weight'] = torch.zeros(1)
     with pytest.raises(KeyError, match="2 key.*'pos_embed'"):
         convert_patchconvnet(bad)
+
+
+@pytest.mark.parametrize('fused_attn', [True, False])
+def test_multi_token_classifier_matches_golden_and_trains(golden, fused_attn):
+    """The multi-class-token variant end to end in an ImageClassifier."""
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+    model = MODELS.build(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(
+                type='mmvitplug.PatchConvNet', arch=GOLDEN_ARCH,
+                num_cls_tokens=10, fused_attn=fused_attn),
+            head=dict(
+                type='mmvitplug.MultiTokenClsHead', num_classes=10,
+                in_channels=32)))
+    model.load_state_dict(
+        convert_patchconvnet(golden['multi']['state_dict']), strict=True)
+    model.eval()
+    with torch.no_grad():
+        logits = model(golden['input'], mode='tensor')
+    torch.testing.assert_close(
+        logits, golden['multi']['logits'], atol=1e-5, rtol=1e-5)
+    model.train()
+    samples = [DataSample().set_gt_label(i) for i in range(2)]
+    losses = model.loss(golden['input'], samples)
+    losses['loss'].backward()
+    assert model.head.fc.weight.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in model.parameters()
+               if p.requires_grad)
+
+
+def test_multi_token_head_rejects_single_token_backbones():
+    from mmvitplug.models.heads import MultiTokenClsHead
+    head = MultiTokenClsHead(num_classes=10, in_channels=32)
+    with pytest.raises(TypeError, match='num_cls_tokens=num_classes'):
+        head((torch.randn(2, 32), ))
+    with pytest.raises(ValueError, match='positive integer'):
+        MultiTokenClsHead(num_classes=0, in_channels=32)

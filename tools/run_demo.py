@@ -65,8 +65,11 @@ def train(config, work_dir, cfg_options=()):
     if cfg_options:
         cmd += ['--cfg-options', *cfg_options]
     print('+ ' + ' '.join(cmd), flush=True)
+    # one OpenMP thread per process: the data-loader workers share the cores
+    env = dict(os.environ)
+    env.setdefault('OMP_NUM_THREADS', '1')
     start = time.time()
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
     return time.time() - start
 
 

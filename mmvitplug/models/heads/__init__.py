@@ -1,4 +1,5 @@
 # Copyright (c) mmvitplug contributors.
 from .deit_distill_head import DeiTDistillHead
+from .multi_token_head import MultiTokenClsHead
 
-__all__ = ['DeiTDistillHead']
+__all__ = ['DeiTDistillHead', 'MultiTokenClsHead']
