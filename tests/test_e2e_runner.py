@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 # no random augmentation, no stochastic depth, single-process data loading,
 # so two runs that start from the same state must log the same losses.
 TINY_CFG = """
-_base_ = ['{root}/configs/deit/sup-deit-tiny_1xb64_digits.py']
+_base_ = ['{root}/configs/deit/sup-deit-tiny_1xb16_digits.py']
 model = dict(backbone=dict(
     arch=dict(embed_dims=32, num_layers=2, num_heads=2,
               feedforward_channels=64),
