@@ -2,9 +2,12 @@
 """Dense prediction with a plain DeiT, end to end through tools/train.py.
 
 The bundled Mask R-CNN and UperNet configs train from scratch on the bundled
-shapes with their own (short) schedules and evaluate at the end; box / mask
-mAP and mIoU must be clearly above what an untrained model scores (about 0
-mAP; mIoU about 0.2 for all-background predictions over the 4 classes).
+shapes with their own short schedules (about 2 and 1 CPU minutes) and
+evaluate at the end. Measured: bbox / segm mAP 0.71-0.83 (5-8 epochs) and
+mIoU 84-87% (300-400 iterations). The thresholds leave a wide margin while
+staying far above chance: an untrained detector scores about 0 mAP (and
+one pooling scrambled RoI features, the bug SimpleFPN guards against, 0.03);
+all-background predictions score about 20-25% mIoU over the 4 classes.
 """
 import glob
 import json
@@ -47,8 +50,8 @@ def test_mask_rcnn_deit_learns_shapes(tmp_path, repo_root, bundled_data,
                                       subprocess_env):
     train(DET_CFG, tmp_path, repo_root, subprocess_env)
     metrics = final_metrics(tmp_path, 'coco/bbox_mAP')
-    assert metrics['coco/bbox_mAP'] > 0.3, metrics
-    assert metrics['coco/segm_mAP'] > 0.3, metrics
+    assert metrics['coco/bbox_mAP'] > 0.4, metrics
+    assert metrics['coco/segm_mAP'] > 0.4, metrics
 
 
 def test_upernet_deit_learns_shapes(tmp_path, repo_root, bundled_data,

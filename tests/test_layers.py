@@ -2,6 +2,7 @@
 import pytest
 import torch
 import torch.nn as nn
+from mmcv.cnn import build_norm_layer
 
 from mmvitplug.layers import (Attention, Block, DropPath, LayerNorm2d,
                               LayerScale, Mlp, PatchEmbed, drop_path,
@@ -205,3 +206,36 @@ def test_layer_norm_2d():
     torch.testing.assert_close(ln(x), ref.permute(0, 3, 1, 2))
     with pytest.raises(ValueError, match='expects'):
         ln(torch.randn(2, 6))
+
+
+def test_tokens_to_featmap_is_contiguous_nchw():
+    from mmvitplug.layers import tokens_to_featmap
+    tokens = torch.randn(2, 6, 4)
+    fmap = tokens_to_featmap(tokens, (2, 3))
+    assert fmap.shape == (2, 4, 2, 3) and fmap.is_contiguous()
+    assert torch.equal(fmap[1, :, 1, 2], tokens[1, 5])
+    with pytest.raises(ValueError, match='do not form a 3x3 grid'):
+        tokens_to_featmap(tokens, (3, 3))
+
+
+@pytest.mark.parametrize('backbone', [
+    dict(type='mmvitplug.DeiT', arch=dict(embed_dims=16, num_layers=1,
+         num_heads=2, feedforward_channels=32), img_size=32, patch_size=8),
+    dict(type='mmvitplug.CaiT', arch=dict(embed_dims=16, num_layers=1,
+         num_heads=2, feedforward_channels=32, init_values=0.1), img_size=32,
+         patch_size=8),
+    dict(type='mmvitplug.ResMLP', arch=dict(embed_dims=16, num_layers=1,
+         feedforward_channels=32, init_values=0.1), img_size=32,
+         patch_size=8),
+    dict(type='mmvitplug.PatchConvNet', arch=dict(embed_dims=16,
+         num_layers=1, init_values=0.1), patch_size=8),
+], ids=lambda c: c['type'])
+def test_backbone_featmaps_are_contiguous(backbone):
+    """mmcv's RoIAlign misreads channels-last maps: no backbone returns one.
+    """
+    from mmvitplug.registry import MODELS
+    model = MODELS.build(dict(backbone, out_type='featmap'))
+    (fmap, ) = model(torch.randn(2, 3, 32, 32))
+    assert fmap.shape == (2, 16, 4, 4) and fmap.is_contiguous()
+    norm = build_norm_layer(dict(type='mmvitplug.LN2d'), 16)[1]
+    assert norm(fmap).is_contiguous()

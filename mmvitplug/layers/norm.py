@@ -38,4 +38,5 @@ class LayerNorm2d(nn.LayerNorm):
         x = x.permute(0, 2, 3, 1)
         x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias,
                          self.eps)
-        return x.permute(0, 3, 1, 2)
+        # contiguous NCHW, not a channels-last view: see tokens_to_featmap
+        return x.permute(0, 3, 1, 2).contiguous()

@@ -13,10 +13,10 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmvitplug.converters.cait import convert_cait
-from mmvitplug.layers import DropPath, Mlp, PatchEmbed, resize_pos_embed
-from mmvitplug.layers.class_attention import ClassAttentionBlock
-from mmvitplug.layers.talking_heads import TalkingHeadsAttention
+from mmvitplug.converters import convert_cait
+from mmvitplug.layers import (ClassAttentionBlock, DropPath, Mlp, PatchEmbed,
+                              TalkingHeadsAttention, resize_pos_embed,
+                              tokens_to_featmap)
 from mmvitplug.registry import MODELS
 from ..utils import load_pretrained
 
@@ -451,4 +451,4 @@ class CaiT(BaseBackbone):
             return x
         if self.out_type == 'avg_featmap':
             return x.mean(dim=1)
-        return x.transpose(1, 2).reshape(x.shape[0], -1, *hw)
+        return tokens_to_featmap(x, hw)

@@ -14,7 +14,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmvitplug.converters import convert_deit
-from mmvitplug.layers import Block, PatchEmbed, resize_pos_embed
+from mmvitplug.layers import (Block, PatchEmbed, resize_pos_embed,
+                              tokens_to_featmap)
 from mmvitplug.registry import MODELS
 from ..utils import load_pretrained
 
@@ -360,4 +361,4 @@ class DeiT(BaseBackbone):
         patches = x[:, self.num_extra_tokens:]
         if self.out_type == 'avg_featmap':
             return patches.mean(dim=1)
-        return patches.transpose(1, 2).reshape(x.shape[0], -1, *hw)
+        return tokens_to_featmap(patches, hw)

@@ -12,11 +12,9 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmvitplug.converters.patchconvnet import convert_patchconvnet
-from mmvitplug.layers import DropPath, Mlp
-from mmvitplug.layers.attention_pool import AttentionPool
-from mmvitplug.layers.conv_stem import ConvStem
-from mmvitplug.layers.squeeze_excite import SqueezeExcite
+from mmvitplug.converters import convert_patchconvnet
+from mmvitplug.layers import (AttentionPool, ConvStem, DropPath, Mlp,
+                              SqueezeExcite)
 from mmvitplug.registry import MODELS
 from ..utils import load_pretrained
 
@@ -460,7 +458,7 @@ class PatchConvNet(BaseBackbone):
         if self.out_type == 'cls_token':
             return self.aggregate(x)
         if self.out_type == 'featmap':
-            return x
+            return x.contiguous()  # see mmvitplug.layers.tokens_to_featmap
         if self.out_type == 'avg_featmap':
             return x.mean((2, 3))
         return x.flatten(2).transpose(1, 2)

@@ -15,9 +15,9 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmvitplug.converters.resmlp import convert_resmlp
-from mmvitplug.layers import DropPath, LayerScale, Mlp, PatchEmbed
-from mmvitplug.layers.affine import Affine
+from mmvitplug.converters import convert_resmlp
+from mmvitplug.layers import (Affine, DropPath, LayerScale, Mlp, PatchEmbed,
+                              tokens_to_featmap)
 from mmvitplug.registry import MODELS
 from ..utils import convert_if_official, load_pretrained, unwrap_state_dict
 
@@ -486,4 +486,4 @@ class ResMLP(BaseBackbone):
             return x
         if self.out_type == 'avg_featmap':
             return x.mean(dim=1)
-        return x.transpose(1, 2).reshape(x.shape[0], -1, *hw)
+        return tokens_to_featmap(x, hw)
