@@ -9,6 +9,7 @@
 _base_ = [
     'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
     '../_base_/datasets/shapes-ade.py',
+    '../_base_/schedules/shapes_adamw.py',
     'mmseg::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
@@ -61,14 +62,6 @@ model = dict(
 train_dataloader = dict(batch_size=4, num_workers=1)
 val_dataloader = dict(num_workers=1)
 test_dataloader = val_dataloader
-
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='mmvitplug.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.9),
-    clip_grad=dict(max_norm=10.))
 
 max_iters = 1000
 train_cfg = dict(

@@ -5,13 +5,7 @@
 # 16, 32) go to mmseg's UPerHead; an FCN auxiliary head reads stride 16.
 # AdamW with layer-wise lr decay 0.65 as in BEiT/MAE segmentation. The class
 # token and class-attention blocks are not built for featmap outputs.
-_base_ = [
-    'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_160k.py',
-]
-custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
+_base_ = '../deit/upernet-deit-small_8xb2_ade20k.py'
 
 # Classification checkpoint of the backbone. Placeholder: either an mmvitplug
 # checkpoint (e.g. work_dirs/sup-cait-xxs24_8xb128_in1k/epoch_400.pth, keys
@@ -19,55 +13,18 @@ custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 # https://dl.fbaipublicfiles.com/deit/XXS24_224.pth (converted on load).
 # The 14x14 position embedding is resized to 32x32.
 pretrained = 'pretrain/XXS24_224.pth'
-crop_size = (512, 512)
 embed_dims = 192
 
 model = dict(
-    pretrained=None,
-    data_preprocessor=dict(size=crop_size),
     backbone=dict(
-        _delete_=True,
         type='mmvitplug.CaiT',
         arch='cait-xxs24',
-        img_size=crop_size,
-        out_type='featmap',
         out_indices=(23, ),
         drop_path_rate=0.05,
-        with_cp=False,
-        init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+        init_cfg=dict(checkpoint=pretrained)),
     neck=dict(
-        _delete_=True,
-        type='mmvitplug.SimpleFPN',
         backbone_channel=embed_dims,
         in_channels=[embed_dims // 4, embed_dims // 2, embed_dims, embed_dims],
-        out_channels=embed_dims,
-        num_outs=4,
-        norm_cfg=dict(type='mmvitplug.LN2d', eps=1e-6)),
-    decode_head=dict(in_channels=[embed_dims] * 4, num_classes=150),
-    auxiliary_head=dict(in_channels=embed_dims, in_index=2, num_classes=150))
-
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='mmvitplug.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.65))
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,
-        end=1500),
-    dict(
-        type='PolyLR',
-        eta_min=0.0,
-        power=1.0,
-        begin=1500,
-        end=160000,
-        by_epoch=False)
-]
-
-# 8 GPUs x 2 images
-train_dataloader = dict(batch_size=2)
-val_dataloader = dict(batch_size=1)
-test_dataloader = val_dataloader
+        out_channels=embed_dims),
+    decode_head=dict(in_channels=[embed_dims] * 4),
+    auxiliary_head=dict(in_channels=embed_dims))

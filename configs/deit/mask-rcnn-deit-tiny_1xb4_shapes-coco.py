@@ -11,6 +11,7 @@
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/shapes-coco.py',
+    '../_base_/schedules/shapes_adamw.py',
     'mmdet::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
@@ -66,14 +67,6 @@ model = dict(
 train_dataloader = dict(batch_size=4, num_workers=1)
 val_dataloader = dict(num_workers=1)
 test_dataloader = val_dataloader
-
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='mmvitplug.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.9),
-    clip_grad=dict(max_norm=10.))
 
 max_epochs = 6
 train_cfg = dict(

@@ -10,11 +10,7 @@
 # 800x800 instead of ViTDet's 1024: the 50x50 grid gives 2500x2500
 # cross-patch matrices (6.3M parameters per block, 75M in all); at 1024 it
 # would be 4096x4096 (201M in all).
-_base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::common/lsj-100e_coco-instance.py',
-]
-custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
+_base_ = '../deit/mask-rcnn-deit-small_8xb2_coco.py'
 
 # Classification checkpoint of the backbone. Placeholder: either an mmvitplug
 # checkpoint (e.g. work_dirs/sup-resmlp-12_8xb128_in1k/epoch_400.pth, keys
@@ -24,41 +20,20 @@ custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 # 50x50 grid (see mmvitplug.models.backbones.resmlp.resize_linear_tokens).
 pretrained = 'pretrain/resmlp_12_no_dist.pth'
 image_size = (800, 800)
-norm_cfg = dict(type='mmvitplug.LN2d', eps=1e-6)
 
 model = dict(
-    data_preprocessor=dict(
-        pad_size_divisor=32,
-        batch_augments=[
-            dict(type='BatchFixedSizePad', size=image_size, pad_mask=True)
-        ]),
+    data_preprocessor=dict(batch_augments=[
+        dict(type='BatchFixedSizePad', size=image_size, pad_mask=True)
+    ]),
     backbone=dict(
-        _delete_=True,
         type='mmvitplug.ResMLP',
         arch='resmlp-12',
         img_size=image_size,
-        out_type='featmap',
-        out_indices=(11, ),
         drop_path_rate=0.05,
         with_cp=False,  # True trades compute for memory
-        init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    neck=dict(
-        _delete_=True,
-        type='mmvitplug.SimpleFPN',
-        backbone_channel=384,
-        in_channels=[96, 192, 384, 384],
-        out_channels=256,
-        num_outs=5,
-        norm_cfg=norm_cfg),
-    rpn_head=dict(num_convs=2),
-    roi_head=dict(
-        bbox_head=dict(
-            type='Shared4Conv1FCBBoxHead',
-            conv_out_channels=256,
-            norm_cfg=norm_cfg),
-        mask_head=dict(norm_cfg=norm_cfg)))
+        init_cfg=dict(checkpoint=pretrained)))
 
+# The DeiT-S pipelines with image_size = 800x800.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -88,33 +63,6 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
-train_dataloader = dict(
-    batch_size=2, dataset=dict(dataset=dict(pipeline=train_pipeline)))
+train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-
-# lr for a total batch of 64 as in ViTDet; `--auto-scale-lr` rescales it to
-# the 8x2 batch. `--amp` switches to mixed precision.
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.1),
-    constructor='mmvitplug.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.7))
-
-max_epochs = 25  # x4 dataset repeats = 100 epochs
-train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-        end=250),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[22, 24],
-        gamma=0.1)
-]
-auto_scale_lr = dict(base_batch_size=64)

@@ -8,73 +8,26 @@
 # (data_preprocessor size) and test images to at least 128x128
 # (data_preprocessor test_cfg), then read in 128x128 sliding windows.
 # Generate the data first: python tools/make_bundled_data.py
-_base_ = [
-    'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
-    '../_base_/datasets/shapes-ade.py',
-    'mmseg::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
+_base_ = '../cait/upernet-cait-xxs24_1xb4_shapes-ade.py'
 
 crop_size = (128, 128)
 embed_dims = 96
-channels = 64
-num_classes = 4
-norm_cfg = dict(type='BN', requires_grad=True)  # single process: no SyncBN
 
 model = dict(
-    pretrained=None,
-    data_preprocessor=dict(size=crop_size, test_cfg=dict(size=crop_size)),
+    # pad test images to at least crop_size (replaces size_divisor=16)
+    data_preprocessor=dict(test_cfg=dict(_delete_=True, size=crop_size)),
     backbone=dict(
-        _delete_=True,
         type='mmvitplug.ResMLP',
         arch=dict(
+            _delete_=True,  # token-mixing MLPs: no num_heads
             embed_dims=embed_dims,
             num_layers=4,
             feedforward_channels=embed_dims * 4,
-            init_values=0.1),
-        img_size=crop_size,
-        patch_size=16,
-        out_type='featmap',
-        out_indices=(3, ),
-        drop_path_rate=0.),
-    neck=dict(
-        _delete_=True,
-        type='mmvitplug.SimpleFPN',
-        backbone_channel=embed_dims,
-        in_channels=[embed_dims // 4, embed_dims // 2, embed_dims, embed_dims],
-        out_channels=channels,
-        num_outs=4,
-        norm_cfg=dict(type='mmvitplug.LN2d', eps=1e-6)),
-    decode_head=dict(
-        in_channels=[channels] * 4,
-        channels=channels,
-        num_classes=num_classes,
-        norm_cfg=norm_cfg),
-    auxiliary_head=dict(
-        in_channels=channels,
-        in_index=2,
-        channels=channels,
-        num_classes=num_classes,
-        norm_cfg=norm_cfg),
+            init_values=0.1)),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(96, 96)))
 
-train_dataloader = dict(batch_size=4, num_workers=1)
-val_dataloader = dict(num_workers=1)
-test_dataloader = val_dataloader
-
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='mmvitplug.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.9),
-    clip_grad=dict(max_norm=10.))
-
 max_iters = 400
-train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=50),
@@ -86,7 +39,4 @@ param_scheduler = [
         end=max_iters,
         by_epoch=False)
 ]
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=25, log_metric_by_epoch=False),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=max_iters))
+default_hooks = dict(checkpoint=dict(interval=max_iters))
