@@ -18,7 +18,10 @@ from mmvitplug.layers import (ClassAttentionBlock, DropPath, Mlp, PatchEmbed,
                               TalkingHeadsAttention, resize_pos_embed,
                               tokens_to_featmap)
 from mmvitplug.registry import MODELS
-from ..utils import load_pretrained
+from ..utils import (FrozenStagesMixin, block_layer_depth,
+                     check_frozen_stages, check_out_type, init_linear_norm,
+                     load_pretrained_init_cfg, parse_arch, parse_out_indices,
+                     pretrained_init_cfg)
 
 
 class CaiTBlock(nn.Module):
@@ -69,7 +72,7 @@ class CaiTBlock(nn.Module):
 
 
 @MODELS.register_module()
-class CaiT(BaseBackbone):
+class CaiT(FrozenStagesMixin, BaseBackbone):
     """Class-Attention in Image Transformers backbone.
 
     `CaiT <https://arxiv.org/abs/2103.17239>`_ processes the patch tokens
@@ -187,18 +190,18 @@ class CaiT(BaseBackbone):
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
-        self.arch_settings = self._parse_arch(arch)
+        self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
+                                        self.optional_arch_keys, 'CaiT')
         self.embed_dims = self.arch_settings['embed_dims']
         self.num_layers = self.arch_settings['num_layers']
         self.num_ca_layers = self.arch_settings.get('num_ca_layers', 2)
         self.patch_size = patch_size
         if img_size is None:
             img_size = self.arch_settings.get('img_size', 224)
-        if out_type not in self.out_types:
-            raise ValueError(f"Unknown out_type '{out_type}'; choose from "
-                             f'{list(self.out_types)}')
+        check_out_type(out_type, self.out_types)
         self.out_type = out_type
-        self.out_indices = self._parse_out_indices(out_indices)
+        self.out_indices = parse_out_indices(
+            out_indices, self.num_layers, 'self-attention blocks')
         if out_type == 'cls_token' and \
                 self.out_indices != (self.num_layers - 1, ):
             raise ValueError(
@@ -207,9 +210,7 @@ class CaiT(BaseBackbone):
                 'the class-attention blocks; got out_indices '
                 f'{list(self.out_indices)}. Use featmap, avg_featmap or raw '
                 'for intermediate blocks')
-        if not -1 <= frozen_stages <= self.num_layers:
-            raise ValueError(f'frozen_stages must be in [-1, '
-                             f'{self.num_layers}], got {frozen_stages}')
+        check_frozen_stages(frozen_stages, self.num_layers)
         self.frozen_stages = frozen_stages
         self.final_norm = final_norm
         self.interpolate_mode = interpolate_mode
@@ -255,39 +256,6 @@ class CaiT(BaseBackbone):
         self._freeze_stages()
 
     # ------------------------------------------------------------ settings
-    def _parse_arch(self, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f"Unknown arch '{arch}'; choose from "
-                                 f'{sorted(self.arch_zoo)} or pass a dict '
-                                 f'with keys {list(self.arch_keys)}')
-            return dict(self.arch_zoo[arch])
-        if not isinstance(arch, dict):
-            raise ValueError('arch must be a name of CaiT.arch_zoo or a '
-                             f'dict, got {type(arch).__name__}')
-        missing = [k for k in self.arch_keys if k not in arch]
-        unknown = set(arch) - set(self.arch_keys) - set(
-            self.optional_arch_keys)
-        if missing or unknown:
-            raise ValueError(
-                f'arch dict must have keys {list(self.arch_keys)} (and '
-                f'optionally {list(self.optional_arch_keys)}); missing '
-                f'{missing}, unknown {sorted(unknown)}')
-        return dict(arch)
-
-    def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        n = self.num_layers
-        parsed = []
-        for idx in out_indices:
-            if not isinstance(idx, int) or not -n <= idx < n:
-                raise ValueError(f'out_indices entry {idx!r} is out of range;'
-                                 f' valid indices are {-n}..{n - 1} '
-                                 f'({n} self-attention blocks)')
-            parsed.append(idx % n)
-        return tuple(sorted(set(parsed)))
-
     @staticmethod
     def _build_norm(norm_cfg: dict, dims: int) -> nn.Module:
         return build_norm_layer(norm_cfg, dims)[1]
@@ -310,36 +278,15 @@ class CaiT(BaseBackbone):
         """
         if self.is_init:
             return super().init_weights()  # only logs the repeated call
-        cfg = self.init_cfg
-        if isinstance(cfg, list) and any(
-                c.get('type') == 'Pretrained' for c in cfg):
-            raise ValueError(
-                "CaiT: give the 'Pretrained' init_cfg as a single dict, "
-                'not inside a list')
+        cfg = pretrained_init_cfg(self.init_cfg, 'CaiT')
         trunc_normal_(self.pos_embed, std=.02)
         if self.cls_token is not None:
             trunc_normal_(self.cls_token, std=.02)
-        self.apply(self._init_layer)
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            load_pretrained(
-                self,
-                cfg['checkpoint'],
-                prefix=cfg.get('prefix'),
-                converter=convert_cait,
-                map_location=cfg.get('map_location', 'cpu'))
-            self._is_init = True
+        self.apply(init_linear_norm)
+        if cfg is not None:
+            load_pretrained_init_cfg(self, cfg, convert_cait)
             return
         super().init_weights()  # user init_cfg (e.g. Kaiming) on top
-
-    @staticmethod
-    def _init_layer(m: nn.Module):
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
     # ------------------------------------------------------------- freezing
     def _frozen_modules(self):
@@ -351,24 +298,8 @@ class CaiT(BaseBackbone):
             mods += [*self.blocks_token_only, self.norm]
         return mods
 
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
-        for p in (self.cls_token, self.pos_embed):
-            if p is not None:
-                p.requires_grad = False
-        for m in self._frozen_modules():
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True):
-        """Set train mode, keeping frozen parts in eval mode."""
-        super().train(mode)
-        if mode:
-            for m in self._frozen_modules():
-                m.eval()
-        return self
+    def _frozen_params(self):
+        return [self.cls_token, self.pos_embed]
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer depth of a parameter for layer-wise lr decay.
@@ -387,18 +318,9 @@ class CaiT(BaseBackbone):
             tuple[int, int]: The layer depth and the number of depths
             (``num_layers + 2``).
         """
-        num_depths = self.num_layers + 2
-        if not param_name.startswith(prefix):
-            return num_depths - 1, num_depths
-        name = param_name[len(prefix):]
-        if name in ('cls_token', 'pos_embed') or \
-                name.startswith('patch_embed'):
-            depth = 0
-        elif name.startswith('blocks.'):
-            depth = int(name.split('.')[1]) + 1
-        else:
-            depth = num_depths - 1
-        return depth, num_depths
+        return block_layer_depth(
+            param_name, prefix, self.num_layers,
+            stem_names=('cls_token', 'pos_embed'))
 
     # -------------------------------------------------------------- forward
     def _run(self, block: nn.Module, *args) -> torch.Tensor:

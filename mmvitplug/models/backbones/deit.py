@@ -17,11 +17,14 @@ from mmvitplug.converters import convert_deit
 from mmvitplug.layers import (Block, PatchEmbed, resize_pos_embed,
                               tokens_to_featmap)
 from mmvitplug.registry import MODELS
-from ..utils import load_pretrained
+from ..utils import (FrozenStagesMixin, block_layer_depth,
+                     check_frozen_stages, check_out_type, init_linear_norm,
+                     load_pretrained_init_cfg, parse_arch, parse_out_indices,
+                     pretrained_init_cfg)
 
 
 @MODELS.register_module()
-class DeiT(BaseBackbone):
+class DeiT(FrozenStagesMixin, BaseBackbone):
     """Data-efficient image Transformer backbone.
 
     A plain ViT with a class token and, when ``distilled``, a distillation
@@ -115,7 +118,8 @@ class DeiT(BaseBackbone):
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
-        self.arch_settings = self._parse_arch(arch)
+        self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
+                                        ('img_size', ), 'DeiT')
         self.embed_dims = self.arch_settings['embed_dims']
         self.num_layers = self.arch_settings['num_layers']
         self.distilled = distilled
@@ -123,14 +127,10 @@ class DeiT(BaseBackbone):
         self.patch_size = patch_size
         if img_size is None:
             img_size = self.arch_settings.get('img_size', 224)
-        if out_type not in self.out_types:
-            raise ValueError(f"Unknown out_type '{out_type}'; choose from "
-                             f'{list(self.out_types)}')
+        check_out_type(out_type, self.out_types)
         self.out_type = out_type
-        self.out_indices = self._parse_out_indices(out_indices)
-        if not -1 <= frozen_stages <= self.num_layers:
-            raise ValueError(f'frozen_stages must be in [-1, '
-                             f'{self.num_layers}], got {frozen_stages}')
+        self.out_indices = parse_out_indices(out_indices, self.num_layers)
+        check_frozen_stages(frozen_stages, self.num_layers)
         self.frozen_stages = frozen_stages
         self.final_norm = final_norm
         self.interpolate_mode = interpolate_mode
@@ -171,38 +171,6 @@ class DeiT(BaseBackbone):
         self._freeze_stages()
 
     # ------------------------------------------------------------ settings
-    def _parse_arch(self, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f"Unknown arch '{arch}'; choose from "
-                                 f'{sorted(self.arch_zoo)} or pass a dict '
-                                 f'with keys {list(self.arch_keys)}')
-            return dict(self.arch_zoo[arch])
-        if not isinstance(arch, dict):
-            raise ValueError('arch must be a name of DeiT.arch_zoo or a '
-                             f'dict, got {type(arch).__name__}')
-        missing = [k for k in self.arch_keys if k not in arch]
-        unknown = set(arch) - set(self.arch_keys) - {'img_size'}
-        if missing or unknown:
-            raise ValueError(
-                f'arch dict must have keys {list(self.arch_keys)} (and '
-                f"optionally 'img_size'); missing {missing}, unknown "
-                f'{sorted(unknown)}')
-        return dict(arch)
-
-    def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        n = self.num_layers
-        parsed = []
-        for idx in out_indices:
-            if not isinstance(idx, int) or not -n <= idx < n:
-                raise ValueError(f'out_indices entry {idx!r} is out of range;'
-                                 f' valid indices are {-n}..{n - 1} '
-                                 f'({n} layers)')
-            parsed.append(idx % n)
-        return tuple(sorted(set(parsed)))
-
     @staticmethod
     def _build_norm(norm_cfg: dict, dims: int) -> nn.Module:
         return build_norm_layer(norm_cfg, dims)[1]
@@ -225,37 +193,16 @@ class DeiT(BaseBackbone):
         """
         if self.is_init:
             return super().init_weights()  # only logs the repeated call
-        cfg = self.init_cfg
-        if isinstance(cfg, list) and any(
-                c.get('type') == 'Pretrained' for c in cfg):
-            raise ValueError(
-                "DeiT: give the 'Pretrained' init_cfg as a single dict, "
-                'not inside a list')
+        cfg = pretrained_init_cfg(self.init_cfg, 'DeiT')
         trunc_normal_(self.pos_embed, std=.02)
         trunc_normal_(self.cls_token, std=.02)
         if self.dist_token is not None:
             trunc_normal_(self.dist_token, std=.02)
-        self.apply(self._init_layer)
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            load_pretrained(
-                self,
-                cfg['checkpoint'],
-                prefix=cfg.get('prefix'),
-                converter=convert_deit,
-                map_location=cfg.get('map_location', 'cpu'))
-            self._is_init = True
+        self.apply(init_linear_norm)
+        if cfg is not None:
+            load_pretrained_init_cfg(self, cfg, convert_deit)
             return
         super().init_weights()  # user init_cfg (e.g. Kaiming) on top
-
-    @staticmethod
-    def _init_layer(m: nn.Module):
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
     # ------------------------------------------------------------- freezing
     def _frozen_modules(self):
@@ -267,24 +214,8 @@ class DeiT(BaseBackbone):
             mods.append(self.norm)
         return mods
 
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
-        for p in (self.cls_token, self.dist_token, self.pos_embed):
-            if p is not None:
-                p.requires_grad = False
-        for m in self._frozen_modules():
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True):
-        """Set train mode, keeping frozen parts in eval mode."""
-        super().train(mode)
-        if mode:
-            for m in self._frozen_modules():
-                m.eval()
-        return self
+    def _frozen_params(self):
+        return [self.cls_token, self.dist_token, self.pos_embed]
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer depth of a parameter for layer-wise lr decay.
@@ -302,18 +233,9 @@ class DeiT(BaseBackbone):
             tuple[int, int]: The layer depth and the number of depths
             (``num_layers + 2``).
         """
-        num_depths = self.num_layers + 2
-        if not param_name.startswith(prefix):
-            return num_depths - 1, num_depths
-        name = param_name[len(prefix):]
-        if name in ('cls_token', 'dist_token', 'pos_embed') or \
-                name.startswith('patch_embed'):
-            depth = 0
-        elif name.startswith('blocks.'):
-            depth = int(name.split('.')[1]) + 1
-        else:
-            depth = num_depths - 1
-        return depth, num_depths
+        return block_layer_depth(
+            param_name, prefix, self.num_layers,
+            stem_names=('cls_token', 'dist_token', 'pos_embed'))
 
     # -------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> tuple:

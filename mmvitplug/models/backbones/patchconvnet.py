@@ -3,7 +3,7 @@
 
 `Touvron et al. 2021 <https://arxiv.org/abs/2112.13692>`_.
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -16,7 +16,10 @@ from mmvitplug.converters import convert_patchconvnet
 from mmvitplug.layers import (AttentionPool, ConvStem, DropPath, Mlp,
                               SqueezeExcite)
 from mmvitplug.registry import MODELS
-from ..utils import load_pretrained
+from ..utils import (FrozenStagesMixin, block_layer_depth,
+                     check_frozen_stages, check_out_type, init_linear_norm,
+                     load_pretrained_init_cfg, parse_arch, parse_out_indices,
+                     pretrained_init_cfg)
 
 
 class ConvMixer(nn.Module):
@@ -122,7 +125,7 @@ class AggregationBlock(nn.Module):
 
 
 @MODELS.register_module()
-class PatchConvNet(BaseBackbone):
+class PatchConvNet(FrozenStagesMixin, BaseBackbone):
     """PatchConvNet: a columnar convnet with attention-based aggregation.
 
     A convolutional stem (stride ``patch_size``) feeds a trunk of residual
@@ -227,16 +230,15 @@ class PatchConvNet(BaseBackbone):
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
-        self.arch_settings = self._parse_arch(arch)
+        self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
+                                        ('init_values', ), 'PatchConvNet')
         self.embed_dims = self.arch_settings['embed_dims']
         self.num_layers = self.arch_settings['num_layers']
         init_values = self.arch_settings.get('init_values', 1e-6)
         self.patch_size = patch_size
-        if out_type not in self.out_types:
-            raise ValueError(f"Unknown out_type '{out_type}'; choose from "
-                             f'{list(self.out_types)}')
+        check_out_type(out_type, self.out_types)
         self.out_type = out_type
-        self.out_indices = self._parse_out_indices(out_indices)
+        self.out_indices = parse_out_indices(out_indices, self.num_layers)
         if out_type == 'cls_token' and \
                 self.out_indices != (self.num_layers - 1, ):
             raise ValueError(
@@ -250,9 +252,7 @@ class PatchConvNet(BaseBackbone):
         if depth_token_only < 1:
             raise ValueError(
                 f'depth_token_only must be >= 1, got {depth_token_only}')
-        if not -1 <= frozen_stages <= self.num_layers:
-            raise ValueError(f'frozen_stages must be in [-1, '
-                             f'{self.num_layers}], got {frozen_stages}')
+        check_frozen_stages(frozen_stages, self.num_layers)
         self.frozen_stages = frozen_stages
         self.num_cls_tokens = num_cls_tokens
         self.with_cp = with_cp
@@ -278,39 +278,6 @@ class PatchConvNet(BaseBackbone):
             self.norm = nn.Identity()
         self._freeze_stages()
 
-    # ------------------------------------------------------------ settings
-    def _parse_arch(self, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f"Unknown arch '{arch}'; choose from "
-                                 f'{sorted(self.arch_zoo)} or pass a dict '
-                                 f'with keys {list(self.arch_keys)}')
-            return dict(self.arch_zoo[arch])
-        if not isinstance(arch, dict):
-            raise ValueError('arch must be a name of PatchConvNet.arch_zoo '
-                             f'or a dict, got {type(arch).__name__}')
-        missing = [k for k in self.arch_keys if k not in arch]
-        unknown = set(arch) - set(self.arch_keys) - {'init_values'}
-        if missing or unknown:
-            raise ValueError(
-                f'arch dict must have keys {list(self.arch_keys)} (and '
-                f"optionally 'init_values'); missing {missing}, unknown "
-                f'{sorted(unknown)}')
-        return dict(arch)
-
-    def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        n = self.num_layers
-        parsed = []
-        for idx in out_indices:
-            if not isinstance(idx, int) or not -n <= idx < n:
-                raise ValueError(f'out_indices entry {idx!r} is out of range;'
-                                 f' valid indices are {-n}..{n - 1} '
-                                 f'({n} layers)')
-            parsed.append(idx % n)
-        return tuple(sorted(set(parsed)))
-
     # -------------------------------------------------------------- weights
     def init_weights(self):
         """Initialise like the official code, then load ``Pretrained``.
@@ -327,35 +294,14 @@ class PatchConvNet(BaseBackbone):
         """
         if self.is_init:
             return super().init_weights()  # only logs the repeated call
-        cfg = self.init_cfg
-        if isinstance(cfg, list) and any(
-                c.get('type') == 'Pretrained' for c in cfg):
-            raise ValueError(
-                "PatchConvNet: give the 'Pretrained' init_cfg as a single "
-                'dict, not inside a list')
+        cfg = pretrained_init_cfg(self.init_cfg, 'PatchConvNet')
         if self.cls_token is not None:
             trunc_normal_(self.cls_token, std=.02)
-        self.apply(self._init_layer)
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            load_pretrained(
-                self,
-                cfg['checkpoint'],
-                prefix=cfg.get('prefix'),
-                converter=convert_patchconvnet,
-                map_location=cfg.get('map_location', 'cpu'))
-            self._is_init = True
+        self.apply(init_linear_norm)
+        if cfg is not None:
+            load_pretrained_init_cfg(self, cfg, convert_patchconvnet)
             return
         super().init_weights()  # user init_cfg (e.g. Kaiming) on top
-
-    @staticmethod
-    def _init_layer(m: nn.Module):
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
     # ------------------------------------------------------------- freezing
     def _frozen_modules(self):
@@ -367,24 +313,10 @@ class PatchConvNet(BaseBackbone):
             mods += [self.blocks_token_only, self.norm]
         return mods
 
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
-        if self.frozen_stages == self.num_layers and \
-                self.cls_token is not None:
-            self.cls_token.requires_grad = False
-        for m in self._frozen_modules():
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True):
-        """Set train mode, keeping frozen parts in eval mode."""
-        super().train(mode)
-        if mode:
-            for m in self._frozen_modules():
-                m.eval()
-        return self
+    def _frozen_params(self):
+        if self.frozen_stages == self.num_layers:
+            return [self.cls_token]
+        return []
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer depth of a parameter for layer-wise lr decay.
@@ -402,17 +334,9 @@ class PatchConvNet(BaseBackbone):
             tuple[int, int]: The layer depth and the number of depths
             (``num_layers + 2``).
         """
-        num_depths = self.num_layers + 2
-        if not param_name.startswith(prefix):
-            return num_depths - 1, num_depths
-        name = param_name[len(prefix):]
-        if name.startswith('patch_embed.'):
-            depth = 0
-        elif name.startswith('blocks.'):
-            depth = int(name.split('.')[1]) + 1
-        else:
-            depth = num_depths - 1
-        return depth, num_depths
+        return block_layer_depth(
+            param_name, prefix, self.num_layers,
+            stem_prefix='patch_embed.')
 
     # -------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> tuple:

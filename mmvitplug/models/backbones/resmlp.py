@@ -19,7 +19,10 @@ from mmvitplug.converters import convert_resmlp
 from mmvitplug.layers import (Affine, DropPath, LayerScale, Mlp, PatchEmbed,
                               tokens_to_featmap)
 from mmvitplug.registry import MODELS
-from ..utils import convert_if_official, load_pretrained, unwrap_state_dict
+from ..utils import (FrozenStagesMixin, block_layer_depth,
+                     check_frozen_stages, check_out_type, convert_if_official,
+                     load_pretrained, parse_arch, parse_out_indices,
+                     pretrained_init_cfg, unwrap_state_dict)
 
 
 def resize_linear_tokens(weight: torch.Tensor,
@@ -138,7 +141,7 @@ class ResMLPBlock(nn.Module):
 
 
 @MODELS.register_module()
-class ResMLP(BaseBackbone):
+class ResMLP(FrozenStagesMixin, BaseBackbone):
     """ResMLP backbone: residual MLPs over patches, no attention, no token.
 
     `ResMLP <https://arxiv.org/abs/2105.03404>`_ embeds patches, then
@@ -230,7 +233,8 @@ class ResMLP(BaseBackbone):
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
-        self.arch_settings = self._parse_arch(arch)
+        self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
+                                        self.optional_arch_keys, 'ResMLP')
         self.embed_dims = self.arch_settings['embed_dims']
         self.num_layers = self.arch_settings['num_layers']
         if img_size is None:
@@ -240,16 +244,12 @@ class ResMLP(BaseBackbone):
         self.patch_size = patch_size
         if layer_scale_init_value is None:
             layer_scale_init_value = self.arch_settings['init_values']
-        if out_type not in self.out_types:
-            hint = (' (ResMLP has no class token; use avg_featmap, the mean'
-                    ' of the tokens)') if out_type == 'cls_token' else ''
-            raise ValueError(f"Unknown out_type '{out_type}'{hint}; choose "
-                             f'from {list(self.out_types)}')
+        hint = (' (ResMLP has no class token; use avg_featmap, the mean'
+                ' of the tokens)') if out_type == 'cls_token' else ''
+        check_out_type(out_type, self.out_types, hint)
         self.out_type = out_type
-        self.out_indices = self._parse_out_indices(out_indices)
-        if not -1 <= frozen_stages <= self.num_layers:
-            raise ValueError(f'frozen_stages must be in [-1, '
-                             f'{self.num_layers}], got {frozen_stages}')
+        self.out_indices = parse_out_indices(out_indices, self.num_layers)
+        check_frozen_stages(frozen_stages, self.num_layers)
         self.frozen_stages = frozen_stages
         self.final_norm = final_norm
         self.with_cp = with_cp
@@ -268,40 +268,6 @@ class ResMLP(BaseBackbone):
         ])
         self.norm = Affine(self.embed_dims) if final_norm else nn.Identity()
         self._freeze_stages()
-
-    # ------------------------------------------------------------ settings
-    def _parse_arch(self, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f"Unknown arch '{arch}'; choose from "
-                                 f'{sorted(self.arch_zoo)} or pass a dict '
-                                 f'with keys {list(self.arch_keys)}')
-            return dict(self.arch_zoo[arch])
-        if not isinstance(arch, dict):
-            raise ValueError('arch must be a name of ResMLP.arch_zoo or a '
-                             f'dict, got {type(arch).__name__}')
-        missing = [k for k in self.arch_keys if k not in arch]
-        unknown = set(arch) - set(self.arch_keys) - set(
-            self.optional_arch_keys)
-        if missing or unknown:
-            raise ValueError(
-                f'arch dict must have keys {list(self.arch_keys)} (and '
-                f'optionally {list(self.optional_arch_keys)}); missing '
-                f'{missing}, unknown {sorted(unknown)}')
-        return dict(arch)
-
-    def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        n = self.num_layers
-        parsed = []
-        for idx in out_indices:
-            if not isinstance(idx, int) or not -n <= idx < n:
-                raise ValueError(f'out_indices entry {idx!r} is out of range;'
-                                 f' valid indices are {-n}..{n - 1} '
-                                 f'({n} layers)')
-            parsed.append(idx % n)
-        return tuple(sorted(set(parsed)))
 
     # -------------------------------------------------------------- weights
     def init_weights(self):
@@ -323,14 +289,9 @@ class ResMLP(BaseBackbone):
         """
         if self.is_init:
             return super().init_weights()  # only logs the repeated call
-        cfg = self.init_cfg
-        if isinstance(cfg, list) and any(
-                c.get('type') == 'Pretrained' for c in cfg):
-            raise ValueError(
-                "ResMLP: give the 'Pretrained' init_cfg as a single dict, "
-                'not inside a list')
+        cfg = pretrained_init_cfg(self.init_cfg, 'ResMLP')
         self.apply(self._init_layer)
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+        if cfg is not None:
             name = cfg['checkpoint']
             raw = self._read_checkpoint(name, cfg.get('map_location', 'cpu'))
             state_dict, prefix, converted = convert_if_official(
@@ -404,20 +365,6 @@ class ResMLP(BaseBackbone):
             mods.append(self.norm)
         return mods
 
-    def _freeze_stages(self):
-        for m in self._frozen_modules():
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True):
-        """Set train mode, keeping frozen parts in eval mode."""
-        super().train(mode)
-        if mode:
-            for m in self._frozen_modules():
-                m.eval()
-        return self
-
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer depth of a parameter for layer-wise lr decay.
 
@@ -434,17 +381,8 @@ class ResMLP(BaseBackbone):
             tuple[int, int]: The layer depth and the number of depths
             (``num_layers + 2``).
         """
-        num_depths = self.num_layers + 2
-        if not param_name.startswith(prefix):
-            return num_depths - 1, num_depths
-        name = param_name[len(prefix):]
-        if name.startswith('patch_embed'):
-            depth = 0
-        elif name.startswith('blocks.'):
-            depth = int(name.split('.')[1]) + 1
-        else:
-            depth = num_depths - 1
-        return depth, num_depths
+        return block_layer_depth(
+            param_name, prefix, self.num_layers)
 
     # -------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> tuple:
