@@ -9,8 +9,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvitplug.utils import (adapt_cfg_to_device, check_plugin_imports,
-                             enable_amp, setup_distributed)
+from mmvitplug.utils import check_plugin_imports, enable_amp, prepare_launch
 
 
 def parse_args(argv=None):
@@ -54,11 +53,7 @@ def main(argv=None):
     cfg.launcher = args.launcher
     if args.amp:
         enable_amp(cfg)
-    for note in adapt_cfg_to_device(cfg, args.launcher):
-        print_log(note, logger='current')
-    if args.launcher != 'none':
-        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend')
-        setup_distributed(args.launcher, backend)
+    prepare_launch(cfg, args.launcher)
 
     runner = (Runner.from_cfg(cfg)
               if 'runner_type' not in cfg else RUNNERS.build(cfg))

@@ -10,12 +10,10 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvitplug.utils import (adapt_cfg_to_device, check_plugin_imports,
-                             enable_amp, setup_distributed)
+from mmvitplug.utils import check_plugin_imports, enable_amp, prepare_launch
 
 
 def parse_args(argv=None):
@@ -95,11 +93,7 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     check_plugin_imports(cfg, args.config)
     cfg = merge_args(cfg, args)
-    for note in adapt_cfg_to_device(cfg, args.launcher):
-        print_log(note, logger='current')
-    if args.launcher != 'none':
-        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend')
-        setup_distributed(args.launcher, backend)
+    prepare_launch(cfg, args.launcher)
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

@@ -168,6 +168,27 @@ def setup_distributed(launcher: str, backend: Optional[str] = None) -> str:
     return backend
 
 
+def prepare_launch(cfg, launcher: str = 'none') -> None:
+    """Fit a config to this machine and start the process group if needed.
+
+    What ``tools/train.py`` and ``tools/test.py`` do before building the
+    runner: :func:`adapt_cfg_to_device` (its notes are logged), then, for a
+    distributed launcher, :func:`setup_distributed` with the config's
+    ``env_cfg.dist_cfg.backend`` (the runner then finds the group ready and
+    skips mmengine's CUDA-only ``init_dist``).
+
+    Args:
+        cfg (mmengine.Config): The config, modified in place.
+        launcher (str): The job launcher; ``'none'`` for one process.
+    """
+    from mmengine.logging import print_log
+    for note in adapt_cfg_to_device(cfg, launcher):
+        print_log(note, logger='current')
+    if launcher != 'none':
+        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend')
+        setup_distributed(launcher, backend)
+
+
 def _replace_sync_bn(cfg) -> int:
     """Turn every ``SyncBN`` norm config into ``BN`` in place."""
     count = 0
