@@ -22,6 +22,14 @@ def bundled_data(repo_root):
     return root
 
 
+@pytest.fixture(scope='session')
+def bundled_digits(repo_root):
+    """Only the bundled digits under ``data/bundled`` (generated if missing).
+    """
+    from mmvitplug.datasets import make_digits
+    return make_digits(osp.join(repo_root, 'data', 'bundled'))
+
+
 @pytest.fixture
 def subprocess_env():
     """Environment for tool subprocesses: one OpenMP thread per process."""

@@ -52,6 +52,32 @@ def tiny_deit(**kwargs):
         **kwargs)
 
 
+def roi_extractor(output_size):
+    return dict(
+        type='SingleRoIExtractor',
+        roi_layer=dict(type='RoIAlign', output_size=output_size),
+        out_channels=16,
+        featmap_strides=[4, 8, 16, 32])
+
+
+def max_iou_assigner(pos_iou_thr, neg_iou_thr, min_pos_iou):
+    return dict(
+        type='MaxIoUAssigner',
+        pos_iou_thr=pos_iou_thr,
+        neg_iou_thr=neg_iou_thr,
+        min_pos_iou=min_pos_iou,
+        match_low_quality=True)
+
+
+def rpn_proposals():
+    """RPN proposals, the same in training and testing."""
+    return dict(
+        nms_pre=200,
+        max_per_img=100,
+        nms=dict(type='nms', iou_threshold=0.7),
+        min_bbox_size=0)
+
+
 def tiny_mask_rcnn(backbone_init=None):
     norm = dict(type='mmvitplug.LN2d')
     box_coder = dict(
@@ -91,11 +117,7 @@ def tiny_mask_rcnn(backbone_init=None):
             loss_bbox=dict(type='L1Loss')),
         roi_head=dict(
             type='StandardRoIHead',
-            bbox_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(type='RoIAlign', output_size=7),
-                out_channels=16,
-                featmap_strides=[4, 8, 16, 32]),
+            bbox_roi_extractor=roi_extractor(7),
             bbox_head=dict(
                 type='Shared4Conv1FCBBoxHead',
                 in_channels=16,
@@ -106,11 +128,7 @@ def tiny_mask_rcnn(backbone_init=None):
                 bbox_coder=box_coder,
                 loss_cls=dict(type='CrossEntropyLoss'),
                 loss_bbox=dict(type='L1Loss')),
-            mask_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(type='RoIAlign', output_size=14),
-                out_channels=16,
-                featmap_strides=[4, 8, 16, 32]),
+            mask_roi_extractor=roi_extractor(14),
             mask_head=dict(
                 type='FCNMaskHead',
                 num_convs=1,
@@ -121,28 +139,14 @@ def tiny_mask_rcnn(backbone_init=None):
                 loss_mask=dict(type='CrossEntropyLoss', use_mask=True))),
         train_cfg=dict(
             rpn=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner',
-                    pos_iou_thr=0.7,
-                    neg_iou_thr=0.3,
-                    min_pos_iou=0.3,
-                    match_low_quality=True),
+                assigner=max_iou_assigner(0.7, 0.3, 0.3),
                 sampler=dict(
                     type='RandomSampler', num=64, pos_fraction=0.5),
                 allowed_border=-1,
                 pos_weight=-1),
-            rpn_proposal=dict(
-                nms_pre=200,
-                max_per_img=100,
-                nms=dict(type='nms', iou_threshold=0.7),
-                min_bbox_size=0),
+            rpn_proposal=rpn_proposals(),
             rcnn=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner',
-                    pos_iou_thr=0.5,
-                    neg_iou_thr=0.5,
-                    min_pos_iou=0.5,
-                    match_low_quality=True),
+                assigner=max_iou_assigner(0.5, 0.5, 0.5),
                 sampler=dict(
                     type='RandomSampler',
                     num=32,
@@ -151,11 +155,7 @@ def tiny_mask_rcnn(backbone_init=None):
                 mask_size=28,
                 pos_weight=-1)),
         test_cfg=dict(
-            rpn=dict(
-                nms_pre=200,
-                max_per_img=100,
-                nms=dict(type='nms', iou_threshold=0.7),
-                min_bbox_size=0),
+            rpn=rpn_proposals(),
             rcnn=dict(
                 score_thr=0.05,
                 nms=dict(type='nms', iou_threshold=0.5),
@@ -216,6 +216,17 @@ def build_segmentor(cfg):
         return MODELS.build(ConfigDict(cfg))
 
 
+def build_classifier():
+    """The tiny DeiT with a linear head, in mmpretrain's ImageClassifier."""
+    from mmpretrain.registry import MODELS
+    cfg = dict(
+        type='ImageClassifier',
+        backbone=dict(tiny_deit(), out_type='cls_token'),
+        head=dict(type='LinearClsHead', num_classes=4, in_channels=EMBED))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(cfg)
+
+
 def det_loss(model):
     from mmdet.testing import demo_mm_inputs
     packed = demo_mm_inputs(
@@ -249,6 +260,16 @@ def total(losses):
     parts = [v for k, v in losses.items() if 'loss' in k]
     flat = [x for p in parts for x in (p if isinstance(p, list) else [p])]
     return sum(flat)
+
+
+def backward_finite(model, losses):
+    """The total loss is finite; every parameter gets a finite gradient."""
+    loss = total(losses)
+    assert torch.isfinite(loss)
+    loss.backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None, f'{name} got no gradient'
+        assert torch.isfinite(param.grad).all(), name
 
 
 def build_optimizer(model, optimizer=None, **paramwise):
@@ -466,13 +487,7 @@ def test_layer_decay_in_mask_rcnn(detector):
     assert 'paramwise_options' not in text  # per-parameter lines dropped
 
     # a real step: each parameter moves by its group's lr (SGD, momentum 0)
-    losses = det_loss(model)
-    loss = total(losses)
-    assert torch.isfinite(loss)
-    loss.backward()
-    for name, param in model.named_parameters():
-        assert param.grad is not None, f'{name} got no gradient'
-        assert torch.isfinite(param.grad).all(), name
+    backward_finite(model, det_loss(model))
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     grads = {n: p.grad.clone() for n, p in model.named_parameters()}
     optim_wrapper.step()
@@ -490,13 +505,7 @@ def test_layer_decay_in_encoder_decoder(segmentor):
         model,
         optimizer=dict(type='AdamW', lr=0.1, weight_decay=0.01))
     check_groups(model, optim_wrapper)
-    losses = seg_loss(model)
-    loss = total(losses)
-    assert torch.isfinite(loss)
-    loss.backward()
-    for name, param in model.named_parameters():
-        assert param.grad is not None, f'{name} got no gradient'
-        assert torch.isfinite(param.grad).all(), name
+    backward_finite(model, seg_loss(model))
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     optim_wrapper.step()
     # first AdamW step moves every parameter with a gradient by ~lr
@@ -509,14 +518,7 @@ def test_layer_decay_in_encoder_decoder(segmentor):
 
 
 def test_layer_decay_in_classifier():
-    from mmpretrain.registry import MODELS
-    cfg = dict(
-        type='ImageClassifier',
-        backbone=dict(tiny_deit(), out_type='cls_token'),
-        head=dict(
-            type='LinearClsHead', num_classes=4, in_channels=EMBED))
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(cfg)
+    model = build_classifier()
     optim_wrapper = build_optimizer(model)
     check_groups(model, optim_wrapper)
 
@@ -598,14 +600,8 @@ def test_layer_decay_registered_and_built_from_config(detector):
 
 # ------------------------------------------------------------- pretrained
 def test_pretrained_classifier_checkpoint_loads_into_detector(tmp_path):
-    from mmpretrain.registry import MODELS
     torch.manual_seed(0)
-    cls_cfg = dict(
-        type='ImageClassifier',
-        backbone=dict(tiny_deit(), out_type='cls_token'),
-        head=dict(type='LinearClsHead', num_classes=4, in_channels=EMBED))
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        classifier = MODELS.build(cls_cfg)
+    classifier = build_classifier()
     classifier.init_weights()
     with torch.no_grad():
         for p in classifier.parameters():

@@ -6,15 +6,9 @@ The shipped config (deit-tiny widths, 4 blocks, 15 epochs) is shrunk with
 patch size 8, batch 32, 8 epochs at lr 3e-3. Measured: 40.1 top-1 on the
 validation digits (chance is 10), both loss terms logged and decreasing.
 """
-import glob
-import json
-import os.path as osp
-import subprocess
-import sys
-
 import pytest
+from _e2e import logged, train
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/cosub/cosub-deit-tiny_1xb64_digits.py'
 EPOCHS = 8
 SMALL = [
@@ -36,31 +30,11 @@ SMALL = [
 ]
 
 
-def logged(work_dir, key):
-    """Every logged value of ``key`` in the run's scalars.json files."""
-    values = []
-    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            values += [r[key] for r in map(json.loads, f) if key in r]
-    assert values, f'no {key} logged under {work_dir}'
-    return values
-
-
-@pytest.fixture(scope='module')
-def digits():
-    from mmvitplug.datasets import make_digits
-    return make_digits(osp.join(ROOT, 'data', 'bundled'))
-
-
 @pytest.mark.e2e
-def test_cosub_learns_digits(digits, tmp_path, subprocess_env):
-    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir',
-           str(tmp_path), '--cfg-options', *SMALL]
-    result = subprocess.run(cmd, cwd=ROOT, env=subprocess_env,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + \
-        result.stderr[-3000:]
+def test_cosub_learns_digits(bundled_digits, tmp_path, repo_root,
+                             subprocess_env):
+    train(repo_root, CONFIG, tmp_path, '--cfg-options', *SMALL,
+          env=subprocess_env)
     top1 = logged(tmp_path, 'accuracy/top1')
     assert top1[-1] > 25, top1  # chance is 10; measured 40.1
     for key in ('loss_label', 'loss_mutual'):

@@ -5,41 +5,29 @@ Smoke runs of a few dozen iterations each (classification on digits, Mask
 R-CNN on shapes-coco, UperNet on shapes-ade) with validation switched off;
 each must finish and its logged loss must go down.
 """
-import glob
-import json
-import os
-import os.path as osp
-import subprocess
-import sys
-
 import pytest
+from _e2e import train, train_records
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+pytestmark = pytest.mark.e2e
+
 CFG = 'configs/patchconvnet/'
 NO_EVAL = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
            'test_cfg=None', 'test_dataloader=None', 'test_evaluator=None']
 
 
-def train(config, work_dir, *cfg_options):
-    cmd = [sys.executable, 'tools/train.py', CFG + config, '--work-dir',
-           str(work_dir), '--cfg-options', 'default_hooks.logger.interval=5',
-           *NO_EVAL, *cfg_options]
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get(
-        'OMP_NUM_THREADS', '2'))
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + \
-        result.stderr[-3000:]
+@pytest.fixture
+def run(repo_root, bundled_data, subprocess_env, tmp_path):
+    """Train ``config`` without evaluation; returns its logged losses."""
 
+    def run(config, *cfg_options):
+        train(repo_root, CFG + config, tmp_path, '--cfg-options',
+              'default_hooks.logger.interval=5', *NO_EVAL, *cfg_options,
+              env=subprocess_env)
+        values = [r['loss'] for r in train_records(tmp_path)]
+        assert len(values) >= 4, values
+        return values
 
-def losses(work_dir):
-    values = []
-    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            values += [r['loss'] for r in map(json.loads, f) if 'loss' in r]
-    assert len(values) >= 4, values
-    return values
+    return run
 
 
 def assert_decreases(values, margin):
@@ -47,25 +35,24 @@ def assert_decreases(values, margin):
     assert last < first - margin, values
 
 
-@pytest.mark.e2e
-def test_digits_classification(bundled_data, tmp_path):
+def test_digits_classification(run):
     # 640 images = 10 iterations per epoch, 3 epochs (1 warm-up)
-    train('sup-patchconvnet-s60_1xb64_digits.py', tmp_path,
-          'train_dataloader.dataset.indices=640', 'train_cfg.max_epochs=3')
-    assert_decreases(losses(tmp_path), 0.05)
+    losses = run('sup-patchconvnet-s60_1xb64_digits.py',
+                 'train_dataloader.dataset.indices=640',
+                 'train_cfg.max_epochs=3')
+    assert_decreases(losses, 0.05)
 
 
-@pytest.mark.e2e
-def test_shapes_coco_mask_rcnn(bundled_data, tmp_path):
+def test_shapes_coco_mask_rcnn(run):
     # 40 images in batches of 2 = 20 iterations
-    train('mask-rcnn-patchconvnet-s60_1xb4_shapes-coco.py', tmp_path,
-          'train_dataloader.batch_size=2',
-          'train_dataloader.dataset.indices=40', 'train_cfg.max_epochs=1')
-    assert_decreases(losses(tmp_path), 0.2)
+    losses = run('mask-rcnn-patchconvnet-s60_1xb4_shapes-coco.py',
+                 'train_dataloader.batch_size=2',
+                 'train_dataloader.dataset.indices=40',
+                 'train_cfg.max_epochs=1')
+    assert_decreases(losses, 0.2)
 
 
-@pytest.mark.e2e
-def test_shapes_ade_upernet(bundled_data, tmp_path):
-    train('upernet-patchconvnet-s60_1xb4_shapes-ade.py', tmp_path,
-          'train_cfg.max_iters=20')
-    assert_decreases(losses(tmp_path), 0.05)
+def test_shapes_ade_upernet(run):
+    losses = run('upernet-patchconvnet-s60_1xb4_shapes-ade.py',
+                 'train_cfg.max_iters=20')
+    assert_decreases(losses, 0.05)

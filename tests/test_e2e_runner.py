@@ -1,12 +1,10 @@
 # Copyright (c) mmvitplug contributors.
 """The upstream-style tools on this stack: --resume and CPU distributed."""
-import glob
-import json
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
+from _e2e import run_tool, train, train_records
 
 pytestmark = pytest.mark.e2e
 
@@ -43,39 +41,22 @@ def tiny_config(tmp_path, repo_root, bundled_data):
     return str(path)
 
 
-def run_tool(args, env, cwd):
-    proc = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise AssertionError(f'{args} failed ({proc.returncode}):\n'
-                             f'{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}')
-    return proc.stdout + proc.stderr
-
-
 def train_losses(work_dir):
     """``{iter: loss}`` from every run logged under ``work_dir``."""
-    losses = {}
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                if 'loss' in record and 'lr' in record:
-                    losses[record['iter']] = record['loss']
-    return losses
+    return {r['iter']: r['loss'] for r in train_records(work_dir)}
 
 
 def test_resume_reproduces_uninterrupted_run(tiny_config, tmp_path,
                                              repo_root, subprocess_env):
-    train = [sys.executable, osp.join(repo_root, 'tools', 'train.py'),
-             tiny_config]
+    def run(work_dir, *args):
+        return train(repo_root, tiny_config, work_dir, *args,
+                     env=subprocess_env, timeout=600)
+
     full, parts = str(tmp_path / 'full'), str(tmp_path / 'parts')
-    run_tool(train + ['--work-dir', full], subprocess_env, repo_root)
-    run_tool(train + ['--work-dir', parts, '--cfg-options',
-                      'train_cfg.max_epochs=1'], subprocess_env, repo_root)
+    run(full)
+    run(parts, '--cfg-options', 'train_cfg.max_epochs=1')
     # resume loads the epoch-1 checkpoint with torch's weights-only loader
-    log = run_tool(train + ['--work-dir', parts, '--resume'],
-                   subprocess_env, repo_root)
+    log = run(parts, '--resume')
     assert 'resumed epoch: 1, iter: 4' in log
 
     uninterrupted, resumed = train_losses(full), train_losses(parts)
@@ -94,7 +75,7 @@ def test_dist_train_and_test_two_cpu_processes(tiny_config, tmp_path,
     log = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_train.sh'), tiny_config,
         '2', '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_epochs=1'
-    ], env, repo_root)
+    ], cwd=repo_root, env=env, timeout=600)
     assert 'Distributed training: True' in log
     assert 'gloo' in log
     # 128 images, 32 per process and step, 2 processes: 2 steps per epoch
@@ -104,5 +85,5 @@ def test_dist_train_and_test_two_cpu_processes(tiny_config, tmp_path,
     log = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_test.sh'), tiny_config,
         checkpoint, '2', '--work-dir', str(tmp_path / 'dist_test')
-    ], env, repo_root)
+    ], cwd=repo_root, env=env, timeout=600)
     assert 'accuracy/top1' in log

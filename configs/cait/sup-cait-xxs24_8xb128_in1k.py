@@ -34,35 +34,18 @@ model = dict(
     ),
 )
 
+# evaluation at crop ratio 1.0
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=224,  # crop ratio 1.0
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
+    dict(t, scale=224) if t['type'] == 'ResizeEdge' else t
+    for t in _base_.test_pipeline
 ]
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(paramwise_cfg=dict(flat_decay_mult=0.0))
+# the DeiT schedule (deit_adamw_300e.py) stretched to 400 epochs
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-6 / 5e-4,
-        by_epoch=True,
-        begin=0,
-        end=5,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min=1e-5,
-        by_epoch=True,
-        begin=5,
-        end=400,
-        convert_to_iter_based=True),
+    dict(s, end=400) if s['type'] == 'CosineAnnealingLR' else s
+    for s in _base_.param_scheduler
 ]
 train_cfg = dict(by_epoch=True, max_epochs=400, val_interval=1)

@@ -22,45 +22,16 @@ model = dict(
             prefix='head.')),
 )
 
-bgr_mean = _base_.data_preprocessor['mean'][::-1]
-bgr_std = _base_.data_preprocessor['std'][::-1]
+# the 224 pipelines at 384
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=384,
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(
-        type='RandAugment',
-        policies='timm_increasing',
-        num_policies=2,
-        total_level=10,
-        magnitude_level=9,
-        magnitude_std=0.5,
-        hparams=dict(
-            pad_val=[round(x) for x in bgr_mean], interpolation='bicubic')),
-    dict(
-        type='RandomErasing',
-        erase_prob=0.25,
-        mode='rand',
-        min_area_ratio=0.02,
-        max_area_ratio=1 / 3,
-        fill_color=bgr_mean,
-        fill_std=bgr_std),
-    dict(type='PackInputs'),
+    dict(t, scale=384) if t['type'] == 'RandomResizedCrop' else t
+    for t in _base_.train_pipeline
 ]
+# evaluation resizes the short edge to 438 (384 / 0.875, the official one)
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=438,  # 384 / 0.875, the official eval resize
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=384),
-    dict(type='PackInputs'),
+    dict(t, scale=438) if t['type'] == 'ResizeEdge' else
+    dict(t, crop_size=384) if t['type'] == 'CenterCrop' else t
+    for t in _base_.test_pipeline
 ]
 train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=64, dataset=dict(pipeline=test_pipeline))

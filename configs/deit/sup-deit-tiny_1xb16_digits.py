@@ -9,7 +9,7 @@
 # and random shifts that break the alignment of digit pixels and patches.
 _base_ = [
     '../_base_/datasets/digits.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/digits_adamw_15e.py',
 ]
 
 model = dict(
@@ -38,35 +38,5 @@ train_dataloader = dict(
         dict(type='PackInputs'),
     ]))
 
-# The DeiT optimizer (AdamW, no decay on norms, biases, tokens and position
-# embedding; '.dist_token' is for the distilled student inheriting this
-# file) with warm-up and cosine decay, at a small-data lr.
-optim_wrapper = dict(
-    optimizer=dict(
-        type='AdamW', lr=5e-4, weight_decay=0.05, eps=1e-8,
-        betas=(0.9, 0.999)),
-    paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        custom_keys={
-            '.cls_token': dict(decay_mult=0.0),
-            '.dist_token': dict(decay_mult=0.0),
-            '.pos_embed': dict(decay_mult=0.0),
-        }),
-)
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=1,
-        end=15, convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=15, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-
-default_hooks = dict(
-    logger=dict(interval=30),
-    checkpoint=dict(max_keep_ckpts=1, save_best=None))
-randomness = dict(seed=0)
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
+default_hooks = dict(logger=dict(interval=30))

@@ -6,7 +6,7 @@
 # so this small model from scratch takes a larger lr (2e-2) than ImageNet.
 _base_ = [
     '../_base_/datasets/digits.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/digits_adamw_15e.py',
 ]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
@@ -31,25 +31,4 @@ model = dict(
     ),
 )
 
-optim_wrapper = dict(
-    optimizer=dict(
-        type='Lamb', lr=2e-2, weight_decay=0.05, eps=1e-8,
-        betas=(0.9, 0.999)),
-    paramwise_cfg=dict(flat_decay_mult=0.0),
-)
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=1,
-        end=15, convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=15, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-
-default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(max_keep_ckpts=1, save_best=None))
-randomness = dict(seed=0)
+optim_wrapper = dict(optimizer=dict(type='Lamb', lr=2e-2))

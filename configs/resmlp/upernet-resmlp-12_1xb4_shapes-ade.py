@@ -25,18 +25,3 @@ model = dict(
             feedforward_channels=embed_dims * 4,
             init_values=0.1)),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(96, 96)))
-
-max_iters = 400
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=50),
-    dict(
-        type='PolyLR',
-        eta_min=0.0,
-        power=1.0,
-        begin=50,
-        end=max_iters,
-        by_epoch=False)
-]
-default_hooks = dict(checkpoint=dict(interval=max_iters))

@@ -10,20 +10,29 @@ _BACKBONE_PATTERNS = (
     r'patch_embed\.proj\.(weight|bias)',
     r'blocks\.\d+\.(norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)'
     r'\.(weight|bias)',
+    r'blocks\.\d+\.ls[12]\.gamma',  # DeiT III LayerScale, timm
     r'norm\.(weight|bias)',
 )
+# DeiT III LayerScale in the official models_v2.py: blocks.{i}.gamma_{1,2}
+_OFFICIAL_LAYER_SCALE = r'(blocks\.\d+)\.gamma_([12])'
 
 
 def convert_deit(
         state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Map an official DeiT checkpoint to mmvitplug classifier keys.
+    """Map an official DeiT / DeiT III checkpoint to mmvitplug classifier keys.
 
     Accepts the state dict of the official repository / timm (plain or
-    distilled DeiT), optionally wrapped as ``{'model': state_dict, ...}``.
-    Backbone keys get the ``backbone.`` prefix; the plain classifier
-    ``head.*`` becomes ``head.fc.*`` (mmpretrain ``LinearClsHead``) and the
-    distilled ``head.*`` / ``head_dist.*`` become ``head.head.*`` /
-    ``head.head_dist.*`` (``mmvitplug.DeiTDistillHead``).
+    distilled DeiT, and the DeiT III ViTs of the official ``models_v2.py`` /
+    timm ``deit3_*``), optionally wrapped as ``{'model': state_dict, ...}``.
+    Backbone keys get the ``backbone.`` prefix, and the official DeiT III
+    LayerScale vectors ``blocks.{i}.gamma_1`` / ``gamma_2`` become
+    ``blocks.{i}.ls1.gamma`` / ``ls2.gamma`` (timm's names, already ours).
+    DeiT III's position embedding of the patches only keeps its shape; it
+    loads into :class:`mmvitplug.DeiT` built with
+    ``pos_embed_extra_tokens=False`` (the ``deit3-*`` archs). The plain
+    classifier ``head.*`` becomes ``head.fc.*`` (mmpretrain
+    ``LinearClsHead``) and the distilled ``head.*`` / ``head_dist.*`` become
+    ``head.head.*`` / ``head.head_dist.*`` (``mmvitplug.DeiTDistillHead``).
 
     Args:
         state_dict (dict): The official checkpoint.
@@ -42,7 +51,11 @@ def convert_deit(
 
     converted, unknown = {}, []
     for key, value in state_dict.items():
-        if key in _BACKBONE_KEYS or any(
+        layer_scale = re.fullmatch(_OFFICIAL_LAYER_SCALE, key)
+        if layer_scale:
+            block, branch = layer_scale.groups()
+            converted[f'backbone.{block}.ls{branch}.gamma'] = value
+        elif key in _BACKBONE_KEYS or any(
                 re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
             converted[f'backbone.{key}'] = value
         elif re.fullmatch(r'head\.(weight|bias)', key):
@@ -56,5 +69,6 @@ def convert_deit(
             f'convert_deit: {len(unknown)} key(s) are not in the official '
             f'DeiT layout: {unknown[:10]}; expected cls_token, dist_token, '
             'pos_embed, patch_embed.proj.*, blocks.{i}.{norm1,attn.qkv,'
-            'attn.proj,norm2,mlp.fc1,mlp.fc2}.*, norm.*, head.*, head_dist.*')
+            'attn.proj,norm2,mlp.fc1,mlp.fc2}.*, blocks.{i}.{gamma_1,'
+            'gamma_2,ls1.gamma,ls2.gamma}, norm.*, head.*, head_dist.*')
     return converted

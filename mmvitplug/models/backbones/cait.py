@@ -8,7 +8,6 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
@@ -18,10 +17,9 @@ from mmvitplug.layers import (ClassAttentionBlock, DropPath, Mlp, PatchEmbed,
                               TalkingHeadsAttention, resize_pos_embed,
                               tokens_to_featmap)
 from mmvitplug.registry import MODELS
-from ..utils import (FrozenStagesMixin, block_layer_depth,
-                     check_frozen_stages, check_out_type, init_linear_norm,
-                     load_pretrained_init_cfg, parse_arch, parse_out_indices,
-                     pretrained_init_cfg)
+from ..utils import (BackboneContractMixin, block_layer_depth,
+                     check_frozen_stages, check_out_type, parse_arch,
+                     parse_out_indices)
 
 
 class CaiTBlock(nn.Module):
@@ -72,7 +70,7 @@ class CaiTBlock(nn.Module):
 
 
 @MODELS.register_module()
-class CaiT(FrozenStagesMixin, BaseBackbone):
+class CaiT(BackboneContractMixin, BaseBackbone):
     """Class-Attention in Image Transformers backbone.
 
     `CaiT <https://arxiv.org/abs/2103.17239>`_ processes the patch tokens
@@ -141,6 +139,7 @@ class CaiT(FrozenStagesMixin, BaseBackbone):
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
             loads mmvitplug or official CaiT checkpoints. Defaults to None.
     """
+    converter = staticmethod(convert_cait)
     arch_zoo: Dict[str, dict] = {
         **{
             f'cait-{name}{suffix}': dict(
@@ -261,32 +260,14 @@ class CaiT(FrozenStagesMixin, BaseBackbone):
         return build_norm_layer(norm_cfg, dims)[1]
 
     # -------------------------------------------------------------- weights
-    def init_weights(self):
-        """Initialise like CaiT, then load the ``Pretrained`` init_cfg.
-
-        Parameters get CaiT's initialisation (truncated normal, std 0.02,
-        for the class token, position embedding and linear layers, including
-        the talking-heads maps; LayerNorm ones and zeros; LayerScale at the
-        arch's ``init_values``). With ``init_cfg=dict(type='Pretrained',
-        checkpoint=..., prefix=...)`` the checkpoint (mmvitplug layout, or
-        the official / timm layout, which is converted) is then loaded by
-        :func:`mmvitplug.models.utils.load_pretrained`, which resizes the
-        position embedding and logs loaded / missing / unexpected keys. The
-        module is then marked initialised, so later ``init_weights`` calls
-        (e.g. by a detector) leave the weights alone. Other init_cfg types
-        are applied on top of the default initialisation.
-        """
-        if self.is_init:
-            return super().init_weights()  # only logs the repeated call
-        cfg = pretrained_init_cfg(self.init_cfg, 'CaiT')
+    def _init_default_weights(self):
+        """CaiT's initialisation: truncated normal (std 0.02) for the class
+        token, position embedding and linear layers, LayerNorm ones and
+        zeros; LayerScale vectors keep their init value."""
         trunc_normal_(self.pos_embed, std=.02)
         if self.cls_token is not None:
             trunc_normal_(self.cls_token, std=.02)
-        self.apply(init_linear_norm)
-        if cfg is not None:
-            load_pretrained_init_cfg(self, cfg, convert_cait)
-            return
-        super().init_weights()  # user init_cfg (e.g. Kaiming) on top
+        super()._init_default_weights()
 
     # ------------------------------------------------------------- freezing
     def _frozen_modules(self):
@@ -323,11 +304,6 @@ class CaiT(FrozenStagesMixin, BaseBackbone):
             stem_names=('cls_token', 'pos_embed'))
 
     # -------------------------------------------------------------- forward
-    def _run(self, block: nn.Module, *args) -> torch.Tensor:
-        if self.with_cp and self.training:
-            return cp.checkpoint(block, *args, use_reentrant=False)
-        return block(*args)
-
     def forward(self, x: torch.Tensor) -> tuple:
         """Extract features.
 
@@ -350,7 +326,7 @@ class CaiT(FrozenStagesMixin, BaseBackbone):
 
         outs = []
         for i, block in enumerate(self.blocks):
-            x = self._run(block, x)
+            x = self._run_block(block, x)
             if i not in self.out_indices:
                 continue
             if i < self.num_layers - 1:
@@ -365,7 +341,7 @@ class CaiT(FrozenStagesMixin, BaseBackbone):
         """Class token (B, 1, C) after the class-attention blocks."""
         x_cls = self.cls_token.expand(x.shape[0], -1, -1)
         for block in self.blocks_token_only:
-            x_cls = self._run(block, x, x_cls)
+            x_cls = self._run_block(block, x, x_cls)
         return x_cls
 
     def _format_patches(self, x: torch.Tensor, hw: Tuple[int, int]):

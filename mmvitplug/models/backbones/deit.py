@@ -1,14 +1,14 @@
 # Copyright (c) mmvitplug contributors.
-"""DeiT backbone.
+"""DeiT backbone, including the ViT of DeiT III.
 
-`Touvron et al. 2021 <https://arxiv.org/abs/2012.12877>`_.
+`Touvron et al. 2021 <https://arxiv.org/abs/2012.12877>`_ and
+`Touvron et al. 2022 (DeiT III) <https://arxiv.org/abs/2204.07118>`_.
 """
 from functools import partial
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
@@ -17,14 +17,22 @@ from mmvitplug.converters import convert_deit
 from mmvitplug.layers import (Block, PatchEmbed, resize_pos_embed,
                               tokens_to_featmap)
 from mmvitplug.registry import MODELS
-from ..utils import (FrozenStagesMixin, block_layer_depth,
-                     check_frozen_stages, check_out_type, init_linear_norm,
-                     load_pretrained_init_cfg, parse_arch, parse_out_indices,
-                     pretrained_init_cfg)
+from ..utils import (BackboneContractMixin, block_layer_depth,
+                     check_frozen_stages, check_out_type, parse_arch,
+                     parse_out_indices)
+
+
+# Settings shared by the DeiT III archs (official models_v2.py: LayerScale
+# init_scale=1e-4, a constant drop-path rate, pos_embed of the patches only).
+_DEIT3 = dict(
+    patch_size=16,
+    layer_scale_init_value=1e-4,
+    drop_path_mode='uniform',
+    pos_embed_extra_tokens=False)
 
 
 @MODELS.register_module()
-class DeiT(FrozenStagesMixin, BaseBackbone):
+class DeiT(BackboneContractMixin, BaseBackbone):
     """Data-efficient image Transformer backbone.
 
     A plain ViT with a class token and, when ``distilled``, a distillation
@@ -34,15 +42,35 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
     so official checkpoints load after the small key mapping of
     :func:`mmvitplug.converters.convert_deit`.
 
+    The ``deit3-*`` archs are the ViTs of `DeiT III
+    <https://arxiv.org/abs/2204.07118>`_ (official ``models_v2.py``
+    ``deit_*_patch16_LS`` / ``deit_huge_patch14_LS``, timm ``deit3_*``). They
+    differ from DeiT by three settings, which are also constructor arguments
+    and optional arch-dict keys: LayerScale in every block
+    (``layer_scale_init_value``, parameters ``blocks.{i}.ls1.gamma`` /
+    ``ls2.gamma``), the same stochastic-depth rate in every block
+    (``drop_path_mode='uniform'``) and a position embedding for the patches
+    only, added before the class (and distillation) tokens are prepended
+    (``pos_embed_extra_tokens=False``, timm's ``no_embed_class=True``). The
+    LayerScale init value of the zoo is 1e-4, the value the official
+    training code uses for every size (``vit_models(init_scale=1e-4)``);
+    timm's ``deit3_*`` models use 1e-6, and timm applies its linear
+    stochastic-depth rule to them, whereas the official code uses a uniform
+    rate. Neither matters for pretrained weights (the gammas are learned),
+    only for training from scratch. ``deit3-huge`` uses 14 x 14 patches.
+
     Args:
         arch (str | dict): A name of :attr:`arch_zoo` or a dict with keys
             ``embed_dims``, ``num_layers``, ``num_heads``,
-            ``feedforward_channels`` (and optionally ``img_size``).
-            Defaults to 'deit-base'.
+            ``feedforward_channels`` (and optionally ``img_size``,
+            ``patch_size``, ``layer_scale_init_value``, ``drop_path_mode``,
+            ``pos_embed_extra_tokens``, the defaults of the arguments of the
+            same names). Defaults to 'deit-base'.
         img_size (int | tuple[int, int], optional): Size the position
             embedding is made for. Defaults to the arch's (224, or 384 for
             the ``-384`` archs).
-        patch_size (int): Patch size. Defaults to 16.
+        patch_size (int, optional): Patch size. Defaults to the arch's (14
+            for 'deit3-huge', otherwise 16).
         in_channels (int): Image channels. Defaults to 3.
         distilled (bool): Add the distillation token. Defaults to False.
         out_indices (int | Sequence[int]): Blocks whose output is returned;
@@ -56,9 +84,26 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
         drop_rate (float): Dropout after the position embedding, the
             attention projection and in the MLPs. Defaults to 0.
         attn_drop_rate (float): Dropout on attention weights. Defaults to 0.
-        drop_path_rate (float): Stochastic depth of the last block; block
-            ``i`` uses ``drop_path_rate * i / (num_layers - 1)``.
-            Defaults to 0.
+        drop_path_rate (float): Stochastic-depth rate, spread over the
+            blocks as ``drop_path_mode`` says. Defaults to 0.
+        drop_path_mode (str, optional): 'linear' (DeiT, timm): block ``i``
+            uses ``drop_path_rate * i / (num_layers - 1)``, so the first
+            block has none and the last ``drop_path_rate``; 'uniform'
+            (official DeiT III code): every block uses ``drop_path_rate``.
+            Defaults to the arch's ('uniform' for the ``deit3-*`` archs,
+            otherwise 'linear').
+        layer_scale_init_value (float, optional): Initial value of the
+            LayerScale vectors ``ls1.gamma`` / ``ls2.gamma`` that scale the
+            attention and MLP branches of every block; 0 disables LayerScale
+            (no parameters). Defaults to the arch's (1e-4 for the
+            ``deit3-*`` archs, as the official DeiT III code, otherwise 0).
+        pos_embed_extra_tokens (bool, optional): Whether the position
+            embedding has entries for the class / distillation tokens
+            (DeiT: shape (1, extra + N, C), added after the tokens are
+            prepended) or covers the N patches only (DeiT III, timm's
+            ``no_embed_class``: shape (1, N, C), added to the patch tokens
+            before the class / distillation tokens are prepended). Defaults
+            to the arch's (False for the ``deit3-*`` archs, otherwise True).
         norm_cfg (dict): Norm config. Defaults to
             ``dict(type='LN', eps=1e-6)``.
         frozen_stages (int): -1 freezes nothing; 0 freezes the patch
@@ -74,6 +119,7 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
             loads mmvitplug or official DeiT checkpoints. Defaults to None.
     """
+    converter = staticmethod(convert_deit)
     arch_zoo: Dict[str, dict] = {
         'deit-tiny':
         dict(embed_dims=192, num_layers=12, num_heads=3,
@@ -93,15 +139,44 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
         'deit-base-384':
         dict(embed_dims=768, num_layers=12, num_heads=12,
              feedforward_channels=3072, img_size=384),
+        # DeiT III (official models_v2.py / timm deit3_*)
+        'deit3-small':
+        dict(embed_dims=384, num_layers=12, num_heads=6,
+             feedforward_channels=1536, img_size=224, **_DEIT3),
+        'deit3-medium':
+        dict(embed_dims=512, num_layers=12, num_heads=8,
+             feedforward_channels=2048, img_size=224, **_DEIT3),
+        'deit3-base':
+        dict(embed_dims=768, num_layers=12, num_heads=12,
+             feedforward_channels=3072, img_size=224, **_DEIT3),
+        'deit3-large':
+        dict(embed_dims=1024, num_layers=24, num_heads=16,
+             feedforward_channels=4096, img_size=224, **_DEIT3),
+        'deit3-huge':
+        dict(embed_dims=1280, num_layers=32, num_heads=16,
+             feedforward_channels=5120, img_size=224,
+             **dict(_DEIT3, patch_size=14)),
+        'deit3-small-384':
+        dict(embed_dims=384, num_layers=12, num_heads=6,
+             feedforward_channels=1536, img_size=384, **_DEIT3),
+        'deit3-base-384':
+        dict(embed_dims=768, num_layers=12, num_heads=12,
+             feedforward_channels=3072, img_size=384, **_DEIT3),
+        'deit3-large-384':
+        dict(embed_dims=1024, num_layers=24, num_heads=16,
+             feedforward_channels=4096, img_size=384, **_DEIT3),
     }
     arch_keys = ('embed_dims', 'num_layers', 'num_heads',
                  'feedforward_channels')
+    optional_arch_keys = ('img_size', 'patch_size', 'layer_scale_init_value',
+                          'drop_path_mode', 'pos_embed_extra_tokens')
+    drop_path_modes = ('linear', 'uniform')
     out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
 
     def __init__(self,
                  arch: Union[str, dict] = 'deit-base',
                  img_size: Optional[Union[int, Tuple[int, int]]] = None,
-                 patch_size: int = 16,
+                 patch_size: Optional[int] = None,
                  in_channels: int = 3,
                  distilled: bool = False,
                  out_indices: Union[int, Sequence[int]] = -1,
@@ -111,6 +186,9 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
+                 drop_path_mode: Optional[str] = None,
+                 layer_scale_init_value: Optional[float] = None,
+                 pos_embed_extra_tokens: Optional[bool] = None,
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  frozen_stages: int = -1,
                  interpolate_mode: str = 'bicubic',
@@ -119,14 +197,42 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
-                                        ('img_size', ), 'DeiT')
-        self.embed_dims = self.arch_settings['embed_dims']
-        self.num_layers = self.arch_settings['num_layers']
-        self.distilled = distilled
-        self.num_extra_tokens = 2 if distilled else 1
-        self.patch_size = patch_size
+                                        self.optional_arch_keys, 'DeiT')
+        settings = self.arch_settings
+        self.embed_dims = settings['embed_dims']
+        self.num_layers = settings['num_layers']
         if img_size is None:
-            img_size = self.arch_settings.get('img_size', 224)
+            img_size = settings.get('img_size', 224)
+        if patch_size is None:
+            patch_size = settings.get('patch_size', 16)
+        if drop_path_mode is None:
+            drop_path_mode = settings.get('drop_path_mode', 'linear')
+        if layer_scale_init_value is None:
+            layer_scale_init_value = settings.get('layer_scale_init_value',
+                                                  0.)
+        if pos_embed_extra_tokens is None:
+            pos_embed_extra_tokens = settings.get('pos_embed_extra_tokens',
+                                                  True)
+        if drop_path_mode not in self.drop_path_modes:
+            raise ValueError(f'Unknown drop_path_mode {drop_path_mode!r}; '
+                             f'choose from {list(self.drop_path_modes)}')
+        if not layer_scale_init_value >= 0:
+            raise ValueError('layer_scale_init_value must be >= 0 (0 '
+                             'disables LayerScale), got '
+                             f'{layer_scale_init_value!r}')
+        if not isinstance(pos_embed_extra_tokens, bool):
+            raise ValueError('pos_embed_extra_tokens must be True or False, '
+                             f'got {pos_embed_extra_tokens!r}')
+        self.distilled = distilled
+        # class (+ distillation) tokens in front of the patch tokens
+        self.num_extra_tokens = 2 if distilled else 1
+        self.pos_embed_extra_tokens = pos_embed_extra_tokens
+        # leading non-grid entries of pos_embed (read by load_pretrained)
+        self.num_pos_embed_extra_tokens = \
+            self.num_extra_tokens if pos_embed_extra_tokens else 0
+        self.patch_size = patch_size
+        self.drop_path_mode = drop_path_mode
+        self.layer_scale_init_value = layer_scale_init_value
         check_out_type(out_type, self.out_types)
         self.out_type = out_type
         self.out_indices = parse_out_indices(out_indices, self.num_layers)
@@ -142,17 +248,20 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
         self.dist_token = nn.Parameter(torch.zeros(
             1, 1, self.embed_dims)) if distilled else None
         self.pos_embed = nn.Parameter(
-            torch.zeros(1,
-                        self.patch_embed.num_patches + self.num_extra_tokens,
-                        self.embed_dims))
+            torch.zeros(
+                1, self.num_pos_embed_extra_tokens +
+                self.patch_embed.num_patches, self.embed_dims))
         self.pos_drop = nn.Dropout(drop_rate)
 
         norm_layer = partial(self._build_norm, norm_cfg)
         num_layers = self.num_layers
-        dpr = [
-            drop_path_rate * i / max(num_layers - 1, 1)
-            for i in range(num_layers)
-        ]
+        if drop_path_mode == 'uniform':
+            dpr = [drop_path_rate] * num_layers
+        else:
+            dpr = [
+                drop_path_rate * i / max(num_layers - 1, 1)
+                for i in range(num_layers)
+            ]
         self.blocks = nn.ModuleList([
             Block(
                 self.embed_dims,
@@ -163,6 +272,7 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
                 drop=drop_rate,
                 attn_drop=attn_drop_rate,
                 drop_path=dpr[i],
+                init_values=layer_scale_init_value or None,
                 norm_layer=norm_layer,
                 fused_attn=fused_attn) for i in range(num_layers)
         ])
@@ -176,33 +286,15 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
         return build_norm_layer(norm_cfg, dims)[1]
 
     # -------------------------------------------------------------- weights
-    def init_weights(self):
-        """Initialise like DeiT, then load the ``Pretrained`` init_cfg.
-
-        Parameters get DeiT's initialisation (truncated normal, std 0.02,
-        for tokens, position embedding and linear layers; LayerNorm ones
-        and zeros). With ``init_cfg=dict(type='Pretrained', checkpoint=...,
-        prefix=...)`` the checkpoint (mmvitplug layout, or the official /
-        timm layout, which is converted) is then loaded by
-        :func:`mmvitplug.models.utils.load_pretrained`, which resizes the
-        position embedding and logs loaded / missing / unexpected keys; keys
-        the checkpoint lacks keep the default initialisation. The module is
-        then marked initialised, so later ``init_weights`` calls (e.g. by a
-        detector) leave the weights alone. Other init_cfg types are applied
-        on top of the default initialisation.
-        """
-        if self.is_init:
-            return super().init_weights()  # only logs the repeated call
-        cfg = pretrained_init_cfg(self.init_cfg, 'DeiT')
+    def _init_default_weights(self):
+        """DeiT's initialisation: truncated normal (std 0.02) for tokens,
+        position embedding and linear layers, LayerNorm ones and zeros;
+        LayerScale vectors keep ``layer_scale_init_value``."""
         trunc_normal_(self.pos_embed, std=.02)
         trunc_normal_(self.cls_token, std=.02)
         if self.dist_token is not None:
             trunc_normal_(self.dist_token, std=.02)
-        self.apply(init_linear_norm)
-        if cfg is not None:
-            load_pretrained_init_cfg(self, cfg, convert_deit)
-            return
-        super().init_weights()  # user init_cfg (e.g. Kaiming) on top
+        super()._init_default_weights()
 
     # ------------------------------------------------------------- freezing
     def _frozen_modules(self):
@@ -251,24 +343,25 @@ class DeiT(FrozenStagesMixin, BaseBackbone):
         """
         B = x.shape[0]
         x, hw = self.patch_embed(x)
-        tokens = [self.cls_token.expand(B, -1, -1)]
-        if self.dist_token is not None:
-            tokens.append(self.dist_token.expand(B, -1, -1))
-        x = torch.cat((*tokens, x), dim=1)
-        x = x + resize_pos_embed(
+        pos_embed = resize_pos_embed(
             self.pos_embed,
             self.patch_embed.grid_size,
             hw,
             mode=self.interpolate_mode,
-            num_extra_tokens=self.num_extra_tokens)
+            num_extra_tokens=self.num_pos_embed_extra_tokens)
+        if not self.pos_embed_extra_tokens:
+            x = x + pos_embed  # DeiT III: the patches only
+        tokens = [self.cls_token.expand(B, -1, -1)]
+        if self.dist_token is not None:
+            tokens.append(self.dist_token.expand(B, -1, -1))
+        x = torch.cat((*tokens, x), dim=1)
+        if self.pos_embed_extra_tokens:
+            x = x + pos_embed
         x = self.pos_drop(x)
 
         outs = []
         for i, block in enumerate(self.blocks):
-            if self.with_cp and self.training:
-                x = cp.checkpoint(block, x, use_reentrant=False)
-            else:
-                x = block(x)
+            x = self._run_block(block, x)
             if i == self.num_layers - 1:
                 x = self.norm(x)
             if i in self.out_indices:

@@ -7,7 +7,6 @@ from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
@@ -16,10 +15,9 @@ from mmvitplug.converters import convert_patchconvnet
 from mmvitplug.layers import (AttentionPool, ConvStem, DropPath, Mlp,
                               SqueezeExcite)
 from mmvitplug.registry import MODELS
-from ..utils import (FrozenStagesMixin, block_layer_depth,
-                     check_frozen_stages, check_out_type, init_linear_norm,
-                     load_pretrained_init_cfg, parse_arch, parse_out_indices,
-                     pretrained_init_cfg)
+from ..utils import (BackboneContractMixin, block_layer_depth,
+                     check_frozen_stages, check_out_type, parse_arch,
+                     parse_out_indices)
 
 
 class ConvMixer(nn.Module):
@@ -125,7 +123,7 @@ class AggregationBlock(nn.Module):
 
 
 @MODELS.register_module()
-class PatchConvNet(FrozenStagesMixin, BaseBackbone):
+class PatchConvNet(BackboneContractMixin, BaseBackbone):
     """PatchConvNet: a columnar convnet with attention-based aggregation.
 
     A convolutional stem (stride ``patch_size``) feeds a trunk of residual
@@ -192,6 +190,7 @@ class PatchConvNet(FrozenStagesMixin, BaseBackbone):
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
             loads mmvitplug or official checkpoints. Defaults to None.
     """
+    converter = staticmethod(convert_patchconvnet)
     arch_zoo: Dict[str, dict] = {
         'patchconvnet-s60':
         dict(embed_dims=384, num_layers=60, init_values=1e-4),
@@ -279,29 +278,14 @@ class PatchConvNet(FrozenStagesMixin, BaseBackbone):
         self._freeze_stages()
 
     # -------------------------------------------------------------- weights
-    def init_weights(self):
-        """Initialise like the official code, then load ``Pretrained``.
-
-        Linear layers and the class token get a truncated normal (std 0.02)
-        with zero biases, LayerNorms ones and zeros; convolutions keep
-        PyTorch's default initialisation, as in the official code. With
-        ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)`` the
-        checkpoint (mmvitplug or official layout, which is converted) is
-        loaded by :func:`mmvitplug.models.utils.load_pretrained`, which logs
-        loaded / missing / unexpected keys, and the module is marked
-        initialised so later ``init_weights`` calls leave it alone. Other
-        init_cfg types are applied on top of the default initialisation.
-        """
-        if self.is_init:
-            return super().init_weights()  # only logs the repeated call
-        cfg = pretrained_init_cfg(self.init_cfg, 'PatchConvNet')
+    def _init_default_weights(self):
+        """The official initialisation: truncated normal (std 0.02) for the
+        class token(s) and linear layers, LayerNorm ones and zeros;
+        convolutions and BatchNorm keep PyTorch's defaults, LayerScale
+        vectors their init value."""
         if self.cls_token is not None:
             trunc_normal_(self.cls_token, std=.02)
-        self.apply(init_linear_norm)
-        if cfg is not None:
-            load_pretrained_init_cfg(self, cfg, convert_patchconvnet)
-            return
-        super().init_weights()  # user init_cfg (e.g. Kaiming) on top
+        super()._init_default_weights()
 
     # ------------------------------------------------------------- freezing
     def _frozen_modules(self):
@@ -353,10 +337,7 @@ class PatchConvNet(FrozenStagesMixin, BaseBackbone):
         x = self.patch_embed(x)
         outs = []
         for i, block in enumerate(self.blocks):
-            if self.with_cp and self.training:
-                x = cp.checkpoint(block, x, use_reentrant=False)
-            else:
-                x = block(x)
+            x = self._run_block(block, x)
             if i in self.out_indices:
                 outs.append(self._format_output(x))
         return tuple(outs)

@@ -10,7 +10,6 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
@@ -19,10 +18,10 @@ from mmvitplug.converters import convert_resmlp
 from mmvitplug.layers import (Affine, DropPath, LayerScale, Mlp, PatchEmbed,
                               tokens_to_featmap)
 from mmvitplug.registry import MODELS
-from ..utils import (FrozenStagesMixin, block_layer_depth,
+from ..utils import (BackboneContractMixin, block_layer_depth,
                      check_frozen_stages, check_out_type, convert_if_official,
                      load_pretrained, parse_arch, parse_out_indices,
-                     pretrained_init_cfg, unwrap_state_dict)
+                     unwrap_state_dict)
 
 
 def resize_linear_tokens(weight: torch.Tensor,
@@ -141,7 +140,7 @@ class ResMLPBlock(nn.Module):
 
 
 @MODELS.register_module()
-class ResMLP(FrozenStagesMixin, BaseBackbone):
+class ResMLP(BackboneContractMixin, BaseBackbone):
     """ResMLP backbone: residual MLPs over patches, no attention, no token.
 
     `ResMLP <https://arxiv.org/abs/2105.03404>`_ embeds patches, then
@@ -199,6 +198,7 @@ class ResMLP(FrozenStagesMixin, BaseBackbone):
             loads mmvitplug, official or timm ResMLP checkpoints. Defaults
             to None.
     """
+    converter = staticmethod(convert_resmlp)
     arch_zoo: Dict[str, dict] = {
         'resmlp-12':
         dict(embed_dims=384, num_layers=12, feedforward_channels=1536,
@@ -270,42 +270,23 @@ class ResMLP(FrozenStagesMixin, BaseBackbone):
         self._freeze_stages()
 
     # -------------------------------------------------------------- weights
-    def init_weights(self):
-        """Initialise like the official ResMLP, then load ``Pretrained``.
-
-        Linear layers (including the cross-patch ones) get a truncated
-        normal (std 0.02) weight and zero bias, Affine layers ones and
-        zeros; LayerScale keeps its initial value and the patch projection
-        PyTorch's default, as in the official code. With
-        ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)`` the
-        checkpoint (mmvitplug layout, or the official / timm layout, which
-        is converted) is then loaded by
-        :func:`mmvitplug.models.utils.load_pretrained`, which logs loaded /
-        missing / unexpected keys; ``linear_tokens`` made for another
-        (square) patch grid are first resized to this model's grid with
-        :func:`resize_linear_tokens`. The module is then marked initialised,
-        so later ``init_weights`` calls leave the weights alone. Other
-        init_cfg types are applied on top of the default initialisation.
-        """
-        if self.is_init:
-            return super().init_weights()  # only logs the repeated call
-        cfg = pretrained_init_cfg(self.init_cfg, 'ResMLP')
+    def _init_default_weights(self):
         self.apply(self._init_layer)
-        if cfg is not None:
-            name = cfg['checkpoint']
-            raw = self._read_checkpoint(name, cfg.get('map_location', 'cpu'))
-            state_dict, prefix, converted = convert_if_official(
-                raw, convert_resmlp, self, cfg.get('prefix'))
-            print_log(
-                f'Loading ResMLP weights from {name}' +
-                (' (official / timm layout, converted)' if converted else
-                 ''),
-                logger='current')
-            state_dict = self._resize_state_dict(state_dict)
-            load_pretrained(self, state_dict, prefix=prefix)
-            self._is_init = True
-            return
-        super().init_weights()  # user init_cfg (e.g. Kaiming) on top
+
+    def _load_pretrained(self, cfg: dict):
+        """Load the ``Pretrained`` init_cfg; ``linear_tokens`` made for
+        another (square) patch grid are first resized to this model's grid
+        with :func:`resize_linear_tokens`."""
+        name = cfg['checkpoint']
+        raw = self._read_checkpoint(name, cfg.get('map_location', 'cpu'))
+        state_dict, prefix, converted = convert_if_official(
+            raw, self.converter, self, cfg.get('prefix'))
+        print_log(
+            f'Loading ResMLP weights from {name}' +
+            (' (official / timm layout, converted)' if converted else ''),
+            logger='current')
+        state_dict = self._resize_state_dict(state_dict)
+        load_pretrained(self, state_dict, prefix=prefix)
 
     @staticmethod
     def _read_checkpoint(checkpoint, map_location) -> dict:
@@ -409,10 +390,7 @@ class ResMLP(FrozenStagesMixin, BaseBackbone):
         x, hw = self.patch_embed(x)
         outs = []
         for i, block in enumerate(self.blocks):
-            if self.with_cp and self.training:
-                x = cp.checkpoint(block, x, use_reentrant=False)
-            else:
-                x = block(x)
+            x = self._run_block(block, x)
             if i == self.num_layers - 1:
                 x = self.norm(x)
             if i in self.out_indices:

@@ -2,13 +2,16 @@
 """The mmpretrain backbone contract shared by the mmvitplug backbones.
 
 Argument parsing (``arch``, ``out_indices``, ``out_type``,
-``frozen_stages``), the ``Pretrained`` init_cfg, ViT-style layer
-initialisation, layer depths for layer-wise lr decay and frozen-stage
-handling.
+``frozen_stages``), ViT-style layer initialisation, layer depths for
+layer-wise lr decay, and :class:`BackboneContractMixin`: frozen stages,
+``init_weights`` with the ``Pretrained`` init_cfg and gradient
+checkpointing.
 """
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn as nn
+import torch.utils.checkpoint as cp
 from mmengine.model.weight_init import trunc_normal_
 
 from .pretrained import load_pretrained
@@ -126,26 +129,6 @@ def pretrained_init_cfg(init_cfg, family: str) -> Optional[dict]:
     return None
 
 
-def load_pretrained_init_cfg(module: nn.Module, cfg: dict,
-                             converter: Callable):
-    """Load a ``Pretrained`` init_cfg and mark ``module`` initialised.
-
-    Args:
-        module (nn.Module): The backbone (a ``BaseModule``).
-        cfg (dict): ``dict(type='Pretrained', checkpoint=..., prefix=...,
-            map_location=...)``.
-        converter (Callable): Official / timm layout to mmvitplug layout,
-            see :func:`mmvitplug.models.utils.load_pretrained`.
-    """
-    load_pretrained(
-        module,
-        cfg['checkpoint'],
-        prefix=cfg.get('prefix'),
-        converter=converter,
-        map_location=cfg.get('map_location', 'cpu'))
-    module._is_init = True
-
-
 def block_layer_depth(param_name: str,
                       prefix: str,
                       num_layers: int,
@@ -232,3 +215,63 @@ class FrozenStagesMixin:
                 m.eval()
         return self
 
+
+
+class BackboneContractMixin(FrozenStagesMixin):
+    """Frozen stages, weight initialisation and gradient checkpointing of
+    the mmvitplug backbones.
+
+    A backbone puts this class before ``BaseBackbone`` in its bases, sets
+    :attr:`converter` to ``staticmethod(<official-layout converter>)``,
+    defines ``_frozen_modules()`` (see :class:`FrozenStagesMixin`) and may
+    override :meth:`_init_default_weights` and :meth:`_load_pretrained`. It
+    needs the ``with_cp`` attribute for :meth:`_run_block`.
+    """
+    #: Official / timm checkpoint layout to mmvitplug layout (a pure
+    #: function, see :mod:`mmvitplug.converters`).
+    converter: Optional[Callable] = None
+
+    def init_weights(self):
+        """Initialise the weights, then load the ``Pretrained`` init_cfg.
+
+        The family's default initialisation comes first
+        (:meth:`_init_default_weights`). With ``init_cfg=dict(
+        type='Pretrained', checkpoint=..., prefix=...)`` the checkpoint
+        (mmvitplug layout, or the official / timm layout, which is
+        converted) is then loaded by
+        :func:`mmvitplug.models.utils.load_pretrained`, which resizes
+        position embeddings and logs loaded / missing / unexpected keys;
+        keys the checkpoint lacks keep the default initialisation. The
+        module is then marked initialised, so later ``init_weights`` calls
+        (e.g. by a detector) leave the weights alone. Other init_cfg types
+        (e.g. Kaiming) are applied on top of the default initialisation.
+        """
+        if self.is_init:
+            return super().init_weights()  # only logs the repeated call
+        cfg = pretrained_init_cfg(self.init_cfg, type(self).__name__)
+        self._init_default_weights()
+        if cfg is None:
+            return super().init_weights()
+        self._load_pretrained(cfg)
+        self._is_init = True
+
+    def _init_default_weights(self):
+        """The family's initialisation; ViT-style by default."""
+        self.apply(init_linear_norm)
+
+    def _load_pretrained(self, cfg: dict):
+        """Load ``dict(type='Pretrained', checkpoint=..., prefix=...,
+        map_location=...)``."""
+        load_pretrained(
+            self,
+            cfg['checkpoint'],
+            prefix=cfg.get('prefix'),
+            converter=self.converter,
+            map_location=cfg.get('map_location', 'cpu'))
+
+    def _run_block(self, block: nn.Module, *args) -> torch.Tensor:
+        """``block(*args)``, gradient-checkpointed in training when
+        ``with_cp``."""
+        if self.with_cp and self.training:
+            return cp.checkpoint(block, *args, use_reentrant=False)
+        return block(*args)

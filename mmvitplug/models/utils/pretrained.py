@@ -83,6 +83,21 @@ def is_official_layout(checkpoint: dict) -> bool:
     return any(k.startswith(_DEIT_LIKE) for k in keys)
 
 
+def _is_own_layout(checkpoint: dict, module: nn.Module,
+                   prefix: Optional[str]) -> bool:
+    """Whether every key of an unwrapped checkpoint (after ``prefix``) is a
+    key of ``module``: a bare mmvitplug state dict, which can look like the
+    official layout (top-level ``blocks.*``) but must not be converted."""
+    if isinstance(checkpoint.get('model'), dict):
+        return False
+    own = set(module.state_dict())
+    keys = [
+        k[len(prefix):] if prefix and k.startswith(prefix) else k
+        for k in unwrap_state_dict(checkpoint)
+    ]
+    return bool(keys) and all(k in own for k in keys)
+
+
 def convert_if_official(
         checkpoint: dict, converter: Optional[Callable[[StateDict],
                                                        StateDict]],
@@ -90,7 +105,9 @@ def convert_if_official(
         prefix: Optional[str]) -> Tuple[StateDict, Optional[str], bool]:
     """Convert an official-layout checkpoint with ``converter``.
 
-    Converters produce classifier keys (``backbone.*``, ``head.*``). When
+    A checkpoint whose keys are all keys of ``module`` already (a bare
+    mmvitplug state dict) is not converted. Converters produce classifier
+    keys (``backbone.*``, ``head.*``). When
     the caller gave no ``prefix`` and ``module`` is a bare backbone (it has
     no ``backbone`` child), the prefix becomes ``'backbone.'``.
 
@@ -98,7 +115,8 @@ def convert_if_official(
         tuple: The state dict, the prefix to strip and whether it was
         converted.
     """
-    if converter is None or not is_official_layout(checkpoint):
+    if converter is None or not is_official_layout(checkpoint) or \
+            _is_own_layout(checkpoint, module, prefix):
         return unwrap_state_dict(checkpoint), prefix, False
     state_dict = converter(unwrap_state_dict(checkpoint))
     if prefix is None and not hasattr(module, 'backbone'):
@@ -116,7 +134,9 @@ def _resize_pos_embeds(module: nn.Module, state_dict: StateDict,
                 value.shape[-1] != target.shape[-1]:
             continue
         owner = module.get_submodule(key.rpartition('.')[0])
-        extra = getattr(owner, 'num_extra_tokens', 1)
+        # leading non-grid entries (class tokens) of the position embedding
+        extra = getattr(owner, 'num_pos_embed_extra_tokens',
+                        getattr(owner, 'num_extra_tokens', 1))
         patch_embed = getattr(owner, 'patch_embed', None)
         side = math.isqrt(max(value.shape[1] - extra, 0))
         if patch_embed is None or side * side + extra != value.shape[1]:

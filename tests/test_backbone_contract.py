@@ -1,0 +1,647 @@
+# Copyright (c) mmvitplug contributors.
+"""The mmpretrain backbone contract, checked once for every backbone family.
+
+Each family (DeiT, DeiT III, CaiT, ResMLP, PatchConvNet) is described by a
+:class:`Family` spec: a tiny arch, which top-level parts are the stem
+(layer depth 0, frozen from ``frozen_stages=0``) and which come after the
+blocks (depth ``num_layers + 1``, frozen only with every stage), its
+out_types, and so on. Every check here runs for every family it applies to;
+what only one family does (parity with timm / golden data, converters,
+class attention, cross-patch resizing, multi class tokens, ...) is tested in
+that family's own test file.
+"""
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint
+
+from mmvitplug.layers import DropPath, resize_pos_embed
+from mmvitplug.models.backbones import CaiT, DeiT, PatchConvNet, ResMLP
+
+NUM_LAYERS = 3
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one backbone family meets the contract."""
+    cls: type
+    arch: dict  # tiny arch dict with NUM_LAYERS blocks
+    kwargs: dict  # other constructor arguments of the tiny model
+    patch_size: int
+    out_types: Tuple[str, ...]  # expected ``cls.out_types``
+    stem: Tuple[str, ...]  # top-level names at depth 0
+    top: Tuple[str, ...]  # top-level names after the blocks
+    # named constructor variants the checks run on; the first is the default
+    variants: Dict[str, dict]
+    full: str  # the variant that builds every part (tokens, heads)
+    cp_variants: Tuple[str, ...]  # checkpointing differs between these
+    bad_input: Tuple[Tuple[int, int], str]  # image size, error match
+    extra_tokens: int = 0  # tokens before the patches in 'raw' outputs
+    cls_of_raw: Optional[Callable] = None  # 'cls_token' read off 'raw'
+    pos_embed_extra: Optional[int] = None  # None: no position embedding
+    has_img_size: bool = True  # the constructor takes img_size
+    fixed_size: bool = False  # inputs must be img_size (cross-patch layers)
+    final_norm: bool = True  # final_norm argument, norm on the last output
+    chain_out_type: str = 'raw'  # the outputs the blocks take as input
+    embed: Optional[Callable] = None  # (model, images) -> blocks[0] input
+    drop_path: str = 'uniform'  # or 'linear' (0 .. rate over the blocks)
+    class_attention_calls: int = 0  # checkpointed calls after the blocks
+    fused_attn_variants: Tuple[str, ...] = ()
+    frozen_kwargs: dict = field(default_factory=dict)
+    grad_setup: Optional[Callable] = None  # keeps every parameter alive
+    label: Optional[str] = None  # test id when a class has several specs
+
+    @property
+    def name(self):
+        return self.cls.__name__
+
+    @property
+    def id(self):
+        return self.label or self.name
+
+    @property
+    def embed_dims(self):
+        return self.arch['embed_dims']
+
+
+def _keep_se_alive(model):
+    """Positive SE biases: the 4-wide ReLUs of the tiny arch stay active."""
+    with torch.no_grad():
+        for block in model.blocks:
+            block.attn.qkv_pos[4].conv_reduce.bias.fill_(1.)
+
+
+FAMILIES = [
+    Family(
+        cls=DeiT,
+        arch=dict(embed_dims=32, num_layers=NUM_LAYERS, num_heads=2,
+                  feedforward_channels=64),
+        kwargs=dict(img_size=32, patch_size=8),
+        patch_size=8,
+        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+        stem=('patch_embed', 'pos_drop', 'cls_token', 'dist_token',
+              'pos_embed'),
+        top=('norm', ),
+        variants={
+            'cls_token': {},
+            'distilled': dict(distilled=True),
+            'featmap': dict(out_type='featmap'),
+        },
+        full='distilled',
+        cp_variants=('featmap', ),
+        bad_input=((32, 36), '32x36.*patch size 8x8'),
+        extra_tokens=1,
+        cls_of_raw=lambda raw: raw[:, 0],
+        pos_embed_extra=1,
+        drop_path='linear',
+        fused_attn_variants=('cls_token', ),
+        frozen_kwargs=dict(drop_rate=0.5)),
+    Family(
+        # the DeiT III ViT: LayerScale, uniform drop path, patch-only
+        # position embedding (added before the class token is prepended)
+        cls=DeiT,
+        label='DeiT3',
+        arch=dict(embed_dims=32, num_layers=NUM_LAYERS, num_heads=2,
+                  feedforward_channels=64, layer_scale_init_value=0.5,
+                  drop_path_mode='uniform', pos_embed_extra_tokens=False),
+        kwargs=dict(img_size=32, patch_size=8),
+        patch_size=8,
+        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+        stem=('patch_embed', 'pos_drop', 'cls_token', 'dist_token',
+              'pos_embed'),
+        top=('norm', ),
+        variants={
+            'cls_token': {},
+            'distilled': dict(distilled=True),
+            'featmap': dict(out_type='featmap'),
+        },
+        full='distilled',
+        cp_variants=('featmap', ),
+        bad_input=((32, 36), '32x36.*patch size 8x8'),
+        extra_tokens=1,
+        cls_of_raw=lambda raw: raw[:, 0],
+        pos_embed_extra=0,
+        fused_attn_variants=('cls_token', ),
+        frozen_kwargs=dict(drop_rate=0.5)),
+    Family(
+        cls=CaiT,
+        arch=dict(embed_dims=32, num_layers=NUM_LAYERS, num_heads=4,
+                  feedforward_channels=64, init_values=0.5),
+        kwargs=dict(img_size=32, patch_size=8),
+        patch_size=8,
+        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+        stem=('patch_embed', 'pos_drop', 'cls_token', 'pos_embed'),
+        top=('blocks_token_only', 'norm'),
+        variants={
+            'cls_token': {},
+            'featmap': dict(out_type='featmap'),
+        },
+        full='cls_token',
+        cp_variants=('cls_token', 'featmap'),  # class attention or not
+        bad_input=((32, 36), '32x36.*patch size 8x8'),
+        pos_embed_extra=0,
+        class_attention_calls=2,  # num_ca_layers
+        fused_attn_variants=('cls_token', 'featmap'),
+        frozen_kwargs=dict(drop_rate=0.5)),
+    Family(
+        cls=ResMLP,
+        arch=dict(embed_dims=32, num_layers=NUM_LAYERS,
+                  feedforward_channels=64, init_values=0.1),
+        kwargs=dict(img_size=32, patch_size=8),
+        patch_size=8,
+        out_types=('avg_featmap', 'featmap', 'raw'),
+        stem=('patch_embed', ),
+        top=('norm', ),
+        variants={
+            'avg_featmap': {},
+            'featmap': dict(out_type='featmap'),
+        },
+        full='avg_featmap',
+        cp_variants=('featmap', ),
+        bad_input=((32, 36), '32x36 input.*img_size 32x32'),
+        fixed_size=True,
+        embed=lambda model, x: model.patch_embed(x)[0],
+        frozen_kwargs=dict(drop_rate=0.5)),
+    Family(
+        cls=PatchConvNet,
+        arch=dict(embed_dims=16, num_layers=NUM_LAYERS, init_values=0.5),
+        kwargs=dict(patch_size=4),
+        patch_size=4,
+        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+        stem=('patch_embed', ),
+        # the aggregation (class token, its blocks, norm) follows the trunk
+        top=('cls_token', 'blocks_token_only', 'norm'),
+        variants={
+            'cls_token': {},
+            'featmap': dict(out_type='featmap'),
+            'multi_token': dict(num_cls_tokens=2),
+        },
+        full='cls_token',
+        cp_variants=('cls_token', ),  # the aggregation is not checkpointed
+        bad_input=((16, 18), '16x18.*patch size 4'),
+        has_img_size=False,
+        final_norm=False,
+        chain_out_type='featmap',
+        embed=lambda model, x: model.patch_embed(x),
+        fused_attn_variants=('cls_token', ),
+        # a BatchNorm trunk: frozen stages must keep their statistics
+        frozen_kwargs=dict(norm_cfg=dict(type='BN'), drop_rate=0.5),
+        grad_setup=_keep_se_alive),
+]
+FAMILY_IDS = [f.id for f in FAMILIES]
+VARIANTS = [
+    pytest.param(fam, variant, id=f'{fam.id}-{variant}')
+    for fam in FAMILIES for variant in fam.variants
+]
+CP_VARIANTS = [
+    pytest.param(fam, variant, id=f'{fam.id}-{variant}')
+    for fam in FAMILIES for variant in fam.cp_variants
+]
+
+
+def for_families(*filters):
+    """Parametrize ``fam`` over the families that pass every filter."""
+    fams = [f for f in FAMILIES if all(check(f) for check in filters)]
+    return pytest.mark.parametrize('fam', fams, ids=[f.id for f in fams])
+
+
+every_family = for_families()
+
+
+# ------------------------------------------------------------------ helpers
+def build(fam, *, variant=None, grid=None, seed=0, init=True, **kwargs):
+    """The family's tiny model; ``grid`` sets img_size of fixed-size ones."""
+    cfg = dict(fam.kwargs, arch=fam.arch)
+    if fam.fixed_size and grid is not None:
+        cfg['img_size'] = images_size(fam, grid)
+    cfg.update(fam.variants[variant] if variant else {})
+    cfg.update(kwargs)
+    torch.manual_seed(seed)
+    model = fam.cls(**cfg)
+    if init:
+        model.init_weights()
+    return model
+
+
+def images_size(fam, grid):
+    return grid[0] * fam.patch_size, grid[1] * fam.patch_size
+
+
+def images(fam, batch, grid=(4, 4), channels=3):
+    return torch.randn(batch, channels, *images_size(fam, grid))
+
+
+def tensors(outs):
+    """Every tensor of a forward's outputs (a distilled DeiT gives pairs)."""
+    return [t for o in outs for t in (o if isinstance(o, tuple) else (o, ))]
+
+
+def square_loss(outs):
+    return sum(t.square().sum() for t in tensors(outs))
+
+
+def perturb(model, seed=1):
+    """Noise on every vector (norm affines, biases, LayerScale)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim == 1:
+                p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    return model
+
+
+def randomize(model, seed=1):
+    """Random values everywhere, around 1 where the init is 1."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.3 + (p == 1).float())
+    return model
+
+
+def depth_of(fam, name):
+    """Expected layer depth of a parameter / module name of the backbone."""
+    head, _, rest = name.partition('.')
+    if head in fam.stem:
+        return 0
+    if head == 'blocks':
+        return int(rest.split('.')[0]) + 1
+    if head in fam.top:
+        return NUM_LAYERS + 1
+    raise AssertionError(f'{name!r} is in no part of the {fam.name} spec')
+
+
+def is_frozen(fam, name, frozen_stages):
+    """Stem from 0, block i from i + 1, the top only with every stage."""
+    return min(depth_of(fam, name), NUM_LAYERS) <= frozen_stages
+
+
+# ------------------------------------------------------------- arch, errors
+@every_family
+def test_arch_dict_and_zoo_name(fam):
+    model = build(fam)
+    assert model.arch_settings == fam.arch
+    assert model.arch_settings is not fam.arch  # a copy
+    assert (model.embed_dims, model.num_layers, len(model.blocks)) == \
+        (fam.embed_dims, NUM_LAYERS, NUM_LAYERS)
+    zoo = fam.cls.arch_zoo
+    name = min(zoo, key=lambda n: (zoo[n]['num_layers'] *
+                                   zoo[n]['embed_dims'], n))
+    with torch.device('meta'):
+        model = fam.cls(name)
+    assert model.arch_settings == zoo[name]
+    assert model.arch_settings is not zoo[name]  # the zoo is not shared
+    assert (model.embed_dims, model.num_layers, len(model.blocks)) == \
+        (zoo[name]['embed_dims'], zoo[name]['num_layers'],
+         zoo[name]['num_layers'])
+
+
+def _bad_arguments(fam):
+    zoo = sorted(fam.cls.arch_zoo)
+    other = next(n for f in FAMILIES if f.cls is not fam.cls
+                 for n in sorted(f.cls.arch_zoo))  # another class's arch
+    required = fam.cls.arch_keys[-1]
+    cases = {
+        'unknown-arch': (dict(arch='no-such-arch'),
+                         "Unknown arch 'no-such-arch'; choose from " +
+                         re.escape(str(zoo))),
+        'other-family-arch': (dict(arch=other), f"Unknown arch '{other}'"),
+        'arch-type': (dict(arch=3), f'arch must be a name of {fam.name}'
+                      r'\.arch_zoo or a dict, got int'),
+        'arch-missing-key': (dict(arch={
+            k: v
+            for k, v in fam.arch.items() if k != required
+        }), rf"missing \['{required}'\]"),
+        'arch-unknown-key': (dict(arch=dict(fam.arch, depth=3)),
+                             r"unknown \['depth'\]"),
+        'out-index-too-big': (dict(out_type='raw', out_indices=3),
+                              r'entry 3 is out of range.*-3\.\.2'),
+        'out-index-too-small': (dict(out_type='raw', out_indices=(0, -4)),
+                                r'entry -4 is out of range.*-3\.\.2'),
+        'out-type': (dict(out_type='pooled'),
+                     "Unknown out_type 'pooled'.*" +
+                     re.escape(str(list(fam.out_types)))),
+        'frozen-stages-too-big': (dict(frozen_stages=4),
+                                  r'\[-1, 3\], got 4'),
+        'frozen-stages-too-small': (dict(frozen_stages=-2),
+                                    r'\[-1, 3\], got -2'),
+    }
+    if fam.has_img_size:
+        cases['img-size'] = (dict(img_size=36),
+                             'not divisible by the patch size')
+    return [
+        pytest.param(fam, kwargs, match, id=f'{fam.id}-{case}')
+        for case, (kwargs, match) in cases.items()
+    ]
+
+
+@pytest.mark.parametrize('fam, kwargs, match',
+                         [c for f in FAMILIES for c in _bad_arguments(f)])
+def test_bad_arguments(fam, kwargs, match):
+    assert fam.cls.out_types == fam.out_types
+    with pytest.raises(ValueError, match=match):
+        build(fam, **kwargs)
+
+
+@every_family
+def test_bad_input_size(fam):
+    size, match = fam.bad_input
+    model = build(fam)
+    with pytest.raises(ValueError, match=match):
+        model(torch.randn(1, 3, *size))
+
+
+# -------------------------------------------------------------- out_type
+@every_family
+@pytest.mark.parametrize('out_indices', [-1, 0, (0, -1), (-3, 1, 2)])
+def test_out_types_agree_with_raw(fam, out_indices):
+    """Every out_type is the 'raw' tokens of the same blocks, reformatted.
+
+    The 4 x 6 patch grid is not the square one of ``img_size`` (resized
+    position embeddings) and tells rows from columns.
+    """
+    grid, C = (4, 6), fam.embed_dims
+    x = images(fam, 2, grid)
+    raw_model = build(fam, grid=grid, out_indices=out_indices,
+                      out_type='raw').eval()
+    raws = raw_model(x)
+    n = 1 if isinstance(out_indices, int) else len(
+        {i % NUM_LAYERS for i in out_indices})
+    assert len(raws) == n
+    for raw in raws:
+        assert raw.shape == (2, fam.extra_tokens + 24, C)
+    out_types = [t for t in fam.out_types if t in ('featmap', 'avg_featmap')]
+    if fam.cls_of_raw is not None:
+        out_types.append('cls_token')
+    for out_type in out_types:
+        model = build(fam, grid=grid, out_indices=out_indices,
+                      out_type=out_type).eval()
+        model.load_state_dict(raw_model.state_dict())
+        outs = model(x)
+        assert len(outs) == n
+        for raw, out in zip(raws, outs):
+            patches = raw[:, fam.extra_tokens:]
+            if out_type == 'cls_token':
+                torch.testing.assert_close(out, fam.cls_of_raw(raw))
+            elif out_type == 'avg_featmap':
+                torch.testing.assert_close(out, patches.mean(1))
+            else:
+                # contiguous NCHW: mmcv's RoIAlign misreads channels-last
+                assert out.shape == (2, C, 4, 6) and out.is_contiguous()
+                # row-major patch order: patch (i, j) is token 6 * i + j
+                torch.testing.assert_close(out[:, :, 3, 2],
+                                           patches[:, 6 * 3 + 2])
+                torch.testing.assert_close(
+                    out.flatten(2).transpose(1, 2), patches)
+
+
+@every_family
+def test_out_indices_are_block_outputs_and_final_norm(fam):
+    """Output i is block i applied to output i - 1; the norm ends the last.
+    """
+    model = perturb(build(fam, out_indices=(0, 1, 2),
+                          out_type=fam.chain_out_type)).eval()
+    x = images(fam, 2)
+    o0, o1, o2 = model(x)
+    if fam.embed is not None:
+        torch.testing.assert_close(o0, model.blocks[0](fam.embed(model, x)))
+    torch.testing.assert_close(o1, model.blocks[1](o0))
+    last = model.blocks[2](o1)
+    if not fam.final_norm:
+        torch.testing.assert_close(o2, last)
+        return
+    torch.testing.assert_close(o2, model.norm(last))
+    assert not torch.allclose(o2, last)
+    no_norm = build(fam, out_type=fam.chain_out_type, final_norm=False)
+    assert isinstance(no_norm.norm, nn.Identity)
+    no_norm.load_state_dict(model.state_dict(), strict=False)
+    torch.testing.assert_close(no_norm.eval()(x)[0], last)
+
+
+@for_families(lambda f: f.pos_embed_extra is not None)
+def test_pos_embed_interpolated_to_input_grid(fam):
+    small = build(fam, out_type='raw').eval()
+    x = images(fam, 1, grid=(4, 6))
+    big = build(fam, out_type='raw', img_size=images_size(fam, (4, 6)))
+    state = small.state_dict()
+    state['pos_embed'] = resize_pos_embed(
+        small.pos_embed, (4, 4), (4, 6), num_extra_tokens=fam.pos_embed_extra)
+    big.load_state_dict(state)
+    torch.testing.assert_close(small(x)[0], big.eval()(x)[0])
+    small.interpolate_mode = 'nearest'
+    assert not torch.allclose(small(x)[0], big(x)[0])
+
+
+@for_families(lambda f: f.fused_attn_variants)
+def test_fused_attn_switch(fam):
+    for variant in fam.fused_attn_variants:
+        fused = randomize(build(fam, variant=variant))
+        explicit = build(fam, variant=variant, fused_attn=False)
+        switches = [m.fused_attn for m in fused.modules()
+                    if hasattr(m, 'fused_attn')]
+        assert switches and all(switches), variant
+        assert not any(m.fused_attn for m in explicit.modules()
+                       if hasattr(m, 'fused_attn')), variant
+        explicit.load_state_dict(fused.state_dict())
+        x = images(fam, 2)
+        torch.testing.assert_close(
+            tensors(fused.eval()(x)), tensors(explicit.eval()(x)),
+            atol=1e-5, rtol=0, msg=variant)
+
+
+# ------------------------------------------------------------- training
+@pytest.mark.parametrize('fam, variant', VARIANTS)
+def test_all_parameters_receive_gradients(fam, variant):
+    model = perturb(build(fam, variant=variant, drop_rate=0.1,
+                          drop_path_rate=0.1))
+    if fam.grad_setup is not None:
+        fam.grad_setup(model)
+    square_loss(model(images(fam, 4))).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@every_family
+@pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 3])
+def test_frozen_stages(fam, frozen_stages):
+    """Frozen parts: no gradient, eval mode in train(), unchanged by steps.
+    """
+    model = build(fam, variant=fam.full, frozen_stages=frozen_stages,
+                  **fam.frozen_kwargs)
+    frozen = {
+        n: is_frozen(fam, n, frozen_stages)
+        for n, _ in model.named_parameters()
+    }
+    for name, p in model.named_parameters():
+        assert p.requires_grad != frozen[name], name
+
+    model.train()
+    for name, m in model.named_modules():
+        if name and not isinstance(m, nn.ModuleList):
+            assert m.training != is_frozen(fam, name, frozen_stages), name
+
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    buffers = {n: b.clone() for n, b in model.named_buffers()}
+    head = nn.Linear(fam.embed_dims, 3)
+    # all parameters go to the optimizer, as in an mmengine runner
+    opt = torch.optim.SGD([*model.parameters(), *head.parameters()],
+                          lr=0.1, momentum=0.9, weight_decay=0.1)
+    for _ in range(2):
+        outs = model(images(fam, 2))
+        sum(head(t).square().sum() for t in tensors(outs)).backward()
+        opt.step()
+    for name, p in model.named_parameters():
+        assert torch.equal(p, before[name]) == frozen[name], name
+    # frozen BatchNorms keep their running statistics, the others update
+    for name, b in model.named_buffers():
+        assert torch.equal(b, buffers[name]) == \
+            is_frozen(fam, name, frozen_stages), name
+
+
+@pytest.mark.parametrize('fam, variant', CP_VARIANTS)
+def test_with_cp_identical(fam, variant, monkeypatch):
+    """Checkpointed blocks: same outputs and gradients, only in training."""
+    calls = []
+    real = torch.utils.checkpoint.checkpoint
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get('use_reentrant'))
+        return real(*args, **kwargs)
+
+    # the backbones call it as ``torch.utils.checkpoint.checkpoint``
+    monkeypatch.setattr(torch.utils.checkpoint, 'checkpoint', counting)
+    kwargs = dict(drop_path_rate=0.3, drop_rate=0.2)
+    ref = build(fam, variant=variant, **kwargs).train()
+    ckpt = build(fam, variant=variant, with_cp=True, **kwargs).train()
+    ckpt.load_state_dict(ref.state_dict())
+    x = images(fam, 4)
+    outs, grads = [], []
+    for model in (ref, ckpt):
+        torch.manual_seed(1)
+        out = model(x)
+        square_loss(out).backward()
+        outs.append(tensors(out))
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    n_calls = NUM_LAYERS
+    if ref.out_type == 'cls_token':
+        n_calls += fam.class_attention_calls
+    assert calls == [False] * n_calls
+    torch.testing.assert_close(outs[0], outs[1])
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grad, grads[1][name], msg=name)
+    ckpt.eval()(x)
+    assert len(calls) == n_calls  # no checkpointing outside training
+
+
+@every_family
+def test_drop_path_rate(fam):
+    """Stochastic depth in the blocks only, with the family's schedule."""
+    num_layers = 5
+    model = build(fam, variant=fam.full, drop_path_rate=0.2,
+                  arch=dict(fam.arch, num_layers=num_layers))
+    per_block = {i: 0 for i in range(num_layers)}
+    for name, m in model.named_modules():
+        if not re.fullmatch(r'.*\.drop_path\d?', name):
+            continue
+        found = re.fullmatch(r'blocks\.(\d+)\..*', name)
+        if found is None:  # e.g. class-attention blocks: none
+            assert isinstance(m, nn.Identity), name
+            continue
+        i = int(found.group(1))
+        per_block[i] += 1
+        rate = 0.2 * i / (num_layers - 1) if fam.drop_path == 'linear' \
+            else 0.2
+        if rate == 0:
+            assert isinstance(m, nn.Identity), name
+        else:
+            assert isinstance(m, DropPath), name
+            assert m.drop_prob == pytest.approx(rate), name
+    assert min(per_block.values()) >= 1, per_block
+    x = images(fam, 8)
+    model.train()
+    assert not torch.allclose(tensors(model(x))[0], tensors(model(x))[0])
+    model.eval()
+    torch.testing.assert_close(tensors(model(x))[0], tensors(model(x))[0])
+    assert all(
+        isinstance(m, nn.Identity)
+        for name, m in build(fam).named_modules()
+        if re.fullmatch(r'.*\.drop_path\d?', name))
+
+
+# ---------------------------------------------------- lr decay, weights
+@every_family
+def test_get_layer_depth(fam):
+    model = build(fam, variant=fam.full)
+    depth = model.get_layer_depth
+    top = (NUM_LAYERS + 1, NUM_LAYERS + 2)
+    for name, _ in model.named_parameters():
+        expected = (depth_of(fam, name), NUM_LAYERS + 2)
+        assert depth(name) == expected, name
+        assert depth('backbone.' + name, prefix='backbone.') == expected, name
+    assert depth('head.fc.weight', prefix='backbone.') == top
+    assert depth('neck.blocks.0.weight', prefix='backbone.') == top
+
+
+@every_family
+def test_other_init_cfg_applies_on_top(fam):
+    model = build(fam, variant=fam.full,
+                  init_cfg=dict(type='Constant', layer='Linear', val=0.5))
+    linears = [m for m in model.modules() if type(m) is nn.Linear]
+    assert linears
+    assert all(torch.all(m.weight == 0.5) for m in linears)
+
+
+@pytest.mark.parametrize('fam, prefix', [
+    pytest.param(f, prefix, id=f'{f.id}-{prefix or "bare"}')
+    for f in FAMILIES for prefix in ('backbone.', None)
+])
+def test_pretrained_init_cfg_loads_once(fam, prefix, tmp_path):
+    """An mmvitplug checkpoint (a classifier's or a bare backbone's).
+
+    A bare backbone state dict has top-level ``blocks.*`` keys, like the
+    official layouts, and must still load unconverted.
+    """
+    src = perturb(build(fam, variant=fam.full, seed=1))
+    state = src.state_dict()
+    if prefix:
+        ckpt = {prefix + k: v for k, v in state.items()}
+        ckpt['head.fc.weight'] = torch.zeros(3, fam.embed_dims)
+    else:
+        ckpt = dict(state)
+    torch.save({'state_dict': ckpt, 'meta': {}}, tmp_path / 'ckpt.pth')
+    model = build(fam, variant=fam.full, init=False, init_cfg=dict(
+        type='Pretrained', checkpoint=str(tmp_path / 'ckpt.pth'),
+        prefix=prefix))
+    fresh = build(fam, variant=fam.full).state_dict()
+    assert all(not torch.equal(fresh[k], v) for k, v in state.items()
+               if v.ndim > 1)  # loading is what makes them equal
+    model.init_weights()
+    assert model.is_init
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    model.init_weights()  # already initialised: left alone
+    assert all(torch.all(p == 0) for p in model.parameters())
+
+
+@every_family
+def test_pretrained_inside_list_raises(fam):
+    model = build(fam, init=False, init_cfg=[
+        dict(type='Pretrained', checkpoint='x.pth')])
+    with pytest.raises(ValueError, match=f'{fam.name}.*single dict'):
+        model.init_weights()
+
+
+@every_family
+def test_in_channels(fam):
+    model = build(fam, in_channels=1).eval()
+    out = tensors(model(images(fam, 1, channels=1)))[0]
+    assert out.shape == (1, fam.embed_dims)
+    with pytest.raises(RuntimeError):
+        model(images(fam, 1))
