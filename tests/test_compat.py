@@ -11,7 +11,8 @@ from mmengine.logging import MessageHub
 
 import mmvitplug  # noqa: F401  (installs the allow-list)
 from mmvitplug.utils import (adapt_cfg_to_device, check_plugin_imports,
-                             enable_amp, plugin_types, setup_distributed)
+                             enable_amp, finish_distributed, plugin_types,
+                             setup_distributed)
 from mmvitplug.utils.compat import MMENGINE_CHECKPOINT_GLOBALS
 
 
@@ -114,6 +115,30 @@ def test_setup_distributed_errors(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     with pytest.raises(RuntimeError, match='RANK.*torchrun'):
         setup_distributed('pytorch')
+
+
+def test_setup_and_finish_distributed_single_process(monkeypatch):
+    """torchrun-style environment, gloo on CPU; finish_distributed tears the
+    group down (a live gloo group can abort the process at exit) and is a
+    no-op when there is none."""
+    import socket
+
+    import torch.distributed as dist
+    with socket.socket() as sock:  # a free port
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+                           MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    finish_distributed()  # nothing to tear down
+    assert setup_distributed('pytorch') == 'gloo'
+    try:
+        assert dist.is_initialized() and dist.get_world_size() == 1
+    finally:
+        finish_distributed()
+    assert not dist.is_initialized()
 
 
 def test_check_plugin_imports():

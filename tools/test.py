@@ -9,7 +9,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvitplug.utils import check_plugin_imports, enable_amp, prepare_launch
+from mmvitplug.utils import (check_plugin_imports, enable_amp,
+                             finish_distributed, prepare_launch)
 
 
 def parse_args(argv=None):
@@ -63,6 +64,7 @@ def main(argv=None):
             DumpResults(out_file_path=args.out))
     metrics = runner.test()
     print_log(f'test metrics: {metrics}', logger='current')
+    finish_distributed()
 
 
 if __name__ == '__main__':

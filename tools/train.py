@@ -13,7 +13,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvitplug.utils import check_plugin_imports, enable_amp, prepare_launch
+from mmvitplug.utils import (check_plugin_imports, enable_amp,
+                             finish_distributed, prepare_launch)
 
 
 def parse_args(argv=None):
@@ -100,6 +101,7 @@ def main(argv=None):
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -168,6 +168,20 @@ def setup_distributed(launcher: str, backend: Optional[str] = None) -> str:
     return backend
 
 
+def finish_distributed() -> None:
+    """Wait for every process, then destroy the default process group.
+
+    A process that exits with its gloo group alive can abort in the group's
+    destructor ("terminate called without an active exception", SIGABRT),
+    so a finished ``tools/dist_train.sh`` run fails at random; the tools
+    call this once training / testing has returned. A no-op outside
+    distributed runs.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def prepare_launch(cfg, launcher: str = 'none') -> None:
     """Fit a config to this machine and start the process group if needed.
 
