@@ -11,7 +11,7 @@ class attention, cross-patch resizing, multi class tokens, ...) is tested in
 that family's own test file.
 """
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Optional, Tuple
 
 import pytest
@@ -75,58 +75,44 @@ def _keep_se_alive(model):
             block.attn.qkv_pos[4].conv_reduce.bias.fill_(1.)
 
 
+DEIT = Family(
+    cls=DeiT,
+    arch=dict(embed_dims=32, num_layers=NUM_LAYERS, num_heads=2,
+              feedforward_channels=64),
+    kwargs=dict(img_size=32, patch_size=8),
+    patch_size=8,
+    out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+    stem=('patch_embed', 'pos_drop', 'cls_token', 'dist_token',
+          'pos_embed'),
+    top=('norm', ),
+    variants={
+        'cls_token': {},
+        'distilled': dict(distilled=True),
+        'featmap': dict(out_type='featmap'),
+    },
+    full='distilled',
+    cp_variants=('featmap', ),
+    bad_input=((32, 36), '32x36.*patch size 8x8'),
+    extra_tokens=1,
+    cls_of_raw=lambda raw: raw[:, 0],
+    pos_embed_extra=1,
+    drop_path='linear',
+    fused_attn_variants=('cls_token', ),
+    frozen_kwargs=dict(drop_rate=0.5))
+# the DeiT III ViT: LayerScale, uniform drop path, patch-only position
+# embedding (added before the class token is prepended)
+DEIT3 = replace(
+    DEIT,
+    label='DeiT3',
+    arch=dict(DEIT.arch, layer_scale_init_value=0.5,
+              drop_path_mode='uniform',
+              pos_embed_extra_tokens=False),
+    pos_embed_extra=0,
+    drop_path='uniform')
+
 FAMILIES = [
-    Family(
-        cls=DeiT,
-        arch=dict(embed_dims=32, num_layers=NUM_LAYERS, num_heads=2,
-                  feedforward_channels=64),
-        kwargs=dict(img_size=32, patch_size=8),
-        patch_size=8,
-        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
-        stem=('patch_embed', 'pos_drop', 'cls_token', 'dist_token',
-              'pos_embed'),
-        top=('norm', ),
-        variants={
-            'cls_token': {},
-            'distilled': dict(distilled=True),
-            'featmap': dict(out_type='featmap'),
-        },
-        full='distilled',
-        cp_variants=('featmap', ),
-        bad_input=((32, 36), '32x36.*patch size 8x8'),
-        extra_tokens=1,
-        cls_of_raw=lambda raw: raw[:, 0],
-        pos_embed_extra=1,
-        drop_path='linear',
-        fused_attn_variants=('cls_token', ),
-        frozen_kwargs=dict(drop_rate=0.5)),
-    Family(
-        # the DeiT III ViT: LayerScale, uniform drop path, patch-only
-        # position embedding (added before the class token is prepended)
-        cls=DeiT,
-        label='DeiT3',
-        arch=dict(embed_dims=32, num_layers=NUM_LAYERS, num_heads=2,
-                  feedforward_channels=64, layer_scale_init_value=0.5,
-                  drop_path_mode='uniform', pos_embed_extra_tokens=False),
-        kwargs=dict(img_size=32, patch_size=8),
-        patch_size=8,
-        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
-        stem=('patch_embed', 'pos_drop', 'cls_token', 'dist_token',
-              'pos_embed'),
-        top=('norm', ),
-        variants={
-            'cls_token': {},
-            'distilled': dict(distilled=True),
-            'featmap': dict(out_type='featmap'),
-        },
-        full='distilled',
-        cp_variants=('featmap', ),
-        bad_input=((32, 36), '32x36.*patch size 8x8'),
-        extra_tokens=1,
-        cls_of_raw=lambda raw: raw[:, 0],
-        pos_embed_extra=0,
-        fused_attn_variants=('cls_token', ),
-        frozen_kwargs=dict(drop_rate=0.5)),
+    DEIT,
+    DEIT3,
     Family(
         cls=CaiT,
         arch=dict(embed_dims=32, num_layers=NUM_LAYERS, num_heads=4,

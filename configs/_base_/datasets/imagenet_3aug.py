@@ -10,14 +10,8 @@
 # Grayscale does in RGB.
 _base_ = ['./imagenet_deit.py']
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+# imagenet_deit.py's load, RandomResizedCrop and flip, then 3-Augment
+train_pipeline = _base_.train_pipeline[:3] + [
     dict(
         type='RandomChoice',
         transforms=[
