@@ -19,9 +19,8 @@ from mmvitplug.layers import (Affine, DropPath, LayerScale, Mlp, PatchEmbed,
                               tokens_to_featmap)
 from mmvitplug.registry import MODELS
 from ..utils import (BackboneContractMixin, block_layer_depth,
-                     check_frozen_stages, check_out_type, convert_if_official,
-                     load_pretrained, parse_arch, parse_out_indices,
-                     unwrap_state_dict)
+                     check_frozen_stages, check_out_type, parse_arch,
+                     parse_out_indices)
 
 
 def resize_linear_tokens(weight: torch.Tensor,
@@ -273,34 +272,12 @@ class ResMLP(BackboneContractMixin, BaseBackbone):
     def _init_default_weights(self):
         self.apply(self._init_layer)
 
-    def _load_pretrained(self, cfg: dict):
-        """Load the ``Pretrained`` init_cfg; ``linear_tokens`` made for
-        another (square) patch grid are first resized to this model's grid
-        with :func:`resize_linear_tokens`."""
-        name = cfg['checkpoint']
-        raw = self._read_checkpoint(name, cfg.get('map_location', 'cpu'))
-        state_dict, prefix, converted = convert_if_official(
-            raw, self.converter, self, cfg.get('prefix'))
-        print_log(
-            f'Loading ResMLP weights from {name}' +
-            (' (official / timm layout, converted)' if converted else ''),
-            logger='current')
-        state_dict = self._resize_state_dict(state_dict)
-        load_pretrained(self, state_dict, prefix=prefix)
-
-    @staticmethod
-    def _read_checkpoint(checkpoint, map_location) -> dict:
-        if isinstance(checkpoint, dict):
-            return checkpoint
-        if checkpoint.startswith(('http://', 'https://')):
-            return torch.hub.load_state_dict_from_url(
-                checkpoint, map_location=map_location, weights_only=True)
-        return torch.load(
-            checkpoint, map_location=map_location, weights_only=True)
-
-    def _resize_state_dict(self, state_dict: dict) -> dict:
-        """Resize every ``linear_tokens`` tensor to this model's grid."""
-        state_dict = dict(unwrap_state_dict(state_dict))
+    def resize_pretrained_state_dict(self, state_dict: dict) -> dict:
+        """Resize every ``linear_tokens`` tensor of a checkpoint made for
+        another (square) patch grid to this model's grid with
+        :func:`resize_linear_tokens`; called by
+        :func:`mmvitplug.models.utils.load_pretrained`."""
+        state_dict = dict(state_dict)
         dst = self.patch_embed.grid_size
         pattern = re.compile(r'(.*linear_tokens\.)weight')
         for key in list(state_dict):

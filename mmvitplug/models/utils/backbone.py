@@ -224,8 +224,8 @@ class BackboneContractMixin(FrozenStagesMixin):
     A backbone puts this class before ``BaseBackbone`` in its bases, sets
     :attr:`converter` to ``staticmethod(<official-layout converter>)``,
     defines ``_frozen_modules()`` (see :class:`FrozenStagesMixin`) and may
-    override :meth:`_init_default_weights` and :meth:`_load_pretrained`. It
-    needs the ``with_cp`` attribute for :meth:`_run_block`.
+    override :meth:`_init_default_weights`. It needs the ``with_cp``
+    attribute for :meth:`_run_block`.
     """
     #: Official / timm checkpoint layout to mmvitplug layout (a pure
     #: function, see :mod:`mmvitplug.converters`).
@@ -252,22 +252,17 @@ class BackboneContractMixin(FrozenStagesMixin):
         self._init_default_weights()
         if cfg is None:
             return super().init_weights()
-        self._load_pretrained(cfg)
-        self._is_init = True
-
-    def _init_default_weights(self):
-        """The family's initialisation; ViT-style by default."""
-        self.apply(init_linear_norm)
-
-    def _load_pretrained(self, cfg: dict):
-        """Load ``dict(type='Pretrained', checkpoint=..., prefix=...,
-        map_location=...)``."""
         load_pretrained(
             self,
             cfg['checkpoint'],
             prefix=cfg.get('prefix'),
             converter=self.converter,
             map_location=cfg.get('map_location', 'cpu'))
+        self._is_init = True
+
+    def _init_default_weights(self):
+        """The family's initialisation; ViT-style by default."""
+        self.apply(init_linear_norm)
 
     def _run_block(self, block: nn.Module, *args) -> torch.Tensor:
         """``block(*args)``, gradient-checkpointed in training when

@@ -83,17 +83,15 @@ def is_official_layout(checkpoint: dict) -> bool:
     return any(k.startswith(_DEIT_LIKE) for k in keys)
 
 
-def _is_own_layout(checkpoint: dict, module: nn.Module,
-                   prefix: Optional[str]) -> bool:
-    """Whether every key of an unwrapped checkpoint (after ``prefix``) is a
-    key of ``module``: a bare mmvitplug state dict, which can look like the
+def _has_module_keys(state_dict: StateDict, module: nn.Module,
+                     prefix: Optional[str]) -> bool:
+    """Whether every key of ``state_dict`` (after ``prefix``) is a key of
+    ``module``: a bare mmvitplug state dict, which can look like the
     official layout (top-level ``blocks.*``) but must not be converted."""
-    if isinstance(checkpoint.get('model'), dict):
-        return False
     own = set(module.state_dict())
     keys = [
         k[len(prefix):] if prefix and k.startswith(prefix) else k
-        for k in unwrap_state_dict(checkpoint)
+        for k in state_dict
     ]
     return bool(keys) and all(k in own for k in keys)
 
@@ -115,10 +113,13 @@ def convert_if_official(
         tuple: The state dict, the prefix to strip and whether it was
         converted.
     """
-    if converter is None or not is_official_layout(checkpoint) or \
-            _is_own_layout(checkpoint, module, prefix):
-        return unwrap_state_dict(checkpoint), prefix, False
-    state_dict = converter(unwrap_state_dict(checkpoint))
+    state_dict = unwrap_state_dict(checkpoint)
+    wrapped_official = isinstance(checkpoint.get('model'), dict)
+    if converter is None or not is_official_layout(checkpoint) or (
+            not wrapped_official
+            and _has_module_keys(state_dict, module, prefix)):
+        return state_dict, prefix, False
+    state_dict = converter(state_dict)
     if prefix is None and not hasattr(module, 'backbone'):
         prefix = 'backbone.'
     return state_dict, prefix, True
@@ -168,7 +169,9 @@ def load_pretrained(module: nn.Module,
     ``state_dict`` / ``model``; convert the official layout with
     ``converter`` (see :func:`convert_if_official`); keep the keys starting
     with ``prefix`` and strip it; resize position embeddings to the
-    module's patch grid; skip tensors whose shapes differ; load with
+    module's patch grid, and let a module with a
+    ``resize_pretrained_state_dict(state_dict)`` method resize its other
+    grid-tied weights; skip tensors whose shapes differ; load with
     ``strict=False``; log the number of loaded tensors and every missing,
     unexpected and mismatched key (as warnings).
 
@@ -213,6 +216,10 @@ def load_pretrained(module: nn.Module,
 
     module_sd = module.state_dict()
     _resize_pos_embeds(module, state_dict, module_sd, report, logger)
+    # grid-tied weights other than position embeddings (ResMLP)
+    resize = getattr(module, 'resize_pretrained_state_dict', None)
+    if resize is not None:
+        state_dict = resize(state_dict)
     for key in list(state_dict):
         if key in module_sd and state_dict[key].shape != module_sd[key].shape:
             report.mismatched.append((key, tuple(state_dict.pop(key).shape),
