@@ -1,0 +1,15 @@
+# The DeiT III ViT (https://arxiv.org/abs/2204.07118) on the bundled digits:
+# the student of sup-deit-tiny_1xb16_digits.py (deit-tiny widths, 4 blocks,
+# patch size 8, same data and schedule) with DeiT III's three changes to
+# the architecture: LayerScale in every block (init 0.1 to learn fast from
+# scratch; the deit3-* archs use the official 1e-4), the same
+# stochastic-depth rate in every block, and a position embedding of the
+# patches only (added before the class token is prepended).
+_base_ = './sup-deit-tiny_1xb16_digits.py'
+
+model = dict(
+    backbone=dict(
+        layer_scale_init_value=0.1,
+        drop_path_mode='uniform',
+        pos_embed_extra_tokens=False,
+        drop_path_rate=0.05))
