@@ -1,8 +1,19 @@
 # Copyright (c) mmvitplug contributors.
-"""Layers shared by every mmvitplug architecture."""
+"""Building blocks shared by mmvitplug architectures.
+
+The rule: ``mmvitplug.layers`` holds generic primitives (attention with its
+fused and explicit paths, :func:`attend`, MLP, drop path, layer scale,
+patch / position embeddings, norms, token <-> feature-map conversion) and
+blocks that at least two architecture families share (the pluggable
+:class:`Block`, :class:`ClassAttentionBlock`). A block used by one family
+only lives in that family's file under ``mmvitplug/models/backbones/``.
+
+The package is pure torch: no OpenMMLab package and no registry is
+imported here. Registry entries for these layers (``mmvitplug.LN2d``)
+live in :mod:`mmvitplug.models.norms`.
+"""
 from .affine import Affine
-from .attention import Attention
-from .attention_pool import AttentionPool
+from .attention import Attention, attend, check_mask, masked_softmax
 from .block import Block
 from .class_attention import ClassAttention, ClassAttentionBlock
 from .conv_stem import ConvStem
@@ -17,9 +28,9 @@ from .squeeze_excite import SqueezeExcite
 from .talking_heads import TalkingHeadsAttention
 
 __all__ = [
-    'Affine', 'Attention', 'AttentionPool', 'Block', 'ClassAttention',
+    'Affine', 'Attention', 'Block', 'ClassAttention',
     'ClassAttentionBlock', 'ConvStem', 'DropPath', 'LayerNorm2d',
     'LayerScale', 'Mlp', 'PatchEmbed', 'SqueezeExcite',
-    'TalkingHeadsAttention', 'drop_path', 'resize_pos_embed',
-    'tokens_to_featmap'
+    'TalkingHeadsAttention', 'attend', 'check_mask', 'drop_path',
+    'masked_softmax', 'resize_pos_embed', 'tokens_to_featmap'
 ]

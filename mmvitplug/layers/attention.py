@@ -1,14 +1,166 @@
 # Copyright (c) mmvitplug contributors.
-"""Multi-head self-attention with a fused and an explicit path."""
+"""Scaled dot-product attention (:func:`attend`) and multi-head
+self-attention (:class:`Attention`), each with a fused and an explicit path.
+"""
+from typing import Optional, Tuple
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 
+def check_mask(mask: torch.Tensor, shape: Tuple[int, int, int, int],
+               name: str = 'mask') -> None:
+    """Check that an attention mask fits logits of shape ``shape``.
+
+    Called by :func:`attend`; attention layers with their own explicit
+    path call it before computing anything.
+
+    Args:
+        mask (torch.Tensor): The mask; see :func:`attend`.
+        shape (tuple[int, int, int, int]): Logit shape (B, H, Nq, Nk).
+        name (str): How error messages call the mask. Defaults to 'mask'.
+
+    Raises:
+        TypeError: ``mask`` is not a tensor.
+        ValueError: ``mask`` is not bool or floating, not 4-D, or does not
+            broadcast to ``shape``.
+    """
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f'{name} must be a torch.Tensor, got '
+                        f'{type(mask).__name__}')
+    if mask.dtype != torch.bool and not mask.is_floating_point():
+        raise ValueError(
+            f'{name} must be a bool keep-mask (True = attend) or a floating '
+            f'additive mask, got dtype {mask.dtype}')
+    shape = tuple(shape)
+    if mask.ndim != 4 or any(m not in (1, s)
+                             for m, s in zip(mask.shape, shape)):
+        raise ValueError(
+            f'{name} of shape {tuple(mask.shape)} does not broadcast to the '
+            f'attention logits (B, H, Nq, Nk) = {shape}; it must be 4-D with '
+            'each size equal to the logits\' or 1 (e.g. a keep-mask over '
+            'keys: keep[:, None, None, :] of shape (B, 1, 1, Nk))')
+
+
+def _mask_logits(logits: torch.Tensor,
+                 mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """Apply an attention mask to logits (B, H, Nq, Nk).
+
+    Bool masks set the ``False`` entries to ``-inf``; floating masks are
+    added (in the logits' dtype). See :func:`attend`.
+    """
+    if mask is None:
+        return logits
+    if mask.dtype == torch.bool:
+        return logits.masked_fill(~mask, float('-inf'))
+    return logits + mask.to(logits.dtype)
+
+
+def masked_softmax(logits: torch.Tensor,
+                   mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """Softmax over the last dimension of masked logits.
+
+    The mask is applied as in :func:`attend` (``False`` / ``-inf`` entries
+    get zero weight); attention layers that materialise their weights
+    themselves (e.g. :class:`~mmvitplug.layers.TalkingHeadsAttention`) use
+    it to share :func:`attend`'s mask semantics. A query row whose keys are
+    all masked gets all-zero weights and zero gradients, as
+    :func:`torch.nn.functional.scaled_dot_product_attention` gives, instead
+    of the NaNs of a plain softmax over ``-inf``.
+
+    Args:
+        logits (torch.Tensor): Attention logits (B, H, Nq, Nk).
+        mask (torch.Tensor, optional): Bool keep-mask or additive mask,
+            4-D and broadcastable to ``logits`` (not checked here; see
+            :func:`check_mask`).
+
+    Returns:
+        torch.Tensor: Weights (B, H, Nq, Nk); exactly
+        ``logits.softmax(-1)`` when ``mask`` is None.
+    """
+    if mask is None:
+        return logits.softmax(dim=-1)
+    logits = _mask_logits(logits, mask)
+    empty = logits.amax(dim=-1, keepdim=True) == float('-inf')
+    weights = logits.masked_fill(empty, 0.).softmax(dim=-1)
+    return weights.masked_fill(empty, 0.)
+
+
+def attend(q: torch.Tensor,
+           k: torch.Tensor,
+           v: torch.Tensor,
+           *,
+           scale: Optional[float] = None,
+           mask: Optional[torch.Tensor] = None,
+           dropout_p: float = 0.,
+           fused: bool = True) -> torch.Tensor:
+    """Scaled dot-product attention ``softmax(q k^T * scale + mask) v``.
+
+    Two paths compute the same function:
+
+    - fused (``fused=True``):
+      :func:`torch.nn.functional.scaled_dot_product_attention` (flash /
+      memory-efficient kernels, no (Nq, Nk) tensor kept for backward);
+    - explicit (``fused=False``): materialises
+      ``softmax(q * scale @ k^T + mask)``, as attention-map visualisation,
+      hooks and FLOP counters need.
+
+    Mask semantics (identical on both paths):
+
+    - ``None``: every query attends to every key.
+    - bool tensor: a *keep-mask*; ``True`` entries take part, ``False``
+      entries get exactly zero attention weight (their logit becomes
+      ``-inf``). A keep-mask over keys, ``keep[:, None, None, :]`` for
+      ``keep`` of shape (B, Nk), gives the kept queries the same output as
+      attention over the kept tokens only (token pruning, e.g.
+      `DynamicViT <https://arxiv.org/abs/2106.02034>`_).
+    - floating tensor: an *additive* mask (a bias, e.g. a relative-position
+      bias; ``-inf`` entries are masked out), cast to ``q``'s dtype. It may
+      require grad. To combine a keep-mask ``keep`` with a bias ``bias``,
+      pass ``bias.masked_fill(~keep, float('-inf'))``.
+
+    The mask must be 4-D and broadcast to the logits (B, H, Nq, Nk): each
+    of its sizes equals the logits' or is 1. A query whose keys are all
+    masked gets a zero output (and zero gradients) on both paths.
+
+    Args:
+        q (torch.Tensor): Queries (B, H, Nq, D).
+        k (torch.Tensor): Keys (B, H, Nk, D).
+        v (torch.Tensor): Values (B, H, Nk, Dv).
+        scale (float, optional): Logit scale. Defaults to ``D ** -0.5``.
+        mask (torch.Tensor, optional): Bool keep-mask or floating additive
+            mask, broadcastable to (B, H, Nq, Nk). Defaults to None.
+        dropout_p (float): Dropout rate on the attention weights; pass 0.
+            outside training. Defaults to 0.
+        fused (bool): Use the fused kernel. Defaults to True.
+
+    Returns:
+        torch.Tensor: The attention output (B, H, Nq, Dv).
+    """
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise ValueError(
+            'attend expects q, k, v of shape (B, H, N, D), got '
+            f'{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}')
+    if mask is not None:
+        check_mask(mask, (*q.shape[:3], k.shape[2]))
+    if fused:
+        if mask is not None and mask.dtype != torch.bool:
+            mask = mask.to(q.dtype)
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+    if scale is None:
+        scale = q.shape[-1]**-0.5
+    attn = masked_softmax((q * scale) @ k.transpose(-2, -1), mask)
+    if dropout_p > 0.:
+        attn = F.dropout(attn, dropout_p)
+    return attn @ v
+
+
 class Attention(nn.Module):
     """Multi-head self-attention of `ViT <https://arxiv.org/abs/2010.11929>`_.
 
-    The fused path calls
+    Computed by :func:`attend`: the fused path calls
     :func:`torch.nn.functional.scaled_dot_product_attention` (flash /
     memory-efficient kernels); the explicit path materialises
     ``softmax(q k^T * scale)``, which attention-map visualisation and FLOP
@@ -46,20 +198,28 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend over tokens ``x`` of shape (B, N, C); returns (B, N, C)."""
+    def forward(self,
+                x: torch.Tensor,
+                mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Attend over tokens.
+
+        Args:
+            x (torch.Tensor): Tokens (B, N, C).
+            mask (torch.Tensor, optional): Attention mask broadcastable to
+                (B, num_heads, N, N), bool keep-mask or additive; see
+                :func:`attend`. Defaults to None.
+
+        Returns:
+            torch.Tensor: (B, N, C).
+        """
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-
-        if self.fused_attn:
-            x = F.scaled_dot_product_attention(
-                q, k, v,
-                dropout_p=self.attn_drop.p if self.training else 0.)
-        else:
-            attn = (q * self.scale) @ k.transpose(-2, -1)
-            attn = self.attn_drop(attn.softmax(dim=-1))
-            x = attn @ v
-
+        x = attend(
+            q, k, v,
+            scale=self.scale,
+            mask=mask,
+            dropout_p=self.attn_drop.p if self.training else 0.,
+            fused=self.fused_attn)
         x = x.transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(x))

@@ -4,15 +4,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmvitplug.registry import MODELS
 
-
-@MODELS.register_module(name='LN2d')
 class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of NCHW feature maps.
 
     Normalises each spatial position over C, as ``nn.LayerNorm(C)`` does on
-    NHWC. Build it from a config with
+    NHWC. :mod:`mmvitplug.models.norms` registers it as ``LN2d``, so
+    configs build it with
     ``build_norm_layer(dict(type='mmvitplug.LN2d'), C)``.
 
     Args:

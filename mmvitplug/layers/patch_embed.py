@@ -63,8 +63,8 @@ class PatchEmbed(nn.Module):
             stride=self.patch_size)
         self.norm = norm_layer(embed_dims) if norm_layer else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int,
-                                                                   int]]:
+    def forward(self,
+                x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         """Embed images.
 
         Args:

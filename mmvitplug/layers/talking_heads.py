@@ -4,8 +4,12 @@
 From `Shazeer et al. 2020 <https://arxiv.org/abs/2003.02436>`_, as used by
 `CaiT <https://arxiv.org/abs/2103.17239>`_.
 """
+from typing import Optional
+
 import torch
 import torch.nn as nn
+
+from .attention import check_mask, masked_softmax
 
 
 class TalkingHeadsAttention(nn.Module):
@@ -28,8 +32,16 @@ class TalkingHeadsAttention(nn.Module):
       permutes the heads to the last axis and applies ``proj_l`` / ``proj_w``
       as ``nn.Linear`` layers.
 
-    No SDPA kernel applies here: the logits are mixed across heads before
-    the softmax, so the attention matrix is always materialised.
+    No SDPA kernel (nor :func:`~mmvitplug.layers.attend`) applies here: the
+    logits are mixed across heads before the softmax, so the attention
+    matrix is always materialised.
+
+    An optional attention mask (bool keep-mask or additive, with the
+    semantics of :func:`~mmvitplug.layers.attend`) applies to the mixed
+    logits before the softmax; entries masked out (``False`` / ``-inf``)
+    are also zeroed after ``proj_w``, whose bias would otherwise give them
+    weight, so a keep-mask over keys gives the same output as attention over
+    the kept tokens only.
 
     Args:
         dim (int): Token dimension.
@@ -66,15 +78,33 @@ class TalkingHeadsAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend over tokens ``x`` of shape (B, N, C); returns (B, N, C)."""
+    def forward(self,
+                x: torch.Tensor,
+                mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Attend over tokens.
+
+        Args:
+            x (torch.Tensor): Tokens (B, N, C).
+            mask (torch.Tensor, optional): Attention mask broadcastable to
+                (B, num_heads, N, N), bool keep-mask or additive; see
+                :func:`~mmvitplug.layers.attend`. Defaults to None.
+
+        Returns:
+            torch.Tensor: (B, N, C).
+        """
         B, N, C = x.shape
+        if mask is not None:
+            check_mask(mask, (B, self.num_heads, N, N))
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         if self.fused_attn:
-            attn = self._attn_efficient(q, k)
+            attn = self._attn_efficient(q, k, mask)
         else:
-            attn = self._attn_explicit(q, k)
+            attn = self._attn_explicit(q, k, mask)
+        if mask is not None:
+            dropped = ~mask if mask.dtype == torch.bool else \
+                mask == float('-inf')
+            attn = attn.masked_fill(dropped, 0.)
         x = self.attn_drop(attn) @ v
         x = x.transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(x))
@@ -88,17 +118,17 @@ class TalkingHeadsAttention(nn.Module):
             attn.reshape(B, H, N * M))
         return mixed.view(B, H, N, M)
 
-    def _attn_efficient(self, q: torch.Tensor,
-                        k: torch.Tensor) -> torch.Tensor:
+    def _attn_efficient(self, q: torch.Tensor, k: torch.Tensor,
+                        mask: Optional[torch.Tensor]) -> torch.Tensor:
         logits = q @ k.transpose(-2, -1)
         logits = self._mix_heads(logits, self.proj_l,
                                  self.proj_l.weight * self.scale)
-        attn = logits.softmax(dim=-1)
+        attn = masked_softmax(logits, mask)
         return self._mix_heads(attn, self.proj_w, self.proj_w.weight)
 
-    def _attn_explicit(self, q: torch.Tensor,
-                       k: torch.Tensor) -> torch.Tensor:
+    def _attn_explicit(self, q: torch.Tensor, k: torch.Tensor,
+                       mask: Optional[torch.Tensor]) -> torch.Tensor:
         logits = (q * self.scale) @ k.transpose(-2, -1)
         logits = self.proj_l(logits.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        attn = logits.softmax(dim=-1)
+        attn = masked_softmax(logits, mask)
         return self.proj_w(attn.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)

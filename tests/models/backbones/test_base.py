@@ -1,0 +1,228 @@
+# Copyright (c) mmvitplug contributors.
+"""The declarative backbone base on a staged pyramid and on broken
+declarations.
+
+The families of :mod:`tests.test_backbone_contract` are flat trunks (one
+block a stage). Here a toy Swin / PVT-like pyramid, declared the way a
+future family will be (stages of several layers, a downsampling layer
+opening each later stage), checks that staged backbones fit the same base
+without special cases, and deliberately broken declarations check that
+the base refuses them.
+"""
+import pytest
+import torch
+import torch.nn as nn
+
+from mmvitplug.models.backbones import Parts, VisionBackbone
+from mmvitplug.models.backbones.base import drop_path_rates, format_tokens
+
+
+class Downsample(nn.Module):
+    """2x2 patch merging of NCHW maps."""
+
+    def __init__(self, in_dims, out_dims):
+        super().__init__()
+        self.proj = nn.Conv2d(in_dims, out_dims, 2, stride=2)
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+class ConvLayer(nn.Module):
+
+    def __init__(self, dims):
+        super().__init__()
+        self.conv = nn.Conv2d(dims, dims, 3, padding=1)
+        self.norm = nn.BatchNorm2d(dims)
+
+    def forward(self, x):
+        return x + self.norm(self.conv(x)).relu()
+
+
+class ToyPyramid(VisionBackbone):
+    """Stage i: (a downsampling for i > 0, then) ``depths[i]`` layers."""
+    arch_zoo = {'toy': dict(dims=(4, 8, 16), depths=(1, 2, 1))}
+    arch_keys = ('dims', 'depths')
+    out_types = ('featmap', 'avg_featmap')
+    num_stages_key = 'depths'
+    stage_unit = 'stages'
+    parts = Parts(stem=('stem_conv', ), stages='stages', top=('head_norm', ))
+
+    def __init__(self, arch='toy', out_indices=(0, 1, 2), **kwargs):
+        super().__init__(arch, out_indices, **kwargs)
+        dims, depths = self.arch_settings['dims'], self.arch_settings[
+            'depths']
+        self.stem_conv = nn.Conv2d(3, dims[0], 4, stride=4)
+        self.stages = nn.ModuleList()
+        for i, depth in enumerate(depths):
+            layers = [Downsample(dims[i - 1], dims[i])] if i else []
+            layers += [ConvLayer(dims[i]) for _ in range(depth)]
+            self.stages.append(nn.Sequential(*layers))
+        self.head_norm = nn.BatchNorm2d(dims[-1])
+
+    def embed(self, x):
+        return self.stem_conv(x), None
+
+    def format_output(self, x, index, context):
+        if index == self.num_stages - 1:
+            x = self.head_norm(x)
+        return x if self.out_type == 'featmap' else x.mean((2, 3))
+
+
+def test_pyramid_outputs_per_stage():
+    model = ToyPyramid().eval()
+    img = torch.randn(2, 3, 32, 48)
+    o0, o1, o2 = model(img)
+    assert [o.shape for o in (o0, o1, o2)] == [(2, 4, 8, 12), (2, 8, 4, 6),
+                                               (2, 16, 2, 3)]
+    # each output is its stage's layers applied to the previous output
+    torch.testing.assert_close(o0, model.stages[0](model.stem_conv(img)))
+    torch.testing.assert_close(o1, model.stages[1](o0))
+    torch.testing.assert_close(o2, model.head_norm(model.stages[2](o1)))
+    pooled = ToyPyramid(out_type='avg_featmap', out_indices=-1).eval()
+    pooled.load_state_dict(model.state_dict())
+    torch.testing.assert_close(pooled(img)[0], o2.mean((2, 3)))
+
+
+def test_pyramid_layer_depths_count_layers_over_stages():
+    model = ToyPyramid()
+    # 1 + (1 + 2) + (1 + 1) layers: depths 1..6, top 7, 8 depths in all
+    assert model.num_trunk_layers == 6
+    expected = {
+        'stem_conv.weight': 0,
+        'stages.0.0.conv.weight': 1,
+        'stages.1.0.proj.weight': 2,  # the downsampling enters stage 1
+        'stages.1.1.conv.weight': 3,
+        'stages.1.2.norm.bias': 4,
+        'stages.2.0.proj.bias': 5,
+        'stages.2.1.conv.weight': 6,
+        'head_norm.weight': 7,
+    }
+    for name, depth in expected.items():
+        assert model.get_layer_depth(name) == (depth, 8), name
+    assert model.get_layer_depth('head.fc.weight', 'backbone.') == (7, 8)
+
+
+@pytest.mark.parametrize('frozen_stages, frozen', [
+    (-1, ()),
+    (0, ('stem_conv', )),
+    (1, ('stem_conv', 'stages.0')),
+    (2, ('stem_conv', 'stages.0', 'stages.1')),
+    (3, ('stem_conv', 'stages', 'head_norm')),
+])
+def test_pyramid_frozen_stages(frozen_stages, frozen):
+    model = ToyPyramid(frozen_stages=frozen_stages).train()
+    for name, p in model.named_parameters():
+        assert p.requires_grad != name.startswith(frozen), name
+    for name, m in model.named_modules():
+        if name and not isinstance(m, (nn.ModuleList, nn.Sequential)):
+            assert m.training != name.startswith(frozen), name
+
+
+def test_pyramid_with_cp_checkpoints_every_layer(monkeypatch):
+    calls = []
+    real = torch.utils.checkpoint.checkpoint
+    monkeypatch.setattr(torch.utils.checkpoint, 'checkpoint',
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    model = ToyPyramid(with_cp=True).train()
+    ref = ToyPyramid().train()
+    ref.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    for out, expected in zip(model(x), ref(x)):
+        torch.testing.assert_close(out, expected)
+    assert len(calls) == 6
+
+
+def test_forward_stops_after_the_last_output_stage():
+    model = ToyPyramid(out_indices=0).eval()
+    ran = []
+    for i, stage in enumerate(model.stages):
+        stage.register_forward_hook(lambda *_, i=i: ran.append(i))
+    for i, stage in enumerate(model.layers):
+        for layer in stage:
+            layer.register_forward_hook(lambda *_, i=i: ran.append(i))
+    (out, ) = model(torch.randn(1, 3, 32, 32))
+    assert set(ran) == {0} and out.shape == (1, 4, 8, 8)
+
+
+def test_undeclared_module_is_refused():
+
+    class Forgetful(ToyPyramid):
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.extra = nn.Linear(2, 2)  # in no declared part
+
+    with pytest.raises(RuntimeError, match=r"undeclared \['extra'\]"):
+        Forgetful()
+
+
+def test_loose_parameter_must_be_declared():
+
+    class Token(ToyPyramid):
+        parts = Parts(stem=('stem_conv', 'token'), stages='stages',
+                      top=('head_norm', ))
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.token = nn.Parameter(torch.zeros(4))
+            self.other = nn.Parameter(torch.zeros(4))
+
+    with pytest.raises(RuntimeError, match=r"undeclared \['other'\]"):
+        Token()
+
+
+def test_part_declared_twice_is_refused():
+
+    class Twice(ToyPyramid):
+        parts = Parts(stem=('stem_conv', ), stages='stages',
+                      top=('head_norm', 'stem_conv'))
+
+    with pytest.raises(RuntimeError, match=r"declared twice \['stem_conv'\]"):
+        Twice()
+
+
+def test_declared_part_must_exist():
+
+    class Missing(ToyPyramid):
+        parts = Parts(stem=('stem_conv', ), stages='stages',
+                      top=('head_norm', 'final'))
+
+    with pytest.raises(AttributeError, match="declares 'final'"):
+        Missing()
+
+
+def test_stage_count_must_match_arch():
+
+    class Short(ToyPyramid):
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            del self.stages[2]
+
+    with pytest.raises(RuntimeError, match='built 2 stages.*has 3'):
+        Short(out_indices=0)
+
+
+def test_declaration_is_finished_once_for_subclasses():
+    calls = []
+
+    class Sub(ToyPyramid):
+
+        def _finish_declaration(self):
+            calls.append(1)
+            super()._finish_declaration()
+
+    Sub()
+    assert calls == [1]
+
+
+def test_drop_path_rates_and_format_tokens_errors():
+    assert drop_path_rates(0.3, 4, 'linear') == pytest.approx(
+        [0., 0.1, 0.2, 0.3])
+    assert drop_path_rates(0.3, 2) == [0.3, 0.3]
+    assert drop_path_rates(0.3, 1, 'linear') == [0.]
+    with pytest.raises(ValueError, match="'cosine'.*'linear', 'uniform'"):
+        drop_path_rates(0.3, 2, 'cosine')
+    with pytest.raises(ValueError, match="'cls_token'"):
+        format_tokens(torch.zeros(1, 4, 2), 'cls_token', (2, 2))
