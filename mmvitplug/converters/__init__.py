@@ -1,19 +1,26 @@
 # Copyright (c) mmvitplug contributors.
-"""Pure functions mapping official checkpoints to mmvitplug state dicts."""
+"""Pure functions mapping official checkpoints to mmvitplug state dicts.
+
+Each converter registers itself under the type name of the backbone it
+serves, with a recogniser of its official layout (see
+:mod:`mmvitplug.converters.registry`); importing this package registers
+them all.
+"""
 from .cait import convert_cait
 from .deit import convert_deit
 from .patchconvnet import convert_patchconvnet
+from .registry import (AnyLayout, Converter, KeyLayout, converter_for_type,
+                       converter_of_function, get_converter,
+                       prepare_state_dict, recognising_converters,
+                       register_converter, registered_converters,
+                       strip_ddp_prefix, unregister_converter,
+                       unwrap_state_dict)
 from .resmlp import convert_resmlp
 
-#: Converter per model family, used by ``tools/model_converters/convert.py``.
-CONVERTERS = {
-    'cait': convert_cait,
-    'deit': convert_deit,
-    'patchconvnet': convert_patchconvnet,
-    'resmlp': convert_resmlp,
-}
-
 __all__ = [
-    'CONVERTERS', 'convert_cait', 'convert_deit', 'convert_patchconvnet',
-    'convert_resmlp'
+    'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait', 'convert_deit',
+    'convert_patchconvnet', 'convert_resmlp', 'converter_for_type',
+    'converter_of_function', 'get_converter', 'prepare_state_dict',
+    'recognising_converters', 'register_converter', 'registered_converters',
+    'strip_ddp_prefix', 'unregister_converter', 'unwrap_state_dict'
 ]

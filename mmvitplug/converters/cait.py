@@ -5,6 +5,8 @@ from typing import Dict
 
 import torch
 
+from .registry import KeyLayout, register_converter
+
 _BACKBONE_KEYS = ('cls_token', 'pos_embed')
 _BACKBONE_PATTERNS = (
     r'patch_embed\.proj\.(weight|bias)',
@@ -12,11 +14,22 @@ _BACKBONE_PATTERNS = (
     r'attn\.proj|mlp\.fc1|mlp\.fc2)\.(weight|bias)',
     r'blocks_token_only\.\d+\.(norm1|norm2|attn\.q|attn\.k|attn\.v|'
     r'attn\.proj|mlp\.fc1|mlp\.fc2)\.(weight|bias)',
-    r'(blocks|blocks_token_only)\.\d+\.gamma_[12]',
+    r'blocks_token_only\.\d+\.gamma_[12]',
     r'norm\.(weight|bias)',
+)
+# LayerScale of the self-attention blocks: official / timm ``gamma_{1,2}``,
+# mmvitplug ``ls{1,2}.gamma`` (the shared mmvitplug.layers.Block)
+_BLOCK_LAYER_SCALE = r'(blocks\.\d+)\.gamma_([12])'
+#: Official / timm CaiT: talking-heads blocks and class-attention blocks.
+LAYOUT = KeyLayout(
+    r'pos_embed$',
+    r'blocks\.\d+\.attn\.proj_l\.weight$',
+    r'blocks\.\d+\.gamma_1$',  # mmvitplug: blocks.{i}.ls1.gamma
+    r'blocks_token_only\.\d+\.attn\.q\.weight$',
 )
 
 
+@register_converter('CaiT', recognise=LAYOUT)
 def convert_cait(
         state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Map an official CaiT checkpoint to mmvitplug classifier keys.
@@ -24,9 +37,15 @@ def convert_cait(
     Accepts the state dict of the official repository
     (`facebookresearch/deit <https://github.com/facebookresearch/deit>`_,
     `CaiT <https://arxiv.org/abs/2103.17239>`_) or timm, optionally wrapped
-    as ``{'model': state_dict, ...}`` and with DDP's ``module.`` prefix.
+    as ``{'model': state_dict, ...}`` and with DDP's ``module.`` prefix
+    (both removed by
+    :func:`~mmvitplug.converters.registry.prepare_state_dict` first; the
+    registered recogniser is :data:`LAYOUT`).
     Backbone keys (``mmvitplug.CaiT`` uses the official names) get the
-    ``backbone.`` prefix and the classifier ``head.*`` becomes
+    ``backbone.`` prefix, the LayerScale vectors of the self-attention
+    blocks ``blocks.{i}.gamma_1`` / ``gamma_2`` become
+    ``blocks.{i}.ls1.gamma`` / ``ls2.gamma`` (those of the class-attention
+    blocks keep their names) and the classifier ``head.*`` becomes
     ``head.fc.*`` (mmpretrain ``LinearClsHead``).
 
     Args:
@@ -39,12 +58,13 @@ def convert_cait(
         KeyError: If a key is not part of the official CaiT layout, so no
             weight is dropped silently.
     """
-    if 'model' in state_dict and isinstance(state_dict['model'], dict):
-        state_dict = state_dict['model']
     converted, unknown = {}, []
     for key, value in state_dict.items():
-        key = key[len('module.'):] if key.startswith('module.') else key
-        if key in _BACKBONE_KEYS or any(
+        layer_scale = re.fullmatch(_BLOCK_LAYER_SCALE, key)
+        if layer_scale:
+            block, branch = layer_scale.groups()
+            converted[f'backbone.{block}.ls{branch}.gamma'] = value
+        elif key in _BACKBONE_KEYS or any(
                 re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
             converted[f'backbone.{key}'] = value
         elif re.fullmatch(r'head\.(weight|bias)', key):

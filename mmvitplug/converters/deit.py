@@ -5,6 +5,8 @@ from typing import Dict
 
 import torch
 
+from .registry import KeyLayout, register_converter
+
 _BACKBONE_KEYS = ('cls_token', 'dist_token', 'pos_embed')
 _BACKBONE_PATTERNS = (
     r'patch_embed\.proj\.(weight|bias)',
@@ -15,22 +17,32 @@ _BACKBONE_PATTERNS = (
 )
 # DeiT III LayerScale in the official models_v2.py: blocks.{i}.gamma_{1,2}
 _OFFICIAL_LAYER_SCALE = r'(blocks\.\d+)\.gamma_([12])'
+#: Official / timm DeiT, distilled DeiT and DeiT III ViTs; CaiT's layout
+#: (same trunk keys, plus class-attention blocks) is not DeiT's.
+LAYOUT = KeyLayout(
+    r'pos_embed$',
+    r'patch_embed\.proj\.weight$',
+    r'blocks\.\d+\.attn\.qkv\.weight$',
+    forbidden=(r'blocks_token_only\.', r'blocks\.\d+\.attn\.proj_l\.'))
 
 
+@register_converter('DeiT', recognise=LAYOUT)
 def convert_deit(
         state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Map an official DeiT / DeiT III checkpoint to mmvitplug classifier keys.
 
     Accepts the state dict of the official repository / timm (plain or
     distilled DeiT, and the DeiT III ViTs of the official ``models_v2.py`` /
-    timm ``deit3_*``), optionally wrapped as ``{'model': state_dict, ...}``.
-    Backbone keys get the ``backbone.`` prefix, and the official DeiT III
-    LayerScale vectors ``blocks.{i}.gamma_1`` / ``gamma_2`` become
-    ``blocks.{i}.ls1.gamma`` / ``ls2.gamma`` (timm's names, already ours).
-    DeiT III's position embedding of the patches only keeps its shape; it
-    loads into :class:`mmvitplug.DeiT` built with
-    ``pos_embed_extra_tokens=False`` (the ``deit3-*`` archs). The plain
-    classifier ``head.*`` becomes ``head.fc.*`` (mmpretrain
+    timm ``deit3_*``), optionally wrapped as ``{'model': state_dict, ...}`` and
+    with DDP's ``module.`` prefix (both removed by
+    :func:`~mmvitplug.converters.registry.prepare_state_dict` first; the
+    registered recogniser is :data:`LAYOUT`). Backbone keys get the
+    ``backbone.`` prefix, and the official DeiT III LayerScale vectors
+    ``blocks.{i}.gamma_1`` / ``gamma_2`` become ``blocks.{i}.ls1.gamma`` /
+    ``ls2.gamma`` (timm's names, already ours). DeiT III's position embedding
+    of the patches only keeps its shape; it loads into :class:`mmvitplug.DeiT`
+    built with ``pos_embed_extra_tokens=False`` (the ``deit3-*`` archs). The
+    plain classifier ``head.*`` becomes ``head.fc.*`` (mmpretrain
     ``LinearClsHead``) and the distilled ``head.*`` / ``head_dist.*`` become
     ``head.head.*`` / ``head.head_dist.*`` (``mmvitplug.DeiTDistillHead``).
 
@@ -44,8 +56,6 @@ def convert_deit(
         KeyError: If a key is not part of the official DeiT layout, so no
             weight is dropped silently.
     """
-    if 'model' in state_dict and isinstance(state_dict['model'], dict):
-        state_dict = state_dict['model']
     distilled = 'head_dist.weight' in state_dict or 'dist_token' in state_dict
     head_name = 'head' if distilled else 'fc'
 

@@ -5,6 +5,8 @@ from typing import Dict
 
 import torch
 
+from .registry import KeyLayout, register_converter
+
 _BACKBONE_PATTERNS = (
     r'cls_token',
     r'blocks\.\d+\.(norm1\.(weight|bias)|gamma_1)',
@@ -18,20 +20,29 @@ _BACKBONE_PATTERNS = (
 )
 _STEM = r'patch_embed\.proj\.(\d+)\.0\.weight'
 _MULTI_HEAD = r'head\.(\d+)\.(weight|bias)'
+#: Official PatchConvNet: the convolutional stem's layers each sit in an
+#: ``nn.Sequential`` (``patch_embed.proj.{i}.0``; ours have no ``.0``) and
+#: the trunk blocks have ``attn.qkv_pos``.
+LAYOUT = KeyLayout(
+    r'patch_embed\.proj\.\d+\.0\.weight$',
+    r'blocks\.\d+\.attn\.qkv_pos\.',
+)
 
 
+@register_converter('PatchConvNet', recognise=LAYOUT)
 def convert_patchconvnet(
         state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Map an official PatchConvNet checkpoint to mmvitplug classifier keys.
-
-    Accepts the state dict of the official repository (facebookresearch/deit
-    ``patchconvnet_models.py``), optionally wrapped as
-    ``{'model': state_dict, ...}``. Backbone keys get the ``backbone.``
-    prefix; the stem's ``patch_embed.proj.{i}.0.weight`` (each official
-    convolution sits in its own ``nn.Sequential``) becomes
-    ``backbone.patch_embed.proj.{i}.weight``; the classifier ``head.*``
-    becomes ``head.fc.*`` (mmpretrain ``LinearClsHead``). The
-    multi-class-token model's per-class heads ``head.{i}.weight`` (1, C) /
+     Accepts the state dict of the official repository (facebookresearch/deit
+    ``patchconvnet_models.py``), optionally wrapped as ``{'model': state_dict,
+    ...}`` and with DDP's ``module.`` prefix (both removed by
+    :func:`~mmvitplug.converters.registry.prepare_state_dict` first; the
+    registered recogniser is :data:`LAYOUT`). Backbone keys get the
+    ``backbone.`` prefix; the stem's ``patch_embed.proj.{i}.0.weight`` (each
+    official convolution sits in its own ``nn.Sequential``) becomes
+    ``backbone.patch_embed.proj.{i}.weight``; the classifier ``head.*`` becomes
+    ``head.fc.*`` (mmpretrain ``LinearClsHead``). The multi-class-token model's
+    per-class heads ``head.{i}.weight`` (1, C) /
     ``head.{i}.bias`` (1,) are stacked in class order into ``head.fc.weight``
     (K, C) / ``head.fc.bias`` (K,): class ``i``'s logit is
     ``head.fc.weight[i] @ token_i + head.fc.bias[i]``.
@@ -48,8 +59,6 @@ def convert_patchconvnet(
             so no weight is dropped silently, or the per-class heads are
             incomplete.
     """
-    if 'model' in state_dict and isinstance(state_dict['model'], dict):
-        state_dict = state_dict['model']
     converted, unknown, multi = {}, [], {}
     for key, value in state_dict.items():
         stem = re.fullmatch(_STEM, key)

@@ -5,6 +5,8 @@ from typing import Dict
 
 import torch
 
+from .registry import KeyLayout, register_converter
+
 # (pattern of a checkpoint key, mmvitplug backbone key template). Official
 # (facebookresearch/deit resmlp_models.py) names first, then timm
 # (mlp_mixer.py ResBlock), then mmvitplug's own backbone names, so a bare
@@ -20,22 +22,35 @@ _RULES = (
      r'blocks.\1.ls\2.gamma'),
     (r'norm\.(alpha|beta)', r'norm.\1'),
 )
+#: The official layout (``blocks.{i}.attn``, ``gamma_{1,2}``) or timm's
+#: (``stem.proj``, ``blocks.{i}.linear_tokens``, ``ls{1,2}``); mmvitplug's
+#: own backbone names (``linear_tokens`` with ``patch_embed``,
+#: ``ls{1,2}.gamma``) are neither.
+LAYOUT = KeyLayout(
+    r'blocks\.\d+\.attn\.weight$',
+    r'blocks\.\d+\.norm1\.alpha$',
+) | KeyLayout(
+    r'stem\.proj\.weight$',
+    r'blocks\.\d+\.linear_tokens\.weight$',
+)
 
 
+@register_converter('ResMLP', recognise=LAYOUT)
 def convert_resmlp(
         state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Map an official or timm ResMLP checkpoint to mmvitplug classifier keys.
-
-    Accepts the state dicts of the official repository
-    (``patch_embed.proj``, ``blocks.{i}.attn``, ``blocks.{i}.mlp.fc1``,
-    ``blocks.{i}.gamma_1``, Affine ``alpha`` / ``beta`` of shape (C, ))
-    and of timm (``stem.proj``, ``blocks.{i}.linear_tokens``,
-    ``blocks.{i}.mlp_channels.fc1``, ``blocks.{i}.ls1``, Affine of shape
-    (1, 1, C)), optionally wrapped as ``{'model': state_dict, ...}``. The
-    distilled and DINO checkpoints share the layout (one head, or none).
-    Backbone keys get the ``backbone.`` prefix and mmvitplug names, Affine
-    parameters become (C, ) vectors, and the classifier ``head.*`` becomes
-    ``head.fc.*`` (mmpretrain ``LinearClsHead``).
+     Accepts the state dicts of the official repository (``patch_embed.proj``,
+    ``blocks.{i}.attn``, ``blocks.{i}.mlp.fc1``, ``blocks.{i}.gamma_1``, Affine
+    ``alpha`` / ``beta`` of shape (C, )) and of timm (``stem.proj``,
+    ``blocks.{i}.linear_tokens``, ``blocks.{i}.mlp_channels.fc1``,
+    ``blocks.{i}.ls1``, Affine of shape (1, 1, C)), optionally wrapped as
+    ``{'model': state_dict, ...}`` and with DDP's ``module.`` prefix (both
+    removed by :func:`~mmvitplug.converters.registry.prepare_state_dict` first;
+    the registered recogniser is :data:`LAYOUT`). The distilled and DINO
+    checkpoints share the layout (one head, or none). Backbone keys get the
+    ``backbone.`` prefix and mmvitplug names, Affine parameters become (C, )
+    vectors, and the classifier ``head.*`` becomes ``head.fc.*`` (mmpretrain
+    ``LinearClsHead``).
 
     Args:
         state_dict (dict): The official or timm checkpoint.
@@ -48,8 +63,6 @@ def convert_resmlp(
         KeyError: If a key is not part of the ResMLP layout, so no weight is
             dropped silently.
     """
-    if 'model' in state_dict and isinstance(state_dict['model'], dict):
-        state_dict = state_dict['model']
     converted, unknown = {}, []
     for key, value in state_dict.items():
         for pattern, template in _RULES:

@@ -1,18 +1,27 @@
 # Copyright (c) mmvitplug contributors.
 import argparse
+import contextlib
 import logging
 import pickle
+import re
+from pathlib import Path
 
 import pytest
 import torch
+import torch.nn as nn
 
-from mmvitplug.converters import convert_deit
+from mmvitplug.converters import (KeyLayout, convert_deit, get_converter,
+                                  register_converter, registered_converters,
+                                  unregister_converter)
 from mmvitplug.layers import resize_pos_embed
-from mmvitplug.models.backbones import DeiT
-from mmvitplug.models.utils import (is_official_layout, load_pretrained,
-                                    unwrap_state_dict)
+from mmvitplug.models.backbones import CaiT, DeiT, PatchConvNet, ResMLP
+from mmvitplug.models.utils import (convert_if_official, is_official_layout,
+                                    load_pretrained, unwrap_state_dict)
+from mmvitplug.models.utils.pretrained import find_converter
+from _builders import TEST_DATA
 
 ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+GOLDEN = Path(TEST_DATA) / 'patchconvnet_golden.pt'
 
 
 def tiny(seed=0, **kwargs):
@@ -53,8 +62,11 @@ def test_report_missing_unexpected_mismatched(log, caplog):
     model = tiny(seed=0)
     kept_bias = model.blocks[0].mlp.fc1.bias.detach().clone()
     kept_norm = model.norm.weight.detach().clone()
+    # (in DeiT's official names, the unknown key would make the converter
+    # raise: see test_unknown_key_in_official_names_raises)
+    ckpt = {'state_dict': {f'backbone.{k}': v for k, v in src.items()}}
     with caplog.at_level(logging.INFO, logger=log.name):
-        report = load_pretrained(model, src, logger=log)
+        report = load_pretrained(model, ckpt, prefix='backbone.', logger=log)
     assert report.missing_keys == ['norm.weight']
     assert report.unexpected_keys == ['extra.weight']
     assert report.mismatched == [('blocks.0.mlp.fc1.bias', (65, ), (64, ))]
@@ -75,6 +87,15 @@ def test_report_missing_unexpected_mismatched(log, caplog):
     assert any(f'Loaded {report.num_loaded}/' in m for m in info)
 
 
+def test_unknown_key_in_official_names_raises():
+    """Not all module keys, DeiT's layout: converted, and the converter
+    names the key it does not know instead of dropping it."""
+    src = dict(tiny(seed=1).state_dict())
+    src['extra.weight'] = torch.ones(3)
+    with pytest.raises(KeyError, match='extra.weight'):
+        load_pretrained(tiny(), src)
+
+
 def test_backbone_prefixed_checkpoint(tmp_path):
     src = tiny(seed=1)
     state = {f'backbone.{k}': v for k, v in src.state_dict().items()}
@@ -92,31 +113,63 @@ def test_backbone_prefixed_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize('prefix', [None, 'backbone.'])
-def test_official_checkpoint(tmp_path, prefix):
+@pytest.mark.parametrize('explicit', [True, False])
+def test_official_checkpoint(tmp_path, prefix, explicit):
     src = tiny(seed=1, distilled=True)
     ckpt = official_ckpt(src)
     ckpt['model']['head_dist.weight'] = torch.randn(10, 32)
-    assert is_official_layout(ckpt)
+    assert is_official_layout(ckpt, 'DeiT')
     torch.save(ckpt, tmp_path / 'official.pth')
     model = tiny(seed=0, distilled=True)
-    report = load_pretrained(model, str(tmp_path / 'official.pth'),
-                             prefix=prefix, converter=convert_deit)
+    report = load_pretrained(
+        model, str(tmp_path / 'official.pth'), prefix=prefix,
+        converter=convert_deit if explicit else None)
+    assert report.converted and report.complete
+    assert report.converter == 'DeiT'
+    assert_same_weights(model, src.state_dict())
+
+
+def test_official_checkpoint_without_head(tmp_path):
+    """A headless official checkpoint (e.g. DINO's) with prefix='backbone.'
+    is converted: its keys do not start with the prefix."""
+    src = tiny(seed=1)
+    model = tiny(seed=0)
+    report = load_pretrained(
+        model, {'model': dict(src.state_dict())}, prefix='backbone.')
     assert report.converted and report.complete
     assert_same_weights(model, src.state_dict())
-    # without a converter the official head keys are not silently dropped
-    report = load_pretrained(tiny(distilled=True), ckpt)
-    assert report.unexpected_keys == ['head.weight', 'head.bias',
-                                      'head_dist.weight']
 
 
 def test_layout_detection():
     state = tiny().state_dict()
-    assert is_official_layout({'model': {}})
+    assert not is_official_layout({'model': {}})
     assert is_official_layout(state)  # timm backbone layout
+    assert is_official_layout(state, 'DeiT')
+    assert is_official_layout({'model': state}, DeiT)
+    assert is_official_layout(state, tiny())
+    assert not is_official_layout(state, 'CaiT')
+    assert not is_official_layout(state, nn.Linear(1, 1))  # no converter
     prefixed = {f'backbone.{k}': v for k, v in state.items()}
     assert not is_official_layout({'state_dict': prefixed})
     assert unwrap_state_dict({'state_dict': prefixed}) is prefixed
     assert not is_official_layout({'layers.0.ln1.weight': torch.ones(1)})
+    with pytest.raises(KeyError, match='registered'):
+        is_official_layout(state, 'ViT')
+
+
+def test_bare_state_dict_in_official_names_is_not_converted():
+    """The module-key protection: DeiT's names are timm's."""
+    src = tiny(seed=1)
+    state = src.state_dict()
+    assert is_official_layout(state, 'DeiT')
+    state_dict, prefix, converted = convert_if_official(
+        state, None, tiny(), None)
+    assert not converted and prefix is None and state_dict.keys() == \
+        state.keys()
+    report = load_pretrained(tiny(), {'module.' + k: v
+                                      for k, v in state.items()})
+    assert report.complete and not report.converted
+    assert report.converter is None
 
 
 def test_pos_embed_resized_on_load(log):
@@ -198,3 +251,310 @@ def test_pretrained_in_list_rejected(tmp_path):
         dict(type='Pretrained', checkpoint='x.pth')])
     with pytest.raises(ValueError, match='single dict'):
         model.init_weights()
+
+
+# ------------------------------------------- converters found by the registry
+CAIT_ARCH = dict(embed_dims=32, num_layers=3, num_heads=4,
+                 feedforward_channels=64, init_values=0.5)
+RESMLP_ARCH = dict(embed_dims=32, num_layers=3, feedforward_channels=64,
+                   init_values=0.1)
+
+
+def with_head(state, dims=32, num_classes=10):
+    """An official classifier checkpoint: backbone keys + ``head.*``."""
+    generator = torch.Generator().manual_seed(3)
+    state = dict(state)
+    state['head.weight'] = torch.randn(num_classes, dims, generator=generator)
+    state['head.bias'] = torch.randn(num_classes, generator=generator)
+    return state
+
+
+def resmlp_official(state):
+    """mmvitplug ResMLP names -> official ``resmlp_models.py`` names."""
+    out = {}
+    for key, value in state.items():
+        key = key.replace('.linear_tokens.', '.attn.')
+        key = key.replace('.mlp_channels.', '.mlp.')
+        out[re.sub(r'\.ls([12])\.gamma$', r'.gamma_\1', key)] = value
+    return out
+
+
+def cait_official(state):
+    """mmvitplug CaiT names -> official / timm names (the self-attention
+    blocks' LayerScale is ``gamma_{1,2}`` there)."""
+    return {
+        re.sub(r'^(blocks\.\d+)\.ls([12])\.gamma$', r'\1.gamma_\2', k): v
+        for k, v in state.items()
+    }
+
+
+#: Per registered converter: a tiny backbone (class, kwargs) and its official
+#: classifier checkpoint (10 classes) made from a random instance.
+LOAD_SAMPLES = {
+    'DeiT': (DeiT, dict(arch=ARCH, img_size=32, patch_size=8),
+             lambda m: with_head(m.state_dict())),
+    'CaiT': (CaiT, dict(arch=CAIT_ARCH, img_size=32, patch_size=8),
+             lambda m: with_head(cait_official(m.state_dict()))),
+    'ResMLP': (ResMLP, dict(arch=RESMLP_ARCH, img_size=32, patch_size=8),
+               lambda m: with_head(resmlp_official(m.state_dict()))),
+    # the official code's own state dict
+    'PatchConvNet': (PatchConvNet, dict(arch=dict(embed_dims=32,
+                                                  num_layers=2)),
+                     lambda m: torch.load(GOLDEN, weights_only=True)
+                     ['single']['state_dict']),
+}
+
+
+def load_sample(name, seed=0):
+    cls, kwargs, make_official = LOAD_SAMPLES[name]
+    torch.manual_seed(seed)
+    module = cls(**kwargs)
+    module.init_weights()
+    return module, make_official(module)
+
+
+def build_classifier(name, seed=0):
+    from mmpretrain.registry import MODELS
+    cls, kwargs, _ = LOAD_SAMPLES[name]
+    torch.manual_seed(seed)
+    return MODELS.build(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type=f'mmvitplug.{cls.__name__}', **kwargs),
+            neck=None,
+            head=dict(type='LinearClsHead', num_classes=10,
+                      in_channels=32)))
+
+
+def ddp(state):
+    return {f'module.{k}': v for k, v in state.items()}
+
+
+def test_every_registered_converter_has_a_load_sample():
+    missing = set(registered_converters()) - set(LOAD_SAMPLES)
+    assert not missing, f'add a tiny {sorted(missing)} to LOAD_SAMPLES'
+
+
+@pytest.mark.parametrize('name', registered_converters())
+def test_module_prefixed_official_checkpoint(name):
+    """``module.``-prefixed official checkpoints load into a backbone of
+    every registered type, converted by the registry (no converter=)."""
+    _, official = load_sample(name, seed=1)
+    converted = get_converter(name)(official)
+    expected = {k[9:]: v for k, v in converted.items()
+                if k.startswith('backbone.')}
+    assert get_converter(name).recognises(ddp(official))
+    for checkpoint in (official, ddp(official), {'model': ddp(official)},
+                       {'state_dict': ddp(official), 'meta': {}}):
+        model, _ = load_sample(name, seed=0)
+        report = load_pretrained(model, checkpoint, logger=None)
+        assert report.converted and report.converter == name
+        assert report.complete
+        assert_same_weights(model, expected)
+
+
+@pytest.mark.parametrize('name', registered_converters())
+def test_official_checkpoint_into_classifier(name):
+    """A whole classifier (e.g. a distillation teacher) finds the converter
+    of its backbone and loads backbone and head."""
+    _, official = load_sample(name, seed=1)
+    converted = get_converter(name)(official)
+    classifier = build_classifier(name)
+    assert find_converter(classifier) is get_converter(name)
+    report = load_pretrained(classifier, {'model': ddp(official)},
+                             logger=None)
+    assert report.converted and report.converter == name
+    assert report.complete
+    assert_same_weights(classifier, converted)
+
+
+def test_subclass_uses_base_converter():
+
+    class MyDeiT(DeiT):
+        pass
+
+    torch.manual_seed(0)
+    model = MyDeiT(ARCH, img_size=32, patch_size=8)
+    assert find_converter(model) is get_converter('DeiT')
+    src = tiny(seed=1)
+    report = load_pretrained(model, official_ckpt(src), logger=None)
+    assert report.converted and report.converter == 'DeiT'
+    assert_same_weights(model, src.state_dict())
+    assert find_converter(nn.Linear(1, 1)) is None
+
+
+def test_explicit_converter_wins():
+    calls = []
+
+    def spy(state_dict):
+        calls.append(list(state_dict))
+        return convert_deit(state_dict)
+
+    src = tiny(seed=1)
+    model = tiny(seed=0)
+    report = load_pretrained(
+        model, {'model': ddp(official_ckpt(src)['model'])}, converter=spy,
+        logger=None)
+    assert report.converted and report.converter == 'spy'
+    assert_same_weights(model, src.state_dict())
+    # called once, on the unwrapped state dict without DDP's prefix
+    assert len(calls) == 1 and 'head.weight' in calls[0]
+    assert not any(k.startswith('module.') for k in calls[0])
+    # with DeiT's recogniser: an mmvitplug classifier checkpoint is not
+    # passed to it
+    classifier_ckpt = {f'backbone.{k}': v for k, v in src.state_dict().items()}
+    report = load_pretrained(tiny(), classifier_ckpt, prefix='backbone.',
+                             converter=spy, logger=None)
+    assert len(calls) == 1 and not report.converted and report.complete
+    # a registered converter passed explicitly brings its own recogniser
+    report = load_pretrained(tiny(), official_ckpt(src),
+                             converter=get_converter('CaiT').function,
+                             logger=None)
+    assert not report.converted
+    with pytest.raises(TypeError, match='callable'):
+        load_pretrained(tiny(), official_ckpt(src), converter='DeiT')
+
+
+def test_foreign_official_layout_is_reported(log, caplog):
+    torch.manual_seed(0)
+    cait = CaiT(CAIT_ARCH, img_size=32, patch_size=8)
+    ckpt = {'model': with_head(cait_official(cait.state_dict()))}
+    with caplog.at_level(logging.INFO, logger=log.name):
+        report = load_pretrained(tiny(), ckpt, logger=log)
+    assert not report.converted and report.unexpected_keys
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno == logging.WARNING]
+    assert any("official layout of ['CaiT']" in m and 'DeiT' in m
+               for m in warnings), warnings
+
+
+# ------------------------------- a new layout: ConvNeXt-style stem / stages
+class TinyConvNeXt(nn.Module):
+    """mmpretrain-style names: ``downsample_layers`` and ``stages.i.j``."""
+
+    def __init__(self):
+        super().__init__()
+        self.downsample_layers = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(3, 8, 4, 4), nn.BatchNorm2d(8))])
+        self.stages = nn.ModuleList([
+            nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8),
+                          nn.Conv2d(8, 8, 1))
+        ])
+
+
+class TinyConvNeXtClassifier(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = TinyConvNeXt()
+        self.head = nn.Module()
+        self.head.fc = nn.Linear(8, 10)
+
+
+_CONVNEXT_RULES = (
+    (r'stem\.0\.(.+)', r'backbone.downsample_layers.0.0.\1'),
+    (r'stem\.1\.(.+)', r'backbone.downsample_layers.0.1.\1'),
+    (r'stages\.(\d+)\.blocks\.0\.conv_dw\.(.+)', r'backbone.stages.\1.0.\2'),
+    (r'stages\.(\d+)\.blocks\.0\.conv_pw\.(.+)', r'backbone.stages.\1.1.\2'),
+    (r'head\.fc\.(weight|bias)', r'head.fc.\1'),
+)
+
+
+def convert_tiny_convnext(state_dict):
+    """timm-style ConvNeXt names -> TinyConvNeXt classifier names."""
+    out = {}
+    for key, value in state_dict.items():
+        for pattern, template in _CONVNEXT_RULES:
+            match = re.fullmatch(pattern, key)
+            if match:
+                out[match.expand(template)] = value
+                break
+        else:
+            raise KeyError(f'not a TinyConvNeXt key: {key}')
+    return out
+
+
+def convnext_official(classifier):
+    """TinyConvNeXt classifier -> timm-style names (independent inverse)."""
+    out = {}
+    for key, value in classifier.state_dict().items():
+        key = key.replace('backbone.downsample_layers.0.', 'stem.')
+        key = re.sub(r'backbone\.stages\.(\d+)\.0\.',
+                     r'stages.\1.blocks.0.conv_dw.', key)
+        key = re.sub(r'backbone\.stages\.(\d+)\.1\.',
+                     r'stages.\1.blocks.0.conv_pw.', key)
+        out[key] = value
+    return out
+
+
+@contextlib.contextmanager
+def convnext_registered():
+    register_converter(
+        'TinyConvNeXt', recognise=KeyLayout(r'stem\.',
+                                            r'stages\.\d+\.blocks\.'))(
+                                                convert_tiny_convnext)
+    try:
+        yield
+    finally:
+        unregister_converter('TinyConvNeXt')
+
+
+def randomised(module, seed):
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for value in module.state_dict().values():
+            if value.is_floating_point():
+                value.copy_(torch.randn_like(value))
+    return module
+
+
+def test_convnext_style_layout_needs_a_registered_converter():
+    src = randomised(TinyConvNeXtClassifier(), 1)
+    official = convnext_official(src)
+    assert 'stem.0.weight' in official
+    assert 'stages.0.blocks.0.conv_dw.weight' in official
+    assert not is_official_layout(official)
+    # unregistered: loads unconverted, nothing matches
+    with pytest.raises(ValueError, match='No tensor'):
+        load_pretrained(TinyConvNeXt(), official, logger=None)
+    # an explicit, unregistered converter for an unregistered module
+    model = TinyConvNeXt()
+    report = load_pretrained(model, official,
+                             converter=convert_tiny_convnext, logger=None)
+    assert report.converted and report.converter == 'convert_tiny_convnext'
+    assert_same_weights(model, src.backbone.state_dict())
+
+
+@pytest.mark.parametrize('wrap', [False, True])
+def test_convnext_style_converter_registered_in_a_test(wrap):
+    src = randomised(TinyConvNeXtClassifier(), 1)
+    official = convnext_official(src)
+    checkpoint = {'model': ddp(official)} if wrap else official
+
+    class MyConvNeXt(TinyConvNeXt):
+        pass
+
+    with convnext_registered():
+        assert is_official_layout(checkpoint, 'TinyConvNeXt')
+        assert is_official_layout(checkpoint) and not is_official_layout(
+            checkpoint, 'DeiT')
+        # its own (mmvitplug) layout is not recognised
+        assert not is_official_layout(src.backbone.state_dict(),
+                                      'TinyConvNeXt')
+        for model in (TinyConvNeXt(), MyConvNeXt()):
+            report = load_pretrained(model, checkpoint, logger=None)
+            assert report.converted and report.complete
+            assert report.converter == 'TinyConvNeXt'
+            assert_same_weights(model, src.backbone.state_dict())
+        teacher = TinyConvNeXtClassifier()
+        report = load_pretrained(teacher, checkpoint, logger=None)
+        assert report.converted and report.complete
+        assert_same_weights(teacher, src.state_dict())
+        # an mmvitplug checkpoint still loads as is
+        model = TinyConvNeXt()
+        report = load_pretrained(model, src.backbone.state_dict(),
+                                 logger=None)
+        assert not report.converted and report.complete
+    assert 'TinyConvNeXt' not in registered_converters()
+    with pytest.raises(ValueError, match='No tensor'):
+        load_pretrained(TinyConvNeXt(), checkpoint, logger=None)

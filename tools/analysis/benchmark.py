@@ -6,7 +6,8 @@ for models timm lacks, a function of a local Python file given by the user
 (``--reference-module PATH --reference-fn NAME``, e.g. a copy of the
 official repository's model file; nothing of it is shipped here). Both
 models get the same weights (the reference's random init converted to our
-layout by the family's converter of :mod:`mmvitplug.converters`) and a
+layout by the converter registered for the backbone in
+:mod:`mmvitplug.converters`) and a
 1000-class linear head, and are measured interleaved in one process:
 inference img/s (eval, no_grad), training img/s (forward, cross entropy,
 backward, SGD step) and the peak memory of a training step. Each number is
@@ -25,8 +26,8 @@ Examples (2 CPU threads, a few minutes each)::
 
 The backbone is ``mmvitplug.<--backbone>`` of the mmvitplug registry (or of
 the module ``mmvitplug.models.backbones.<backbone lower-case>``) and the
-converter ``CONVERTERS[<--converter>]`` (default: the backbone name in lower
-case), falling back to ``convert_<name>`` of ``mmvitplug.converters.<name>``.
+converter the one registered for ``--converter`` (default: the backbone
+type) in :mod:`mmvitplug.converters`.
 
 On CPU, peak memory is the resident-set growth during a step, sampled from
 ``/proc/self/statm``; the script re-executes itself with
@@ -58,8 +59,8 @@ def parse_args():
     parser.add_argument('--arch', default='deit-tiny',
                         help='arch of the mmvitplug backbone')
     parser.add_argument('--converter', default=None,
-                        help='key of mmvitplug.converters.CONVERTERS '
-                        '(default: the backbone name in lower case)')
+                        help='registered converter name (default: '
+                        '--backbone)')
     parser.add_argument('--timm', default='deit_tiny_patch16_224',
                         help='timm model name of the same architecture')
     parser.add_argument('--reference-module', default=None,
@@ -120,19 +121,12 @@ def backbone_class(name):
 
 
 def converter_fn(name):
-    """Converter ``name`` of CONVERTERS, or of its converters module."""
-    from mmvitplug.converters import CONVERTERS
-    if name in CONVERTERS:
-        return CONVERTERS[name]
+    """The converter registered as ``name`` (any letter case)."""
+    from mmvitplug.converters import get_converter
     try:
-        module = importlib.import_module(f'mmvitplug.converters.{name}')
-    except ModuleNotFoundError:
-        module = None
-    fn = getattr(module, f'convert_{name}', None)
-    if fn is None:
-        raise ValueError(f"No converter '{name}'; choose from "
-                         f'{sorted(CONVERTERS)} or pass --converter')
-    return fn
+        return get_converter(name)
+    except KeyError as e:
+        raise ValueError(str(e.args[0])) from None
 
 
 def build_reference(args):
@@ -175,7 +169,7 @@ def build_models(args):
     if 'fused_attn' in params:
         kwargs['fused_attn'] = args.fused
     ours = Classifier(cls(args.arch, **kwargs))
-    convert = converter_fn(args.converter or args.backbone.lower())
+    convert = converter_fn(args.converter or args.backbone)
     state = convert(ref.state_dict())
     state = {k.replace('head.fc.', 'head.'): v for k, v in state.items()}
     ours.load_state_dict(state, strict=True)

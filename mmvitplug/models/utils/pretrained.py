@@ -8,10 +8,20 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from mmvitplug.converters.registry import (Converter, converter_for_type,
+                                           converter_of_function,
+                                           get_converter, prepare_state_dict,
+                                           recognising_converters,
+                                           unwrap_state_dict)
 from mmvitplug.layers import resize_pos_embed
 
+__all__ = [
+    'LoadReport', 'convert_if_official', 'find_converter',
+    'is_official_layout', 'load_pretrained', 'unwrap_state_dict'
+]
+
 StateDict = Dict[str, torch.Tensor]
-_DEIT_LIKE = ('cls_token', 'pos_embed', 'patch_embed.', 'blocks.')
+ConverterLike = Union[Converter, Callable[[StateDict], StateDict]]
 
 
 @dataclass
@@ -29,6 +39,9 @@ class LoadReport:
         resized (list[tuple]): ``(key, old_shape, new_shape)`` of position
             embeddings interpolated to the module's grid.
         converted (bool): Whether the official layout was converted.
+        converter (str, optional): Name of the converter that was applied
+            (the backbone type it is registered for, or the function name
+            of an unregistered one); None if nothing was converted.
     """
     checkpoint: str
     loaded: List[str] = field(default_factory=list)
@@ -37,6 +50,7 @@ class LoadReport:
     mismatched: List[Tuple[str, tuple, tuple]] = field(default_factory=list)
     resized: List[Tuple[str, tuple, tuple]] = field(default_factory=list)
     converted: bool = False
+    converter: Optional[str] = None
 
     @property
     def num_loaded(self) -> int:
@@ -60,69 +74,162 @@ def _read_checkpoint(checkpoint: Union[str, dict], map_location) -> dict:
     return torch.load(checkpoint, map_location=map_location, weights_only=True)
 
 
-def unwrap_state_dict(checkpoint: dict) -> StateDict:
-    """Return the state dict inside a ``{'state_dict'|'model': ...}`` dict."""
-    for wrapper in ('state_dict', 'model'):
-        if isinstance(checkpoint.get(wrapper), dict):
-            return checkpoint[wrapper]
-    return checkpoint
+def _not_mmvitplug_classifier_layout(keys) -> bool:
+    """Recogniser of an unregistered explicit converter without a
+    registered one for the module: anything but mmvitplug classifier keys."""
+    return not any(k.startswith('backbone.') for k in keys)
 
 
-def is_official_layout(checkpoint: dict) -> bool:
-    """Whether a checkpoint is in the official / timm layout.
+def find_converter(module: nn.Module,
+                   converter: Optional[ConverterLike] = None
+                   ) -> Optional[Converter]:
+    """The converter :func:`load_pretrained` uses for ``module``.
 
-    True for ``{'model': ...}`` wrappers (official repositories) and for
-    state dicts with top-level ViT keys (``cls_token``, ``pos_embed``,
-    ``patch_embed.*``, ``blocks.*``) and no ``backbone.`` key (timm).
+    Args:
+        module (nn.Module): The module loaded into.
+        converter (Callable, optional): An explicit converter; it wins over
+            the registry. A registered one (e.g.
+            :func:`mmvitplug.converters.convert_deit`) comes with its
+            recogniser; an unregistered function gets the recogniser of the
+            converter registered for ``module``, or else accepts every
+            checkpoint without ``backbone.`` keys. Defaults to None.
+
+    Returns:
+        Converter | None: ``converter``; else the converter registered for
+        ``type(module)`` (the first registered name in its MRO, so
+        subclasses use their base's); else, for a module with a
+        ``backbone`` child (a classifier, e.g. a distillation teacher), the
+        one registered for ``type(module.backbone)``; else None.
     """
-    if isinstance(checkpoint.get('model'), dict):
-        return True
-    keys = list(unwrap_state_dict(checkpoint))
-    if any(k.startswith('backbone.') for k in keys):
-        return False
-    return any(k.startswith(_DEIT_LIKE) for k in keys)
+    found = converter_for_type(type(module))
+    backbone = getattr(module, 'backbone', None)
+    if found is None and isinstance(backbone, nn.Module):
+        found = converter_for_type(type(backbone))
+    if converter is None:
+        return found
+    registered = converter_of_function(converter)
+    if registered is not None:
+        return registered
+    if not callable(converter):
+        raise TypeError(f'converter must be callable, got {converter!r}')
+    return Converter(
+        name=getattr(converter, '__name__', repr(converter)),
+        fn=converter,
+        recognise=found.recognise
+        if found is not None else _not_mmvitplug_classifier_layout,
+        function=converter)
 
 
-def _has_module_keys(state_dict: StateDict, module: nn.Module,
-                     prefix: Optional[str]) -> bool:
-    """Whether every key of ``state_dict`` (after ``prefix``) is a key of
-    ``module``: a bare mmvitplug state dict, which can look like the
-    official layout (top-level ``blocks.*``) but must not be converted."""
+def is_official_layout(checkpoint: dict,
+                       backbone: Union[None, str, type, nn.Module] = None
+                       ) -> bool:
+    """Whether a checkpoint is in an official / timm layout.
+
+    The checkpoint is unwrapped and stripped of DDP's ``module.`` prefix
+    (:func:`mmvitplug.converters.prepare_state_dict`), then judged by the
+    recogniser declared by the converter of ``backbone``.
+
+    Args:
+        checkpoint (dict): A checkpoint or a state dict.
+        backbone (str | type | nn.Module, optional): A registered backbone
+            type name, a backbone class, or a module (see
+            :func:`find_converter`). Defaults to None: any registered
+            converter.
+
+    Returns:
+        bool: Whether the recogniser (any, for None) accepts the keys; False
+        if ``backbone`` has no converter.
+    """
+    state_dict = prepare_state_dict(checkpoint)
+    if backbone is None:
+        return bool(recognising_converters(state_dict))
+    if isinstance(backbone, str):
+        converter = get_converter(backbone)
+    elif isinstance(backbone, type):
+        converter = converter_for_type(backbone)
+    else:
+        converter = find_converter(backbone)
+    return converter is not None and converter.recognises(state_dict)
+
+
+def _in_module_layout(state_dict: StateDict, module: nn.Module,
+                      prefix: Optional[str]) -> bool:
+    """Whether ``state_dict`` is already in ``module``'s layout: every key
+    (with a ``prefix``: every key that starts with it, stripped) is a key of
+    ``module``. A bare mmvitplug backbone state dict can look like the
+    official layout (DeiT's and CaiT's names are timm's) and must not be
+    converted."""
     own = set(module.state_dict())
-    keys = [
-        k[len(prefix):] if prefix and k.startswith(prefix) else k
-        for k in state_dict
-    ]
+    if prefix:
+        keys = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
+    else:
+        keys = list(state_dict)
     return bool(keys) and all(k in own for k in keys)
 
 
+def _convert(checkpoint: dict, converter: Optional[ConverterLike],
+             module: nn.Module, prefix: Optional[str]
+             ) -> Tuple[StateDict, Optional[str], Optional[Converter]]:
+    """:func:`convert_if_official`, returning the applied converter."""
+    state_dict = prepare_state_dict(checkpoint)
+    found = find_converter(module, converter)
+    if found is None or not found.recognises(state_dict) or \
+            _in_module_layout(state_dict, module, prefix):
+        return state_dict, prefix, None
+    state_dict = found.fn(state_dict)
+    if prefix is None and not hasattr(module, 'backbone'):
+        prefix = 'backbone.'
+    return state_dict, prefix, found
+
+
 def convert_if_official(
-        checkpoint: dict, converter: Optional[Callable[[StateDict],
-                                                       StateDict]],
+        checkpoint: dict, converter: Optional[ConverterLike],
         module: nn.Module,
         prefix: Optional[str]) -> Tuple[StateDict, Optional[str], bool]:
-    """Convert an official-layout checkpoint with ``converter``.
+    """Convert an official-layout checkpoint for ``module``.
 
-    A checkpoint whose keys are all keys of ``module`` already (a bare
-    mmvitplug state dict) is not converted. Converters produce classifier
-    keys (``backbone.*``, ``head.*``). When
-    the caller gave no ``prefix`` and ``module`` is a bare backbone (it has
-    no ``backbone`` child), the prefix becomes ``'backbone.'``.
+    The checkpoint is unwrapped and stripped of DDP's ``module.`` prefix
+    once (:func:`mmvitplug.converters.prepare_state_dict`). The converter
+    is ``converter`` or the one registered for ``module`` (see
+    :func:`find_converter`); the checkpoint is converted when that
+    converter's recogniser accepts its keys, unless it is already in the
+    module's layout (every key, after ``prefix``, is a module key: a bare
+    mmvitplug state dict). Converters produce classifier keys
+    (``backbone.*``, ``head.*``). When the caller gave no ``prefix`` and
+    ``module`` is a bare backbone (it has no ``backbone`` child), the
+    prefix becomes ``'backbone.'``.
+
+    Args:
+        checkpoint (dict): A checkpoint or a state dict.
+        converter (Callable, optional): An explicit converter (wins over
+            the registry), or None.
+        module (nn.Module): The module loaded into.
+        prefix (str, optional): Prefix of the wanted keys.
 
     Returns:
         tuple: The state dict, the prefix to strip and whether it was
         converted.
     """
-    state_dict = unwrap_state_dict(checkpoint)
-    wrapped_official = isinstance(checkpoint.get('model'), dict)
-    if converter is None or not is_official_layout(checkpoint) or (
-            not wrapped_official
-            and _has_module_keys(state_dict, module, prefix)):
-        return state_dict, prefix, False
-    state_dict = converter(state_dict)
-    if prefix is None and not hasattr(module, 'backbone'):
-        prefix = 'backbone.'
-    return state_dict, prefix, True
+    state_dict, prefix, applied = _convert(checkpoint, converter, module,
+                                           prefix)
+    return state_dict, prefix, applied is not None
+
+
+def _warn_foreign_layout(state_dict: StateDict, module: nn.Module,
+                         converter: Optional[ConverterLike], logger):
+    """Warn when an unconverted checkpoint is in the official layout of
+    other backbones only (e.g. CaiT weights loaded into a DeiT)."""
+    own = find_converter(module, converter)
+    if own is not None and own.recognises(state_dict):
+        return  # its own layout, already the module's keys
+    others = recognising_converters(state_dict)
+    if others:
+        print_log(
+            f'The checkpoint is in the official layout of {others}, which '
+            f'is not converted for {type(module).__name__} (converter: '
+            f'{own.name if own is not None else None}); loading it as is',
+            logger=logger,
+            level=30)
 
 
 def _resize_pos_embeds(module: nn.Module, state_dict: StateDict,
@@ -159,15 +266,19 @@ def _resize_pos_embeds(module: nn.Module, state_dict: StateDict,
 def load_pretrained(module: nn.Module,
                     checkpoint: Union[str, dict],
                     prefix: Optional[str] = None,
-                    converter: Optional[Callable[[StateDict],
-                                                 StateDict]] = None,
+                    converter: Optional[ConverterLike] = None,
                     map_location='cpu',
                     logger='current') -> LoadReport:
     """Load a checkpoint into ``module`` and report exactly what happened.
 
     Steps: read the file with ``torch.load(weights_only=True)``; unwrap
-    ``state_dict`` / ``model``; convert the official layout with
-    ``converter`` (see :func:`convert_if_official`); keep the keys starting
+    ``state_dict`` / ``model`` and strip DDP's ``module.`` prefix (once,
+    :func:`mmvitplug.converters.prepare_state_dict`); convert an official
+    layout with ``converter`` or else the converter registered for the
+    module's type (or its ``backbone`` child's), when the converter's
+    recogniser accepts the keys (see :func:`convert_if_official`,
+    :func:`find_converter`); warn when the checkpoint is only another
+    backbone's official layout; keep the keys starting
     with ``prefix`` and strip it; resize position embeddings to the
     module's patch grid, and let a module with a
     ``resize_pretrained_state_dict(state_dict)`` method resize its other
@@ -181,7 +292,10 @@ def load_pretrained(module: nn.Module,
         prefix (str, optional): Prefix of the wanted keys, e.g.
             ``'backbone.'``. Defaults to None (all keys).
         converter (Callable, optional): Official-layout converter, e.g.
-            :func:`mmvitplug.converters.convert_deit`. Defaults to None.
+            :func:`mmvitplug.converters.convert_deit`; it wins over the
+            registry. Defaults to None: the converter registered for
+            ``type(module)`` (or a base class), else for
+            ``type(module.backbone)``.
         map_location: Passed to :func:`torch.load`. Defaults to 'cpu'.
         logger: mmengine logger (name or instance). Defaults to 'current'.
 
@@ -195,12 +309,15 @@ def load_pretrained(module: nn.Module,
     """
     name = checkpoint if isinstance(checkpoint, str) else '<dict>'
     raw = _read_checkpoint(checkpoint, map_location)
-    state_dict, prefix, converted = convert_if_official(
-        raw, converter, module, prefix)
-    report = LoadReport(checkpoint=name, converted=converted)
+    state_dict, prefix, applied = _convert(raw, converter, module, prefix)
+    converted = applied is not None
+    report = LoadReport(
+        checkpoint=name,
+        converted=converted,
+        converter=applied.name if converted else None)
+    if not converted:
+        _warn_foreign_layout(state_dict, module, converter, logger)
 
-    if all(k.startswith('module.') for k in state_dict):
-        state_dict = {k[len('module.'):]: v for k, v in state_dict.items()}
     if prefix:
         selected = {
             k[len(prefix):]: v
@@ -239,7 +356,8 @@ def load_pretrained(module: nn.Module,
     print_log(
         f'Loaded {report.num_loaded}/{len(module_sd)} tensors of '
         f'{type(module).__name__} from {name}' +
-        (' (converted from the official layout)' if converted else ''),
+        (f' (converted from the official layout by the {applied.name} '
+         'converter)' if converted else ''),
         logger=logger)
     if report.missing_keys:
         print_log(
