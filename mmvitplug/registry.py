@@ -17,6 +17,8 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import \
+    WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 SCOPE = 'mmvitplug'
@@ -41,3 +43,9 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE,
     locations=['mmvitplug.engine'])
+
+#: Weight initialisers (``mmvitplug.Pretrained``: official layouts, any
+#: module).
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, scope=SCOPE,
+    locations=['mmvitplug.models'])

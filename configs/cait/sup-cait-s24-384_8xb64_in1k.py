@@ -17,10 +17,11 @@ model = dict(
         arch='cait-s24-384',
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    # mmvitplug.Pretrained converts the official layout for the head too
     head=dict(
         init_cfg=dict(
-            _delete_=True, type='Pretrained', checkpoint=pretrained,
-            prefix='head.')),
+            _delete_=True, type='mmvitplug.Pretrained',
+            checkpoint=pretrained, prefix='head.', converter='CaiT')),
 )
 
 # the 224 pipelines at 384

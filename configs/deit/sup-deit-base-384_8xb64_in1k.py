@@ -4,9 +4,10 @@
 # weight decay 1e-8, as in the official README. The position embedding is
 # interpolated from the 14x14 to the 24x24 patch grid when loading.
 #
-# `pretrained` is the 224px checkpoint in mmvitplug layout: the checkpoint of
-# sup-deit-base_8xb128_in1k.py, or the official deit_base_patch16_224 weights
-# converted with tools/model_converters.
+# `pretrained` is the 224px checkpoint: the checkpoint of
+# sup-deit-base_8xb128_in1k.py (mmvitplug layout), or the official
+# https://dl.fbaipublicfiles.com/deit/deit_base_patch16_224-b5f2ef4d.pth
+# (converted on load, backbone and head).
 pretrained = 'work_dirs/sup-deit-base_8xb128_in1k/epoch_300.pth'
 
 _base_ = './sup-deit-base_8xb128_in1k.py'
@@ -16,10 +17,11 @@ model = dict(
         arch='deit-base-384',
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    # mmvitplug.Pretrained converts the official layout for the head too
     head=dict(
         init_cfg=dict(
-            _delete_=True, type='Pretrained', checkpoint=pretrained,
-            prefix='head.')),
+            _delete_=True, type='mmvitplug.Pretrained',
+            checkpoint=pretrained, prefix='head.', converter='DeiT')),
 )
 
 # the 224 pipelines at 384

@@ -1,2 +1,4 @@
 # Copyright (c) mmvitplug contributors.
-from . import backbones, classifiers, heads, losses, necks  # noqa: F401
+# Importing registers every model module (and mmvitplug.LN2d, in norms).
+from . import (backbones, classifiers, distill, heads, losses,  # noqa: F401
+               necks, norms)

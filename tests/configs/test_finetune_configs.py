@@ -10,8 +10,9 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
 from mmvitplug.models.backbones import CaiT, DeiT
+from _builders import REPO_ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = REPO_ROOT
 NUM_CLASSES, DIMS = 10, 32
 
 

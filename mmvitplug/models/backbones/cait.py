@@ -3,74 +3,19 @@
 
 `Touvron et al. 2021 <https://arxiv.org/abs/2103.17239>`_.
 """
-from functools import partial
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_norm_layer
-from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmvitplug.converters import convert_cait
-from mmvitplug.layers import (ClassAttentionBlock, DropPath, Mlp, PatchEmbed,
-                              TalkingHeadsAttention, resize_pos_embed,
-                              tokens_to_featmap)
+from mmvitplug.layers import (Block, ClassAttentionBlock, PatchEmbed,
+                              TalkingHeadsAttention, resize_pos_embed)
 from mmvitplug.registry import MODELS
-from ..utils import (BackboneContractMixin, block_layer_depth,
-                     check_frozen_stages, check_out_type, parse_arch,
-                     parse_out_indices)
-
-
-class CaiTBlock(nn.Module):
-    """Self-attention block of CaiT: talking heads and LayerScale.
-
-    Parameter names follow timm / official CaiT (``norm1``, ``attn.qkv``,
-    ``attn.proj_l``, ``attn.proj_w``, ``attn.proj``, ``gamma_1``,
-    ``norm2``, ``mlp.fc1``, ``mlp.fc2``, ``gamma_2``).
-
-    Args:
-        dim (int): Token dimension.
-        num_heads (int): Number of attention heads.
-        mlp_ratio (float): MLP hidden size as a multiple of ``dim``.
-        qkv_bias (bool): Bias in the qkv projection.
-        drop (float): Dropout after the attention projection and in the MLP.
-        attn_drop (float): Dropout on attention weights.
-        drop_path (float): Stochastic-depth rate of both branches.
-        init_values (float): Initial value of ``gamma_1`` and ``gamma_2``.
-        norm_layer (Callable[[int], nn.Module]): Norm constructor.
-        fused_attn (bool): Efficient talking-heads path.
-    """
-
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float,
-                 qkv_bias: bool, drop: float, attn_drop: float,
-                 drop_path: float, init_values: float,
-                 norm_layer: Callable[[int], nn.Module], fused_attn: bool):
-        super().__init__()
-        self.norm1 = norm_layer(dim)
-        self.attn = TalkingHeadsAttention(
-            dim,
-            num_heads=num_heads,
-            qkv_bias=qkv_bias,
-            attn_drop=attn_drop,
-            proj_drop=drop,
-            fused_attn=fused_attn)
-        self.drop_path = DropPath(drop_path) if drop_path > 0. else \
-            nn.Identity()
-        self.norm2 = norm_layer(dim)
-        self.mlp = Mlp(dim, hidden_features=round(dim * mlp_ratio), drop=drop)
-        self.gamma_1 = nn.Parameter(torch.full((dim, ), float(init_values)))
-        self.gamma_2 = nn.Parameter(torch.full((dim, ), float(init_values)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Transform tokens of shape (B, N, C)."""
-        x = x + self.drop_path(self.gamma_1 * self.attn(self.norm1(x)))
-        x = x + self.drop_path(self.gamma_2 * self.mlp(self.norm2(x)))
-        return x
+from .base import Parts, VisionBackbone, format_tokens, norm_factory
 
 
 @MODELS.register_module()
-class CaiT(BackboneContractMixin, BaseBackbone):
+class CaiT(VisionBackbone):
     """Class-Attention in Image Transformers backbone.
 
     `CaiT <https://arxiv.org/abs/2103.17239>`_ processes the patch tokens
@@ -125,10 +70,12 @@ class CaiT(BackboneContractMixin, BaseBackbone):
         norm_cfg (dict): Norm config. Defaults to
             ``dict(type='LN', eps=1e-6)``.
         frozen_stages (int): -1 freezes nothing; 0 freezes the patch
-            embedding, class token and position embedding; k > 0 also the
-            first k self-attention blocks, and k == num_layers also the
-            class-attention blocks and the final norm. Frozen parts stay in
-            eval mode. Defaults to -1.
+            and position embeddings; k > 0 also the first k self-attention
+            blocks, and k == num_layers also the class token, the
+            class-attention blocks and the final norm (the class token
+            enters the computation after the last self-attention block, so
+            its layer depth is that of the top, ``num_layers + 1``). Frozen
+            parts stay in eval mode. Defaults to -1.
         interpolate_mode (str): Mode used to resize the position embedding
             to other input or checkpoint grids. Defaults to 'bicubic'.
         fused_attn (bool): Efficient talking-heads path and fused
@@ -139,7 +86,6 @@ class CaiT(BackboneContractMixin, BaseBackbone):
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
             loads mmvitplug or official CaiT checkpoints. Defaults to None.
     """
-    converter = staticmethod(convert_cait)
     arch_zoo: Dict[str, dict] = {
         **{
             f'cait-{name}{suffix}': dict(
@@ -167,6 +113,17 @@ class CaiT(BackboneContractMixin, BaseBackbone):
                  'feedforward_channels', 'init_values')
     optional_arch_keys = ('num_ca_layers', 'img_size')
     out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
+    final_only_out_types = {
+        'cls_token':
+        'the class token exists only after the class-attention blocks'
+    }
+    stage_unit = 'self-attention blocks'
+    # the class token enters after the last self-attention block
+    parts = Parts(
+        stem=('patch_embed', 'pos_embed', 'pos_drop'),
+        stages='blocks',
+        top=('cls_token', 'blocks_token_only', 'norm'))
+    trunc_normal_params = ('pos_embed', 'cls_token')
     #: Tokens besides the patches in ``pos_embed`` and the block outputs.
     num_extra_tokens = 0
 
@@ -188,46 +145,30 @@ class CaiT(BackboneContractMixin, BaseBackbone):
                  fused_attn: bool = True,
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg)
-        self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
-                                        self.optional_arch_keys, 'CaiT')
-        self.embed_dims = self.arch_settings['embed_dims']
-        self.num_layers = self.arch_settings['num_layers']
-        self.num_ca_layers = self.arch_settings.get('num_ca_layers', 2)
+        super().__init__(arch, out_indices, out_type, frozen_stages, with_cp,
+                         init_cfg)
+        settings = self.arch_settings
+        self.embed_dims = dims = settings['embed_dims']
+        self.num_layers = settings['num_layers']
+        self.num_ca_layers = settings.get('num_ca_layers', 2)
         self.patch_size = patch_size
         if img_size is None:
-            img_size = self.arch_settings.get('img_size', 224)
-        check_out_type(out_type, self.out_types)
-        self.out_type = out_type
-        self.out_indices = parse_out_indices(
-            out_indices, self.num_layers, 'self-attention blocks')
-        if out_type == 'cls_token' and \
-                self.out_indices != (self.num_layers - 1, ):
-            raise ValueError(
-                "out_type='cls_token' needs out_indices=-1 (the last block, "
-                f'{self.num_layers - 1}): the class token exists only after '
-                'the class-attention blocks; got out_indices '
-                f'{list(self.out_indices)}. Use featmap, avg_featmap or raw '
-                'for intermediate blocks')
-        check_frozen_stages(frozen_stages, self.num_layers)
-        self.frozen_stages = frozen_stages
+            img_size = settings.get('img_size', 224)
         self.final_norm = final_norm
         self.interpolate_mode = interpolate_mode
-        self.with_cp = with_cp
 
-        dims = self.embed_dims
         self.patch_embed = PatchEmbed(img_size, patch_size, in_channels, dims)
         self.pos_embed = nn.Parameter(
             torch.zeros(1, self.patch_embed.num_patches, dims))
         self.pos_drop = nn.Dropout(drop_rate)
-
-        norm_layer = partial(self._build_norm, norm_cfg)
-        mlp_ratio = self.arch_settings['feedforward_channels'] / dims
-        init_values = self.arch_settings['init_values']
+        norm_layer = norm_factory(norm_cfg)
+        mlp_ratio = settings['feedforward_channels'] / dims
+        init_values = settings['init_values']
+        # talking-heads self-attention with LayerScale
         self.blocks = nn.ModuleList([
-            CaiTBlock(
+            Block(
                 dims,
-                self.arch_settings['num_heads'],
+                settings['num_heads'],
                 mlp_ratio=mlp_ratio,
                 qkv_bias=qkv_bias,
                 drop=drop_rate,
@@ -235,7 +176,9 @@ class CaiT(BackboneContractMixin, BaseBackbone):
                 drop_path=drop_path_rate,
                 init_values=init_values,
                 norm_layer=norm_layer,
-                fused_attn=fused_attn) for _ in range(self.num_layers)
+                fused_attn=fused_attn,
+                attn_layer=TalkingHeadsAttention)
+            for _ in range(self.num_layers)
         ])
         with_cls = out_type == 'cls_token'
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dims)) \
@@ -243,7 +186,7 @@ class CaiT(BackboneContractMixin, BaseBackbone):
         self.blocks_token_only = nn.ModuleList([
             ClassAttentionBlock(
                 dims,
-                self.arch_settings['num_heads'],
+                settings['num_heads'],
                 mlp_ratio=mlp_ratio,
                 qkv_bias=qkv_bias,
                 init_values=init_values,
@@ -252,69 +195,9 @@ class CaiT(BackboneContractMixin, BaseBackbone):
             for _ in range(self.num_ca_layers if with_cls else 0)
         ])
         self.norm = norm_layer(dims) if final_norm else nn.Identity()
-        self._freeze_stages()
 
-    # ------------------------------------------------------------ settings
-    @staticmethod
-    def _build_norm(norm_cfg: dict, dims: int) -> nn.Module:
-        return build_norm_layer(norm_cfg, dims)[1]
-
-    # -------------------------------------------------------------- weights
-    def _init_default_weights(self):
-        """CaiT's initialisation: truncated normal (std 0.02) for the class
-        token, position embedding and linear layers, LayerNorm ones and
-        zeros; LayerScale vectors keep their init value."""
-        trunc_normal_(self.pos_embed, std=.02)
-        if self.cls_token is not None:
-            trunc_normal_(self.cls_token, std=.02)
-        super()._init_default_weights()
-
-    # ------------------------------------------------------------- freezing
-    def _frozen_modules(self):
-        if self.frozen_stages < 0:
-            return []
-        mods = [self.patch_embed, self.pos_drop]
-        mods += list(self.blocks[:self.frozen_stages])
-        if self.frozen_stages == self.num_layers:
-            mods += [*self.blocks_token_only, self.norm]
-        return mods
-
-    def _frozen_params(self):
-        return [self.cls_token, self.pos_embed]
-
-    def get_layer_depth(self, param_name: str, prefix: str = ''):
-        """Layer depth of a parameter for layer-wise lr decay.
-
-        The class token, position and patch embeddings are depth 0,
-        ``blocks.i`` is ``i + 1`` and everything else (class-attention
-        blocks, final norm, parameters outside the backbone such as the
-        head) is ``num_layers + 1``.
-
-        Args:
-            param_name (str): Parameter name.
-            prefix (str): Prefix of the backbone parameters in
-                ``param_name``. Defaults to ''.
-
-        Returns:
-            tuple[int, int]: The layer depth and the number of depths
-            (``num_layers + 2``).
-        """
-        return block_layer_depth(
-            param_name, prefix, self.num_layers,
-            stem_names=('cls_token', 'pos_embed'))
-
-    # -------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor) -> tuple:
-        """Extract features.
-
-        Args:
-            x (torch.Tensor): Images (B, C, H, W); H and W must be multiples
-                of ``patch_size``.
-
-        Returns:
-            tuple: One output per ``out_indices`` entry, formatted as
-            ``out_type`` says.
-        """
+    def embed(self, x: torch.Tensor):
+        """Patch tokens plus the position embedding."""
         x, hw = self.patch_embed(x)
         x = x + resize_pos_embed(
             self.pos_embed,
@@ -322,31 +205,21 @@ class CaiT(BackboneContractMixin, BaseBackbone):
             hw,
             mode=self.interpolate_mode,
             num_extra_tokens=0)
-        x = self.pos_drop(x)
+        return self.pos_drop(x), hw
 
-        outs = []
-        for i, block in enumerate(self.blocks):
-            x = self._run_block(block, x)
-            if i not in self.out_indices:
-                continue
-            if i < self.num_layers - 1:
-                outs.append(self._format_patches(x, hw))
-            elif self.out_type == 'cls_token':
-                outs.append(self.norm(self._class_attention(x))[:, 0])
-            else:
-                outs.append(self._format_patches(self.norm(x), hw))
-        return tuple(outs)
+    def format_output(self, x: torch.Tensor, index: int,
+                      hw: Tuple[int, int]):
+        """Patch outputs, normalised after the last block, or the class
+        token after the class-attention blocks and the final norm."""
+        if index < self.num_stages - 1:
+            return format_tokens(x, self.out_type, hw)
+        if self.out_type == 'cls_token':
+            return self.norm(self._class_attention(x))[:, 0]
+        return format_tokens(self.norm(x), self.out_type, hw)
 
     def _class_attention(self, x: torch.Tensor) -> torch.Tensor:
         """Class token (B, 1, C) after the class-attention blocks."""
         x_cls = self.cls_token.expand(x.shape[0], -1, -1)
         for block in self.blocks_token_only:
-            x_cls = self._run_block(block, x, x_cls)
+            x_cls = self.run_layer(block, x, x_cls)
         return x_cls
-
-    def _format_patches(self, x: torch.Tensor, hw: Tuple[int, int]):
-        if self.out_type == 'raw':
-            return x
-        if self.out_type == 'avg_featmap':
-            return x.mean(dim=1)
-        return tokens_to_featmap(x, hw)

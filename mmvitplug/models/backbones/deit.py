@@ -4,23 +4,15 @@
 `Touvron et al. 2021 <https://arxiv.org/abs/2012.12877>`_ and
 `Touvron et al. 2022 (DeiT III) <https://arxiv.org/abs/2204.07118>`_.
 """
-from functools import partial
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_norm_layer
-from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmvitplug.converters import convert_deit
-from mmvitplug.layers import (Block, PatchEmbed, resize_pos_embed,
-                              tokens_to_featmap)
+from mmvitplug.layers import Block, PatchEmbed, resize_pos_embed
 from mmvitplug.registry import MODELS
-from ..utils import (BackboneContractMixin, block_layer_depth,
-                     check_frozen_stages, check_out_type, parse_arch,
-                     parse_out_indices)
-
+from .base import (Parts, VisionBackbone, drop_path_rates, format_tokens,
+                   norm_factory)
 
 # Settings shared by the DeiT III archs (official models_v2.py: LayerScale
 # init_scale=1e-4, a constant drop-path rate, pos_embed of the patches only).
@@ -32,7 +24,7 @@ _DEIT3 = dict(
 
 
 @MODELS.register_module()
-class DeiT(BackboneContractMixin, BaseBackbone):
+class DeiT(VisionBackbone):
     """Data-efficient image Transformer backbone.
 
     A plain ViT with a class token and, when ``distilled``, a distillation
@@ -119,7 +111,6 @@ class DeiT(BackboneContractMixin, BaseBackbone):
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
             loads mmvitplug or official DeiT checkpoints. Defaults to None.
     """
-    converter = staticmethod(convert_deit)
     arch_zoo: Dict[str, dict] = {
         'deit-tiny':
         dict(embed_dims=192, num_layers=12, num_heads=3,
@@ -170,8 +161,13 @@ class DeiT(BackboneContractMixin, BaseBackbone):
                  'feedforward_channels')
     optional_arch_keys = ('img_size', 'patch_size', 'layer_scale_init_value',
                           'drop_path_mode', 'pos_embed_extra_tokens')
-    drop_path_modes = ('linear', 'uniform')
     out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
+    parts = Parts(
+        stem=('patch_embed', 'cls_token', 'dist_token', 'pos_embed',
+              'pos_drop'),
+        stages='blocks',
+        top=('norm', ))
+    trunc_normal_params = ('pos_embed', 'cls_token', 'dist_token')
 
     def __init__(self,
                  arch: Union[str, dict] = 'deit-base',
@@ -195,9 +191,8 @@ class DeiT(BackboneContractMixin, BaseBackbone):
                  fused_attn: bool = True,
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg)
-        self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
-                                        self.optional_arch_keys, 'DeiT')
+        super().__init__(arch, out_indices, out_type, frozen_stages, with_cp,
+                         init_cfg)
         settings = self.arch_settings
         self.embed_dims = settings['embed_dims']
         self.num_layers = settings['num_layers']
@@ -213,9 +208,6 @@ class DeiT(BackboneContractMixin, BaseBackbone):
         if pos_embed_extra_tokens is None:
             pos_embed_extra_tokens = settings.get('pos_embed_extra_tokens',
                                                   True)
-        if drop_path_mode not in self.drop_path_modes:
-            raise ValueError(f'Unknown drop_path_mode {drop_path_mode!r}; '
-                             f'choose from {list(self.drop_path_modes)}')
         if not layer_scale_init_value >= 0:
             raise ValueError('layer_scale_init_value must be >= 0 (0 '
                              'disables LayerScale), got '
@@ -223,6 +215,7 @@ class DeiT(BackboneContractMixin, BaseBackbone):
         if not isinstance(pos_embed_extra_tokens, bool):
             raise ValueError('pos_embed_extra_tokens must be True or False, '
                              f'got {pos_embed_extra_tokens!r}')
+        dpr = drop_path_rates(drop_path_rate, self.num_layers, drop_path_mode)
         self.distilled = distilled
         # class (+ distillation) tokens in front of the patch tokens
         self.num_extra_tokens = 2 if distilled else 1
@@ -233,113 +226,37 @@ class DeiT(BackboneContractMixin, BaseBackbone):
         self.patch_size = patch_size
         self.drop_path_mode = drop_path_mode
         self.layer_scale_init_value = layer_scale_init_value
-        check_out_type(out_type, self.out_types)
-        self.out_type = out_type
-        self.out_indices = parse_out_indices(out_indices, self.num_layers)
-        check_frozen_stages(frozen_stages, self.num_layers)
-        self.frozen_stages = frozen_stages
         self.final_norm = final_norm
         self.interpolate_mode = interpolate_mode
-        self.with_cp = with_cp
 
-        self.patch_embed = PatchEmbed(img_size, patch_size, in_channels,
-                                      self.embed_dims)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
-        self.dist_token = nn.Parameter(torch.zeros(
-            1, 1, self.embed_dims)) if distilled else None
+        dims = self.embed_dims
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_channels, dims)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dims))
+        self.dist_token = nn.Parameter(torch.zeros(1, 1, dims)) \
+            if distilled else None
         self.pos_embed = nn.Parameter(
             torch.zeros(
                 1, self.num_pos_embed_extra_tokens +
-                self.patch_embed.num_patches, self.embed_dims))
+                self.patch_embed.num_patches, dims))
         self.pos_drop = nn.Dropout(drop_rate)
-
-        norm_layer = partial(self._build_norm, norm_cfg)
-        num_layers = self.num_layers
-        if drop_path_mode == 'uniform':
-            dpr = [drop_path_rate] * num_layers
-        else:
-            dpr = [
-                drop_path_rate * i / max(num_layers - 1, 1)
-                for i in range(num_layers)
-            ]
+        norm_layer = norm_factory(norm_cfg)
         self.blocks = nn.ModuleList([
             Block(
-                self.embed_dims,
-                self.arch_settings['num_heads'],
-                mlp_ratio=self.arch_settings['feedforward_channels'] /
-                self.embed_dims,
+                dims,
+                settings['num_heads'],
+                mlp_ratio=settings['feedforward_channels'] / dims,
                 qkv_bias=qkv_bias,
                 drop=drop_rate,
                 attn_drop=attn_drop_rate,
                 drop_path=dpr[i],
                 init_values=layer_scale_init_value or None,
                 norm_layer=norm_layer,
-                fused_attn=fused_attn) for i in range(num_layers)
+                fused_attn=fused_attn) for i in range(self.num_layers)
         ])
-        self.norm = norm_layer(self.embed_dims) if final_norm else \
-            nn.Identity()
-        self._freeze_stages()
+        self.norm = norm_layer(dims) if final_norm else nn.Identity()
 
-    # ------------------------------------------------------------ settings
-    @staticmethod
-    def _build_norm(norm_cfg: dict, dims: int) -> nn.Module:
-        return build_norm_layer(norm_cfg, dims)[1]
-
-    # -------------------------------------------------------------- weights
-    def _init_default_weights(self):
-        """DeiT's initialisation: truncated normal (std 0.02) for tokens,
-        position embedding and linear layers, LayerNorm ones and zeros;
-        LayerScale vectors keep ``layer_scale_init_value``."""
-        trunc_normal_(self.pos_embed, std=.02)
-        trunc_normal_(self.cls_token, std=.02)
-        if self.dist_token is not None:
-            trunc_normal_(self.dist_token, std=.02)
-        super()._init_default_weights()
-
-    # ------------------------------------------------------------- freezing
-    def _frozen_modules(self):
-        if self.frozen_stages < 0:
-            return []
-        mods = [self.patch_embed, self.pos_drop]
-        mods += list(self.blocks[:self.frozen_stages])
-        if self.frozen_stages == self.num_layers:
-            mods.append(self.norm)
-        return mods
-
-    def _frozen_params(self):
-        return [self.cls_token, self.dist_token, self.pos_embed]
-
-    def get_layer_depth(self, param_name: str, prefix: str = ''):
-        """Layer depth of a parameter for layer-wise lr decay.
-
-        Tokens, position and patch embeddings are depth 0, ``blocks.i`` is
-        ``i + 1`` and everything else (final norm, parameters outside the
-        backbone such as the head) is ``num_layers + 1``.
-
-        Args:
-            param_name (str): Parameter name.
-            prefix (str): Prefix of the backbone parameters in
-                ``param_name``. Defaults to ''.
-
-        Returns:
-            tuple[int, int]: The layer depth and the number of depths
-            (``num_layers + 2``).
-        """
-        return block_layer_depth(
-            param_name, prefix, self.num_layers,
-            stem_names=('cls_token', 'dist_token', 'pos_embed'))
-
-    # -------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor) -> tuple:
-        """Extract features.
-
-        Args:
-            x (torch.Tensor): Images (B, C, H, W); H and W must be multiples
-                of ``patch_size``.
-
-        Returns:
-            tuple: One output per ``out_indices`` entry, formatted as
-            ``out_type`` says.
+    def embed(self, x: torch.Tensor):
+        """Patch tokens, class (and distillation) token, position embedding.
         """
         B = x.shape[0]
         x, hw = self.patch_embed(x)
@@ -357,23 +274,13 @@ class DeiT(BackboneContractMixin, BaseBackbone):
         x = torch.cat((*tokens, x), dim=1)
         if self.pos_embed_extra_tokens:
             x = x + pos_embed
-        x = self.pos_drop(x)
+        return self.pos_drop(x), hw
 
-        outs = []
-        for i, block in enumerate(self.blocks):
-            x = self._run_block(block, x)
-            if i == self.num_layers - 1:
-                x = self.norm(x)
-            if i in self.out_indices:
-                outs.append(self._format_output(x, hw))
-        return tuple(outs)
-
-    def _format_output(self, x: torch.Tensor, hw: Tuple[int, int]):
-        if self.out_type == 'raw':
-            return x
+    def format_output(self, x: torch.Tensor, index: int,
+                      hw: Tuple[int, int]):
+        """The final norm after the last block, then ``out_type``."""
+        if index == self.num_stages - 1:
+            x = self.norm(x)
         if self.out_type == 'cls_token':
             return (x[:, 0], x[:, 1]) if self.distilled else x[:, 0]
-        patches = x[:, self.num_extra_tokens:]
-        if self.out_type == 'avg_featmap':
-            return patches.mean(dim=1)
-        return tokens_to_featmap(patches, hw)
+        return format_tokens(x, self.out_type, hw, self.num_extra_tokens)

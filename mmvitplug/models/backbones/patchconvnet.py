@@ -8,16 +8,11 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
-from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmvitplug.converters import convert_patchconvnet
-from mmvitplug.layers import (AttentionPool, ConvStem, DropPath, Mlp,
+from mmvitplug.layers import (ClassAttentionBlock, ConvStem, DropPath,
                               SqueezeExcite)
 from mmvitplug.registry import MODELS
-from ..utils import (BackboneContractMixin, block_layer_depth,
-                     check_frozen_stages, check_out_type, parse_arch,
-                     parse_out_indices)
+from .base import Parts, VisionBackbone, norm_factory
 
 
 class ConvMixer(nn.Module):
@@ -75,55 +70,8 @@ class PatchConvBlock(nn.Module):
         return x + self.drop_path(gamma * self.attn(self.norm1(x)))
 
 
-class AggregationBlock(nn.Module):
-    """Class-token block: attention pooling and MLP update only the tokens.
-
-    ``cls = cls + gamma_1 * attn(norm1([cls, x]))`` then
-    ``cls = cls + gamma_2 * mlp(norm2(cls))``; the patch tokens ``x`` are
-    read, not changed.
-
-    Args:
-        dim (int): Token dimension.
-        num_heads (int): Attention heads.
-        mlp_ratio (float): MLP hidden size as a multiple of ``dim``.
-        num_cls_tokens (int): Number of class tokens (queries).
-        qkv_bias (bool): Bias in the q, k, v projections.
-        drop (float): Dropout after the attention projection and in the MLP.
-        attn_drop (float): Dropout on the attention weights.
-        init_values (float): Initial LayerScale ``gamma_1`` / ``gamma_2``.
-        norm_cfg (dict): Config of the token norms.
-        fused_attn (bool): Fused attention kernel.
-    """
-
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float,
-                 num_cls_tokens: int, qkv_bias: bool, drop: float,
-                 attn_drop: float, init_values: float, norm_cfg: dict,
-                 fused_attn: bool):
-        super().__init__()
-        self.norm1 = build_norm_layer(norm_cfg, dim)[1]
-        self.attn = AttentionPool(
-            dim,
-            num_heads=num_heads,
-            num_queries=num_cls_tokens,
-            keys_include_queries=num_cls_tokens == 1,
-            qkv_bias=qkv_bias,
-            attn_drop=attn_drop,
-            proj_drop=drop,
-            fused_attn=fused_attn)
-        self.gamma_1 = nn.Parameter(torch.full((dim, ), float(init_values)))
-        self.norm2 = build_norm_layer(norm_cfg, dim)[1]
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
-        self.gamma_2 = nn.Parameter(torch.full((dim, ), float(init_values)))
-
-    def forward(self, x: torch.Tensor, cls: torch.Tensor) -> torch.Tensor:
-        """Update ``cls`` (B, Q, C) from patch tokens ``x`` (B, N, C)."""
-        u = torch.cat((cls, x), dim=1)
-        cls = cls + self.gamma_1 * self.attn(self.norm1(u))
-        return cls + self.gamma_2 * self.mlp(self.norm2(cls))
-
-
 @MODELS.register_module()
-class PatchConvNet(BackboneContractMixin, BaseBackbone):
+class PatchConvNet(VisionBackbone):
     """PatchConvNet: a columnar convnet with attention-based aggregation.
 
     A convolutional stem (stride ``patch_size``) feeds a trunk of residual
@@ -190,7 +138,6 @@ class PatchConvNet(BackboneContractMixin, BaseBackbone):
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
             loads mmvitplug or official checkpoints. Defaults to None.
     """
-    converter = staticmethod(convert_patchconvnet)
     arch_zoo: Dict[str, dict] = {
         'patchconvnet-s60':
         dict(embed_dims=384, num_layers=60, init_values=1e-4),
@@ -206,7 +153,18 @@ class PatchConvNet(BackboneContractMixin, BaseBackbone):
         dict(embed_dims=1024, num_layers=120, init_values=1e-6),
     }
     arch_keys = ('embed_dims', 'num_layers')
+    optional_arch_keys = ('init_values', )
     out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
+    final_only_out_types = {
+        'cls_token': 'it is the aggregated class token after the last block'
+    }
+    stage_unit = 'blocks'
+    # the aggregation (class token, its blocks, norm) follows the trunk
+    parts = Parts(
+        stem=('patch_embed', ),
+        stages='blocks',
+        top=('cls_token', 'blocks_token_only', 'norm'))
+    trunc_normal_params = ('cls_token', )
 
     def __init__(self,
                  arch: Union[str, dict] = 'patchconvnet-s60',
@@ -228,35 +186,20 @@ class PatchConvNet(BackboneContractMixin, BaseBackbone):
                  fused_attn: bool = True,
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg)
-        self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
-                                        ('init_values', ), 'PatchConvNet')
-        self.embed_dims = self.arch_settings['embed_dims']
+        super().__init__(arch, out_indices, out_type, frozen_stages, with_cp,
+                         init_cfg)
+        self.embed_dims = dim = self.arch_settings['embed_dims']
         self.num_layers = self.arch_settings['num_layers']
         init_values = self.arch_settings.get('init_values', 1e-6)
-        self.patch_size = patch_size
-        check_out_type(out_type, self.out_types)
-        self.out_type = out_type
-        self.out_indices = parse_out_indices(out_indices, self.num_layers)
-        if out_type == 'cls_token' and \
-                self.out_indices != (self.num_layers - 1, ):
-            raise ValueError(
-                "out_type 'cls_token' is the aggregated class token after "
-                'the last block: out_indices must be -1 (or '
-                f'{self.num_layers - 1}), got {out_indices!r}; use '
-                "'featmap', 'avg_featmap' or 'raw' for other blocks")
         if num_cls_tokens < 1:
             raise ValueError(
                 f'num_cls_tokens must be >= 1, got {num_cls_tokens}')
         if depth_token_only < 1:
             raise ValueError(
                 f'depth_token_only must be >= 1, got {depth_token_only}')
-        check_frozen_stages(frozen_stages, self.num_layers)
-        self.frozen_stages = frozen_stages
+        self.patch_size = patch_size
         self.num_cls_tokens = num_cls_tokens
-        self.with_cp = with_cp
 
-        dim = self.embed_dims
         self.patch_embed = ConvStem(patch_size, in_channels, dim)
         self.blocks = nn.ModuleList([
             PatchConvBlock(dim, norm_cfg, init_values, drop_path_rate)
@@ -264,83 +207,43 @@ class PatchConvNet(BackboneContractMixin, BaseBackbone):
         ])
         if out_type == 'cls_token':
             self.cls_token = nn.Parameter(torch.zeros(1, num_cls_tokens, dim))
+            head_norm = norm_factory(head_norm_cfg)
+            # the official aggregation: several class tokens attend to the
+            # patches only; the MLP width is int(dim * mlp_ratio)
             self.blocks_token_only = nn.ModuleList([
-                AggregationBlock(dim, num_heads, mlp_ratio, num_cls_tokens,
-                                 qkv_bias, drop_rate, attn_drop_rate,
-                                 init_values, head_norm_cfg, fused_attn)
+                ClassAttentionBlock(
+                    dim,
+                    num_heads,
+                    mlp_hidden_features=int(dim * mlp_ratio),
+                    num_queries=num_cls_tokens,
+                    keys_include_queries=num_cls_tokens == 1,
+                    qkv_bias=qkv_bias,
+                    drop=drop_rate,
+                    attn_drop=attn_drop_rate,
+                    init_values=init_values,
+                    norm_layer=head_norm,
+                    fused_attn=fused_attn)
                 for _ in range(depth_token_only)
             ])
-            self.norm = build_norm_layer(head_norm_cfg, dim)[1]
+            self.norm = head_norm(dim)
         else:
             self.cls_token = None
             self.blocks_token_only = nn.ModuleList()
             self.norm = nn.Identity()
-        self._freeze_stages()
 
-    # -------------------------------------------------------------- weights
-    def _init_default_weights(self):
-        """The official initialisation: truncated normal (std 0.02) for the
-        class token(s) and linear layers, LayerNorm ones and zeros;
-        convolutions and BatchNorm keep PyTorch's defaults, LayerScale
-        vectors their init value."""
-        if self.cls_token is not None:
-            trunc_normal_(self.cls_token, std=.02)
-        super()._init_default_weights()
+    def embed(self, x: torch.Tensor):
+        """The convolutional stem: (B, C, H/p, W/p) maps."""
+        return self.patch_embed(x), None
 
-    # ------------------------------------------------------------- freezing
-    def _frozen_modules(self):
-        if self.frozen_stages < 0:
-            return []
-        mods = [self.patch_embed]
-        mods += list(self.blocks[:self.frozen_stages])
-        if self.frozen_stages == self.num_layers:
-            mods += [self.blocks_token_only, self.norm]
-        return mods
-
-    def _frozen_params(self):
-        if self.frozen_stages == self.num_layers:
-            return [self.cls_token]
-        return []
-
-    def get_layer_depth(self, param_name: str, prefix: str = ''):
-        """Layer depth of a parameter for layer-wise lr decay.
-
-        The stem is depth 0, ``blocks.i`` is ``i + 1`` and everything else
-        (class token, aggregation blocks, final norm, parameters outside the
-        backbone such as the head) is ``num_layers + 1``.
-
-        Args:
-            param_name (str): Parameter name.
-            prefix (str): Prefix of the backbone parameters in
-                ``param_name``. Defaults to ''.
-
-        Returns:
-            tuple[int, int]: The layer depth and the number of depths
-            (``num_layers + 2``).
-        """
-        return block_layer_depth(
-            param_name, prefix, self.num_layers,
-            stem_prefix='patch_embed.')
-
-    # -------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor) -> tuple:
-        """Extract features.
-
-        Args:
-            x (torch.Tensor): Images (B, C, H, W); H and W must be multiples
-                of ``patch_size``.
-
-        Returns:
-            tuple: One output per ``out_indices`` entry, formatted as
-            ``out_type`` says.
-        """
-        x = self.patch_embed(x)
-        outs = []
-        for i, block in enumerate(self.blocks):
-            x = self._run_block(block, x)
-            if i in self.out_indices:
-                outs.append(self._format_output(x))
-        return tuple(outs)
+    def format_output(self, x: torch.Tensor, index: int, context=None):
+        """Trunk maps as ``out_type`` says, or the aggregated class token."""
+        if self.out_type == 'cls_token':
+            return self.aggregate(x)
+        if self.out_type == 'featmap':
+            return x.contiguous()  # see mmvitplug.layers.tokens_to_featmap
+        if self.out_type == 'avg_featmap':
+            return x.mean((2, 3))
+        return x.flatten(2).transpose(1, 2)
 
     def aggregate(self, x: torch.Tensor) -> torch.Tensor:
         """Attention-pool trunk features into the normalised class token(s).
@@ -358,12 +261,3 @@ class PatchConvNet(BackboneContractMixin, BaseBackbone):
             cls = block(x, cls)
         cls = self.norm(cls)
         return cls[:, 0] if self.num_cls_tokens == 1 else cls
-
-    def _format_output(self, x: torch.Tensor):
-        if self.out_type == 'cls_token':
-            return self.aggregate(x)
-        if self.out_type == 'featmap':
-            return x.contiguous()  # see mmvitplug.layers.tokens_to_featmap
-        if self.out_type == 'avg_featmap':
-            return x.mean((2, 3))
-        return x.flatten(2).transpose(1, 2)

@@ -12,15 +12,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmvitplug.converters import convert_resmlp
-from mmvitplug.layers import (Affine, DropPath, LayerScale, Mlp, PatchEmbed,
-                              tokens_to_featmap)
+from mmvitplug.layers import Affine, DropPath, LayerScale, Mlp, PatchEmbed
 from mmvitplug.registry import MODELS
-from ..utils import (BackboneContractMixin, block_layer_depth,
-                     check_frozen_stages, check_out_type, parse_arch,
-                     parse_out_indices)
+from .base import Parts, VisionBackbone, format_tokens
 
 
 def resize_linear_tokens(weight: torch.Tensor,
@@ -139,7 +134,7 @@ class ResMLPBlock(nn.Module):
 
 
 @MODELS.register_module()
-class ResMLP(BackboneContractMixin, BaseBackbone):
+class ResMLP(VisionBackbone):
     """ResMLP backbone: residual MLPs over patches, no attention, no token.
 
     `ResMLP <https://arxiv.org/abs/2105.03404>`_ embeds patches, then
@@ -197,7 +192,6 @@ class ResMLP(BackboneContractMixin, BaseBackbone):
             loads mmvitplug, official or timm ResMLP checkpoints. Defaults
             to None.
     """
-    converter = staticmethod(convert_resmlp)
     arch_zoo: Dict[str, dict] = {
         'resmlp-12':
         dict(embed_dims=384, num_layers=12, feedforward_channels=1536,
@@ -216,6 +210,14 @@ class ResMLP(BackboneContractMixin, BaseBackbone):
                  'init_values')
     optional_arch_keys = ('patch_size', 'img_size')
     out_types = ('avg_featmap', 'featmap', 'raw')
+    out_type_hints = {
+        'cls_token': (' (ResMLP has no class token; use avg_featmap, the '
+                      'mean of the tokens)')
+    }
+    parts = Parts(
+        stem=('patch_embed', ),
+        stages='blocks',
+        top=('norm', ))
 
     def __init__(self,
                  arch: Union[str, dict] = 'resmlp-12',
@@ -231,27 +233,19 @@ class ResMLP(BackboneContractMixin, BaseBackbone):
                  frozen_stages: int = -1,
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg)
-        self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
-                                        self.optional_arch_keys, 'ResMLP')
-        self.embed_dims = self.arch_settings['embed_dims']
-        self.num_layers = self.arch_settings['num_layers']
+        super().__init__(arch, out_indices, out_type, frozen_stages, with_cp,
+                         init_cfg)
+        settings = self.arch_settings
+        self.embed_dims = settings['embed_dims']
+        self.num_layers = settings['num_layers']
         if img_size is None:
-            img_size = self.arch_settings.get('img_size', 224)
+            img_size = settings.get('img_size', 224)
         if patch_size is None:
-            patch_size = self.arch_settings.get('patch_size', 16)
+            patch_size = settings.get('patch_size', 16)
         self.patch_size = patch_size
         if layer_scale_init_value is None:
-            layer_scale_init_value = self.arch_settings['init_values']
-        hint = (' (ResMLP has no class token; use avg_featmap, the mean'
-                ' of the tokens)') if out_type == 'cls_token' else ''
-        check_out_type(out_type, self.out_types, hint)
-        self.out_type = out_type
-        self.out_indices = parse_out_indices(out_indices, self.num_layers)
-        check_frozen_stages(frozen_stages, self.num_layers)
-        self.frozen_stages = frozen_stages
+            layer_scale_init_value = settings['init_values']
         self.final_norm = final_norm
-        self.with_cp = with_cp
 
         self.patch_embed = PatchEmbed(img_size, patch_size, in_channels,
                                       self.embed_dims)
@@ -260,16 +254,16 @@ class ResMLP(BackboneContractMixin, BaseBackbone):
             ResMLPBlock(
                 self.embed_dims,
                 self.num_patches,
-                self.arch_settings['feedforward_channels'],
+                settings['feedforward_channels'],
                 init_values=layer_scale_init_value,
                 drop=drop_rate,
                 drop_path=drop_path_rate) for _ in range(self.num_layers)
         ])
         self.norm = Affine(self.embed_dims) if final_norm else nn.Identity()
-        self._freeze_stages()
 
     # -------------------------------------------------------------- weights
-    def _init_default_weights(self):
+    def init_default_weights(self):
+        """Truncated normal (std 0.02) linear layers, Affine ones / zeros."""
         self.apply(self._init_layer)
 
     def resize_pretrained_state_dict(self, state_dict: dict) -> dict:
@@ -313,46 +307,9 @@ class ResMLP(BackboneContractMixin, BaseBackbone):
         elif isinstance(m, Affine):
             m.reset_parameters()
 
-    # ------------------------------------------------------------- freezing
-    def _frozen_modules(self):
-        if self.frozen_stages < 0:
-            return []
-        mods = [self.patch_embed]
-        mods += list(self.blocks[:self.frozen_stages])
-        if self.frozen_stages == self.num_layers:
-            mods.append(self.norm)
-        return mods
-
-    def get_layer_depth(self, param_name: str, prefix: str = ''):
-        """Layer depth of a parameter for layer-wise lr decay.
-
-        The patch embedding is depth 0, ``blocks.i`` is ``i + 1`` and
-        everything else (final Affine, parameters outside the backbone such
-        as the head) is ``num_layers + 1``.
-
-        Args:
-            param_name (str): Parameter name.
-            prefix (str): Prefix of the backbone parameters in
-                ``param_name``. Defaults to ''.
-
-        Returns:
-            tuple[int, int]: The layer depth and the number of depths
-            (``num_layers + 2``).
-        """
-        return block_layer_depth(
-            param_name, prefix, self.num_layers)
-
     # -------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor) -> tuple:
-        """Extract features.
-
-        Args:
-            x (torch.Tensor): Images (B, C, H, W) of exactly ``img_size``.
-
-        Returns:
-            tuple: One output per ``out_indices`` entry, formatted as
-            ``out_type`` says.
-        """
+    def embed(self, x: torch.Tensor):
+        """Patch tokens of an ``img_size`` input."""
         H, W = x.shape[-2:]
         if (H, W) != self.patch_embed.img_size:
             h, w = self.patch_embed.img_size
@@ -364,19 +321,11 @@ class ResMLP(BackboneContractMixin, BaseBackbone):
                 f'the backbone with img_size=({H}, {W}) and load the weights '
                 "with init_cfg=dict(type='Pretrained', ...), which resizes "
                 'linear_tokens to the new grid')
-        x, hw = self.patch_embed(x)
-        outs = []
-        for i, block in enumerate(self.blocks):
-            x = self._run_block(block, x)
-            if i == self.num_layers - 1:
-                x = self.norm(x)
-            if i in self.out_indices:
-                outs.append(self._format_output(x, hw))
-        return tuple(outs)
+        return self.patch_embed(x)
 
-    def _format_output(self, x: torch.Tensor, hw: Tuple[int, int]):
-        if self.out_type == 'raw':
-            return x
-        if self.out_type == 'avg_featmap':
-            return x.mean(dim=1)
-        return tokens_to_featmap(x, hw)
+    def format_output(self, x: torch.Tensor, index: int,
+                      hw: Tuple[int, int]):
+        """The final Affine after the last block, then ``out_type``."""
+        if index == self.num_stages - 1:
+            x = self.norm(x)
+        return format_tokens(x, self.out_type, hw)

@@ -2,7 +2,7 @@
 """The declarative backbone base on a staged pyramid and on broken
 declarations.
 
-The families of :mod:`tests.test_backbone_contract` are flat trunks (one
+The families of ``test_contract.py`` are flat trunks (one
 block a stage). Here a toy Swin / PVT-like pyramid, declared the way a
 future family will be (stages of several layers, a downsampling layer
 opening each later stage), checks that staged backbones fit the same base

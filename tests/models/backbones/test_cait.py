@@ -1,4 +1,7 @@
 # Copyright (c) mmvitplug contributors.
+import re
+from functools import partial
+
 import pytest
 import torch
 import torch.nn as nn
@@ -9,27 +12,14 @@ from mmvitplug.layers.class_attention import (ClassAttention,
                                               ClassAttentionBlock)
 from mmvitplug.layers.talking_heads import TalkingHeadsAttention
 from mmvitplug.models.backbones.cait import CaiT
+from _builders import TINY_ARCHS, build_tiny
 
 # The mmpretrain backbone contract (out_indices / out_type, frozen_stages,
 # with_cp, drop_path_rate, get_layer_depth, Pretrained init_cfg, argument
-# errors, ...) is checked for every family in test_backbone_contract.py;
+# errors, ...) is checked for every family in test_contract.py;
 # this file tests what is CaiT-specific.
-ARCH = dict(
-    embed_dims=32,
-    num_layers=3,
-    num_heads=4,
-    feedforward_channels=64,
-    init_values=0.5)
-
-
-def tiny(**kwargs):
-    kwargs.setdefault('arch', ARCH)
-    kwargs.setdefault('img_size', 32)
-    kwargs.setdefault('patch_size', 8)
-    torch.manual_seed(0)
-    model = CaiT(**kwargs)
-    model.init_weights()
-    return model
+ARCH = TINY_ARCHS['CaiT']
+tiny = partial(build_tiny, CaiT)
 
 
 def _grads(module):
@@ -181,8 +171,8 @@ def test_arch_and_names():
     for key in ('patch_embed.proj.weight', 'cls_token', 'pos_embed',
                 'blocks.2.norm1.weight', 'blocks.2.attn.qkv.bias',
                 'blocks.2.attn.proj_l.weight', 'blocks.2.attn.proj_w.bias',
-                'blocks.2.attn.proj.weight', 'blocks.2.gamma_1',
-                'blocks.2.gamma_2', 'blocks.2.norm2.bias',
+                'blocks.2.attn.proj.weight', 'blocks.2.ls1.gamma',
+                'blocks.2.ls2.gamma', 'blocks.2.norm2.bias',
                 'blocks.2.mlp.fc1.weight', 'blocks.2.mlp.fc2.bias',
                 'blocks_token_only.1.norm1.weight',
                 'blocks_token_only.1.attn.q.weight',
@@ -193,7 +183,7 @@ def test_arch_and_names():
                 'blocks_token_only.1.gamma_2',
                 'blocks_token_only.1.mlp.fc2.weight', 'norm.weight'):
         assert key in names, key
-    assert torch.all(model.blocks[1].gamma_2 == 0.5)
+    assert torch.all(model.blocks[1].ls2.gamma == 0.5)
     assert torch.all(model.blocks_token_only[0].gamma_1 == 0.5)
     assert len(tiny(arch=dict(ARCH, num_ca_layers=1)).blocks_token_only) == 1
     assert isinstance(tiny(final_norm=False).norm, nn.Identity)
@@ -270,7 +260,7 @@ def test_default_init():
     assert model.cls_token.abs().sum() > 0
     assert torch.all(model.norm.weight == 1)
     assert torch.all(model.norm.bias == 0)
-    assert torch.all(model.blocks[2].gamma_1 == 0.5)
+    assert torch.all(model.blocks[2].ls1.gamma == 0.5)
 
 
 def test_norm_cfg():
@@ -311,7 +301,7 @@ def test_parameter_counts(arch, timm_name, size, millions):
     count += model.embed_dims * 1000 + 1000  # ImageNet classifier
     assert count == sum(p.numel() for p in ref.parameters())
     assert round(count / 1e6, 1) == millions
-    assert model.blocks[0].gamma_1.shape == ref.blocks[0].gamma_1.shape
+    assert model.blocks[0].ls1.gamma.shape == ref.blocks[0].gamma_1.shape
 
 
 # --------------------------------------------------------------- timm parity
@@ -399,7 +389,7 @@ def test_pretrained_official_checkpoint(tmp_path):
                            num_extra_tokens=0)
     assert ours.backbone.pos_embed.shape == (1, 36, 192)
     torch.testing.assert_close(ours.backbone.pos_embed.data, pos)
-    torch.testing.assert_close(ours.backbone.blocks[5].gamma_2.data,
+    torch.testing.assert_close(ours.backbone.blocks[5].ls2.gamma.data,
                                ref.blocks[5].gamma_2.data)
     torch.testing.assert_close(
         ours.backbone.blocks_token_only[1].attn.k.weight.data,
@@ -441,8 +431,14 @@ def test_convert_cait_key_sets():
     assert out['backbone.blocks.3.attn.proj_l.weight'] is \
         src['blocks.3.attn.proj_l.weight']
     assert out['head.fc.bias'] is src['head.bias']
+    # the self-attention LayerScale: official gamma_{1,2}, ours ls{1,2}.gamma
+    assert out['backbone.blocks.7.ls2.gamma'] is src['blocks.7.gamma_2']
+    assert out['backbone.blocks_token_only.1.gamma_1'] is \
+        src['blocks_token_only.1.gamma_1']
     back = {(k[9:] if k.startswith('backbone.') else 'head.' + k[8:]): v
             for k, v in out.items()}
+    back = {re.sub(r'^(blocks\.\d+)\.ls([12])\.gamma$', r'\1.gamma_\2', k): v
+            for k, v in back.items()}
     assert back == src  # round trip
 
 

@@ -2,14 +2,19 @@
 """The mmpretrain backbone contract, checked once for every backbone family.
 
 Each family (DeiT, DeiT III, CaiT, ResMLP, PatchConvNet) is described by a
-:class:`Family` spec: a tiny arch, which top-level parts are the stem
-(layer depth 0, frozen from ``frozen_stages=0``) and which come after the
-blocks (depth ``num_layers + 1``, frozen only with every stage), its
-out_types, and so on. Every check here runs for every family it applies to;
+:class:`Family` spec: a tiny arch, its out_types, and so on. Which
+top-level parts are the stem (layer depth 0, frozen from
+``frozen_stages=0``) and which come after the blocks (depth
+``num_layers + 1``, frozen only with every stage) is read from the parts the
+backbone declares (:class:`mmvitplug.models.backbones.VisionBackbone`), and
+:func:`test_layer_depth_is_where_parameters_enter` checks those
+declarations against the order in which a forward pass uses the
+parameters. Every check here runs for every family it applies to;
 what only one family does (parity with timm / golden data, converters,
 class attention, cross-patch resizing, multi class tokens, ...) is tested in
 that family's own test file.
 """
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Optional, Tuple
@@ -21,8 +26,9 @@ import torch.utils.checkpoint
 
 from mmvitplug.layers import DropPath, resize_pos_embed
 from mmvitplug.models.backbones import CaiT, DeiT, PatchConvNet, ResMLP
+from _builders import TINY_ARCHS, TINY_KWARGS
 
-NUM_LAYERS = 3
+NUM_LAYERS = 3  # of every tiny arch
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,6 @@ class Family:
     kwargs: dict  # other constructor arguments of the tiny model
     patch_size: int
     out_types: Tuple[str, ...]  # expected ``cls.out_types``
-    stem: Tuple[str, ...]  # top-level names at depth 0
-    top: Tuple[str, ...]  # top-level names after the blocks
     # named constructor variants the checks run on; the first is the default
     variants: Dict[str, dict]
     full: str  # the variant that builds every part (tokens, heads)
@@ -77,14 +81,10 @@ def _keep_se_alive(model):
 
 DEIT = Family(
     cls=DeiT,
-    arch=dict(embed_dims=32, num_layers=NUM_LAYERS, num_heads=2,
-              feedforward_channels=64),
-    kwargs=dict(img_size=32, patch_size=8),
+    arch=TINY_ARCHS['DeiT'],
+    kwargs=TINY_KWARGS['DeiT'],
     patch_size=8,
     out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
-    stem=('patch_embed', 'pos_drop', 'cls_token', 'dist_token',
-          'pos_embed'),
-    top=('norm', ),
     variants={
         'cls_token': {},
         'distilled': dict(distilled=True),
@@ -115,13 +115,10 @@ FAMILIES = [
     DEIT3,
     Family(
         cls=CaiT,
-        arch=dict(embed_dims=32, num_layers=NUM_LAYERS, num_heads=4,
-                  feedforward_channels=64, init_values=0.5),
-        kwargs=dict(img_size=32, patch_size=8),
+        arch=TINY_ARCHS['CaiT'],
+        kwargs=TINY_KWARGS['CaiT'],
         patch_size=8,
         out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
-        stem=('patch_embed', 'pos_drop', 'cls_token', 'pos_embed'),
-        top=('blocks_token_only', 'norm'),
         variants={
             'cls_token': {},
             'featmap': dict(out_type='featmap'),
@@ -135,13 +132,10 @@ FAMILIES = [
         frozen_kwargs=dict(drop_rate=0.5)),
     Family(
         cls=ResMLP,
-        arch=dict(embed_dims=32, num_layers=NUM_LAYERS,
-                  feedforward_channels=64, init_values=0.1),
-        kwargs=dict(img_size=32, patch_size=8),
+        arch=TINY_ARCHS['ResMLP'],
+        kwargs=TINY_KWARGS['ResMLP'],
         patch_size=8,
         out_types=('avg_featmap', 'featmap', 'raw'),
-        stem=('patch_embed', ),
-        top=('norm', ),
         variants={
             'avg_featmap': {},
             'featmap': dict(out_type='featmap'),
@@ -154,13 +148,10 @@ FAMILIES = [
         frozen_kwargs=dict(drop_rate=0.5)),
     Family(
         cls=PatchConvNet,
-        arch=dict(embed_dims=16, num_layers=NUM_LAYERS, init_values=0.5),
-        kwargs=dict(patch_size=4),
+        arch=TINY_ARCHS['PatchConvNet'],
+        kwargs=TINY_KWARGS['PatchConvNet'],
         patch_size=4,
         out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
-        stem=('patch_embed', ),
-        # the aggregation (class token, its blocks, norm) follows the trunk
-        top=('cls_token', 'blocks_token_only', 'norm'),
         variants={
             'cls_token': {},
             'featmap': dict(out_type='featmap'),
@@ -249,21 +240,44 @@ def randomize(model, seed=1):
     return model
 
 
-def depth_of(fam, name):
-    """Expected layer depth of a parameter / module name of the backbone."""
+def depth_of(model, name):
+    """Layer depth of a parameter / module name of a flat backbone, from
+    the parts its class declares."""
+    parts = type(model).parts
     head, _, rest = name.partition('.')
-    if head in fam.stem:
+    if head in parts.stem:
         return 0
-    if head == 'blocks':
+    if head == parts.stages:
         return int(rest.split('.')[0]) + 1
-    if head in fam.top:
+    if head in parts.top:
         return NUM_LAYERS + 1
-    raise AssertionError(f'{name!r} is in no part of the {fam.name} spec')
+    raise AssertionError(f'{name!r} is in no declared part of {parts}')
 
 
-def is_frozen(fam, name, frozen_stages):
+def is_frozen(model, name, frozen_stages):
     """Stem from 0, block i from i + 1, the top only with every stage."""
-    return min(depth_of(fam, name), NUM_LAYERS) <= frozen_stages
+    return min(depth_of(model, name), NUM_LAYERS) <= frozen_stages
+
+
+class FirstUse(torch.overrides.TorchFunctionMode):
+    """Records, for each parameter, the trunk position of its first use.
+
+    ``position`` is ``j + 1`` while layer ``j`` runs and ``j + 1.5`` after
+    it returned, so a parameter first used between layers ``j`` and
+    ``j + 1`` (or after the last) enters at depth ``j + 2`` (the top).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.position = 0.
+        self.first = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for leaf in torch.utils._pytree.tree_leaves((args, kwargs)):
+            if isinstance(leaf, nn.Parameter):
+                self.first.setdefault(id(leaf), self.position)
+        return func(*args, **kwargs)
 
 
 # ------------------------------------------------------------- arch, errors
@@ -459,7 +473,7 @@ def test_frozen_stages(fam, frozen_stages):
     model = build(fam, variant=fam.full, frozen_stages=frozen_stages,
                   **fam.frozen_kwargs)
     frozen = {
-        n: is_frozen(fam, n, frozen_stages)
+        n: is_frozen(model, n, frozen_stages)
         for n, _ in model.named_parameters()
     }
     for name, p in model.named_parameters():
@@ -468,7 +482,7 @@ def test_frozen_stages(fam, frozen_stages):
     model.train()
     for name, m in model.named_modules():
         if name and not isinstance(m, nn.ModuleList):
-            assert m.training != is_frozen(fam, name, frozen_stages), name
+            assert m.training != is_frozen(model, name, frozen_stages), name
 
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     buffers = {n: b.clone() for n, b in model.named_buffers()}
@@ -485,7 +499,7 @@ def test_frozen_stages(fam, frozen_stages):
     # frozen BatchNorms keep their running statistics, the others update
     for name, b in model.named_buffers():
         assert torch.equal(b, buffers[name]) == \
-            is_frozen(fam, name, frozen_stages), name
+            is_frozen(model, name, frozen_stages), name
 
 
 @pytest.mark.parametrize('fam, variant', CP_VARIANTS)
@@ -565,11 +579,33 @@ def test_get_layer_depth(fam):
     depth = model.get_layer_depth
     top = (NUM_LAYERS + 1, NUM_LAYERS + 2)
     for name, _ in model.named_parameters():
-        expected = (depth_of(fam, name), NUM_LAYERS + 2)
+        expected = (depth_of(model, name), NUM_LAYERS + 2)
         assert depth(name) == expected, name
         assert depth('backbone.' + name, prefix='backbone.') == expected, name
     assert depth('head.fc.weight', prefix='backbone.') == top
     assert depth('neck.blocks.0.weight', prefix='backbone.') == top
+    with pytest.raises(KeyError, match='not a parameter of'):
+        depth('backbone.blocks.9.weight', prefix='backbone.')
+
+
+@pytest.mark.parametrize('fam, variant', VARIANTS)
+def test_layer_depth_is_where_parameters_enter(fam, variant):
+    """The declared depth of every parameter is where the forward pass
+    first uses it: before block 0 (0), in block j (j + 1), or after the
+    last block (num_layers + 1), e.g. CaiT's late class token."""
+    model = build(fam, variant=variant).eval()
+    recorder = FirstUse()
+    for j, block in enumerate(model.blocks):
+        block.register_forward_pre_hook(
+            lambda *_, j=j: setattr(recorder, 'position', j + 1.))
+        block.register_forward_hook(
+            lambda *_, j=j: setattr(recorder, 'position', j + 1.5))
+    with recorder:
+        model(images(fam, 2))
+    for name, p in model.named_parameters():
+        assert id(p) in recorder.first, f'{name} is never used'
+        entered = math.ceil(recorder.first[id(p)])
+        assert model.get_layer_depth(name)[0] == entered, name
 
 
 @every_family

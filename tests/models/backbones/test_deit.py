@@ -1,26 +1,20 @@
 # Copyright (c) mmvitplug contributors.
+from functools import partial
+
 import pytest
 import torch
 import torch.nn as nn
 
 from mmvitplug.layers import resize_pos_embed
 from mmvitplug.models.backbones import DeiT
+from _builders import TINY_ARCHS, build_tiny
 
 # The mmpretrain backbone contract (out_indices / out_type, frozen_stages,
 # with_cp, drop_path_rate, get_layer_depth, Pretrained init_cfg, argument
-# errors, ...) is checked for every family in test_backbone_contract.py;
+# errors, ...) is checked for every family in test_contract.py;
 # this file tests what is DeiT-specific.
-ARCH = dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64)
-
-
-def tiny(**kwargs):
-    kwargs.setdefault('arch', ARCH)
-    kwargs.setdefault('img_size', 32)
-    kwargs.setdefault('patch_size', 8)
-    torch.manual_seed(0)
-    model = DeiT(**kwargs)
-    model.init_weights()
-    return model
+ARCH = TINY_ARCHS['DeiT']
+tiny = partial(build_tiny, DeiT)
 
 
 def test_arch_and_names():

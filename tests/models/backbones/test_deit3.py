@@ -7,34 +7,28 @@ and the official ``models_v2.py`` checkpoint layout.
 """
 import os.path as osp
 import re
+from functools import partial
 
 import pytest
 import torch
 import torch.nn as nn
-from _e2e import logged, smoke_train
 
 from mmvitplug.converters import convert_deit
 from mmvitplug.layers import LayerScale, resize_pos_embed
 from mmvitplug.models.backbones import DeiT
 from mmvitplug.models.utils import load_pretrained
+from _builders import DEIT3_SETTINGS, REPO_ROOT, TINY_ARCHS, build_tiny
+from _e2e import logged, smoke_train
 
-ARCH = dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64)
-DEIT3 = dict(layer_scale_init_value=1e-4, drop_path_mode='uniform',
-             pos_embed_extra_tokens=False)
+ARCH = TINY_ARCHS['DeiT']
+DEIT3 = DEIT3_SETTINGS
 DEIT3_NAMES = ('deit3-small', 'deit3-medium', 'deit3-base', 'deit3-large',
                'deit3-huge', 'deit3-small-384', 'deit3-base-384',
                'deit3-large-384')
 
 
-def tiny(**kwargs):
-    """A 3-block DeiT III-style model on 32 x 32 images (8 x 8 patches)."""
-    kwargs.setdefault('arch', dict(ARCH, **DEIT3))
-    kwargs.setdefault('img_size', 32)
-    kwargs.setdefault('patch_size', 8)
-    torch.manual_seed(0)
-    model = DeiT(**kwargs)
-    model.init_weights()
-    return model
+#: A 3-block DeiT III-style model on 32 x 32 images (8 x 8 patches).
+tiny = partial(build_tiny, DeiT, arch=dict(ARCH, **DEIT3))
 
 
 @pytest.fixture(scope='module')
@@ -496,7 +490,7 @@ def test_bad_arguments(kwargs, match):
 # ------------------------------------------------------------ cosub config
 def test_cosub_config_uses_deit3_small():
     from mmengine.config import Config
-    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    root = REPO_ROOT
     cfg = Config.fromfile(
         osp.join(root, 'configs/cosub/cosub-deit-small_8xb128_in1k.py'))
     backbone = dict(cfg.model.backbone)

@@ -26,25 +26,26 @@ with timm 1.0.31 (only its ``SqueezeExcite`` import path was adapted to
   (1000 classes), built on the 'meta' device.
 """
 import os.path as osp
+from functools import partial
 
 import pytest
 import torch
 import torch.nn as nn
 
 from mmvitplug.converters.patchconvnet import convert_patchconvnet
-from mmvitplug.layers import LayerNorm2d
-from mmvitplug.layers.attention_pool import AttentionPool
+from mmvitplug.layers import ClassAttention, LayerNorm2d
 from mmvitplug.layers.conv_stem import ConvStem
 from mmvitplug.layers.squeeze_excite import SqueezeExcite
 from mmvitplug.models.backbones.patchconvnet import PatchConvNet
+from _builders import TEST_DATA, TINY_ARCHS, build_tiny
 
 # The mmpretrain backbone contract (out_indices / out_type, frozen_stages,
 # with_cp, drop_path_rate, get_layer_depth, Pretrained init_cfg, argument
-# errors, ...) is checked for every family in test_backbone_contract.py;
+# errors, ...) is checked for every family in test_contract.py;
 # this file tests what is PatchConvNet-specific.
-GOLDEN = osp.join(osp.dirname(__file__), 'data', 'patchconvnet_golden.pt')
+GOLDEN = osp.join(TEST_DATA, 'patchconvnet_golden.pt')
 GOLDEN_ARCH = dict(embed_dims=32, num_layers=2)
-ARCH = dict(embed_dims=16, num_layers=3, init_values=0.5)
+ARCH = TINY_ARCHS['PatchConvNet']
 
 
 @pytest.fixture(scope='module')
@@ -52,13 +53,7 @@ def golden():
     return torch.load(GOLDEN, weights_only=True)
 
 
-def tiny(**kwargs):
-    kwargs.setdefault('arch', ARCH)
-    kwargs.setdefault('patch_size', 4)
-    torch.manual_seed(0)
-    model = PatchConvNet(**kwargs)
-    model.init_weights()
-    return model
+tiny = partial(build_tiny, PatchConvNet)
 
 
 def build_classifier(arch=GOLDEN_ARCH, num_classes=10, **backbone):
@@ -296,8 +291,8 @@ def test_pretrained_into_dense_backbone_logs_unused(golden, tmp_path):
 def test_attention_pool_fused_matches_explicit_and_formula(
         num_queries, include):
     torch.manual_seed(0)
-    pool = AttentionPool(16, num_heads=2, num_queries=num_queries,
-                         keys_include_queries=include).eval()
+    pool = ClassAttention(16, num_heads=2, num_queries=num_queries,
+                          keys_include_queries=include).eval()
     x = torch.randn(2, 7, 16)
     out = pool(x)
     assert out.shape == (2, num_queries, 16)
@@ -314,12 +309,13 @@ def test_attention_pool_fused_matches_explicit_and_formula(
 
 def test_attention_pool_errors_and_dropout():
     with pytest.raises(ValueError, match='divisible by num_heads'):
-        AttentionPool(10, num_heads=3)
+        ClassAttention(10, num_heads=3)
     with pytest.raises(ValueError, match='num_queries'):
-        AttentionPool(8, num_queries=0)
+        ClassAttention(8, num_heads=1, num_queries=0)
     with pytest.raises(ValueError, match='more than num_queries'):
-        AttentionPool(8, num_queries=2)(torch.randn(1, 2, 8))
-    pool = AttentionPool(8, attn_drop=0.5, qkv_bias=False).train()
+        ClassAttention(8, num_heads=1, num_queries=2)(torch.randn(1, 2, 8))
+    pool = ClassAttention(8, num_heads=1, attn_drop=0.5,
+                          qkv_bias=False).train()
     assert pool.q.bias is None
     x = torch.randn(4, 9, 8)
     assert not torch.allclose(pool(x), pool(x))

@@ -1,28 +1,21 @@
 # Copyright (c) mmvitplug contributors.
+from functools import partial
+
 import pytest
 import torch
 import torch.nn as nn
 
 from mmvitplug.converters.resmlp import convert_resmlp
 from mmvitplug.layers.affine import Affine
-from mmvitplug.models.backbones.resmlp import (ResMLP, resize_linear_tokens)
+from mmvitplug.models.backbones.resmlp import ResMLP, resize_linear_tokens
+from _builders import TINY_ARCHS, build_tiny
 
 # The mmpretrain backbone contract (out_indices / out_type, frozen_stages,
 # with_cp, drop_path_rate, get_layer_depth, Pretrained init_cfg, argument
-# errors, ...) is checked for every family in test_backbone_contract.py;
+# errors, ...) is checked for every family in test_contract.py;
 # this file tests what is ResMLP-specific.
-ARCH = dict(
-    embed_dims=32, num_layers=3, feedforward_channels=64, init_values=0.1)
-
-
-def tiny(**kwargs):
-    kwargs.setdefault('arch', ARCH)
-    kwargs.setdefault('img_size', 32)
-    kwargs.setdefault('patch_size', 8)
-    torch.manual_seed(0)
-    model = ResMLP(**kwargs)
-    model.init_weights()
-    return model
+ARCH = TINY_ARCHS['ResMLP']
+tiny = partial(build_tiny, ResMLP)
 
 
 def randomize(module, seed=0):

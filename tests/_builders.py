@@ -1,0 +1,60 @@
+# Copyright (c) mmvitplug contributors.
+"""What many tests build: repository paths and each family's tiny model.
+
+Import it as ``from _builders import ...`` (``tests/`` is on ``sys.path``
+through ``tests/conftest.py``).
+"""
+import os.path as osp
+
+import torch
+
+#: The repository root and the tests' data folder.
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TEST_DATA = osp.join(REPO_ROOT, 'tests', 'data')
+
+#: A 3-block arch of each backbone family, small enough for CPU tests.
+TINY_ARCHS = {
+    'DeiT':
+    dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64),
+    'CaiT':
+    dict(embed_dims=32, num_layers=3, num_heads=4, feedforward_channels=64,
+         init_values=0.5),
+    'ResMLP':
+    dict(embed_dims=32, num_layers=3, feedforward_channels=64,
+         init_values=0.1),
+    'PatchConvNet':
+    dict(embed_dims=16, num_layers=3, init_values=0.5),
+}
+#: The other constructor arguments of the tiny models: 32 x 32 images and a
+#: 4 x 4 patch grid (PatchConvNet: 16 x 16 images).
+TINY_KWARGS = {
+    'DeiT': dict(img_size=32, patch_size=8),
+    'CaiT': dict(img_size=32, patch_size=8),
+    'ResMLP': dict(img_size=32, patch_size=8),
+    'PatchConvNet': dict(patch_size=4),
+}
+#: The DeiT III settings of a DeiT arch dict.
+DEIT3_SETTINGS = dict(
+    layer_scale_init_value=1e-4,
+    drop_path_mode='uniform',
+    pos_embed_extra_tokens=False)
+
+
+def build_tiny(cls, seed: int = 0, init: bool = True, **kwargs):
+    """The tiny model of backbone class ``cls``: seeded, initialised.
+
+    Args:
+        cls (type): A backbone class with an entry in :data:`TINY_ARCHS`.
+        seed (int): ``torch.manual_seed`` before building. Defaults to 0.
+        init (bool): Call ``init_weights()``. Defaults to True.
+        **kwargs: Constructor arguments overriding the tiny ones (``arch``
+            too).
+    """
+    name = cls.__name__
+    cfg = dict(TINY_KWARGS[name], arch=TINY_ARCHS[name])
+    cfg.update(kwargs)
+    torch.manual_seed(seed)
+    model = cls(**cfg)
+    if init:
+        model.init_weights()
+    return model
