@@ -3,12 +3,13 @@
 
 Importing the package registers every module under the ``mmvitplug`` registry
 scope and installs the stack fixes of :mod:`mmvitplug.utils.compat`
-(weights-only resume under torch>=2.6). Use it from any OpenMMLab config with::
+(weights-only resume; CPU distributed launch; CPU bfloat16 autocast through
+mmcv ops and metrics). Use it from any OpenMMLab config with::
 
     custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 """
-from .version import __version__
 from .utils import compat as _compat
+from .version import __version__
 
 _compat.apply()
 

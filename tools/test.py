@@ -1,5 +1,10 @@
 # Copyright (c) mmvitplug contributors.
-"""Evaluate a checkpoint: classification, detection or segmentation."""
+"""Evaluate a checkpoint: classification, detection or segmentation.
+
+``--amp`` runs the test loop under autocast (``test_cfg.fp16``): float16 on
+GPU, bfloat16 on CPU. Distributed testing without CUDA works through the
+patches importing the plugin installs (:mod:`mmvitplug.utils.compat`).
+"""
 import argparse
 import os
 import os.path as osp
@@ -9,8 +14,9 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvitplug.utils import (check_plugin_imports, enable_amp,
-                             finish_distributed, prepare_launch)
+from mmvitplug.engine.amp import enable_test_amp
+from mmvitplug.utils import (check_plugin_imports, check_torchrun_env,
+                             finish_distributed)
 
 
 def parse_args(argv=None):
@@ -21,7 +27,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out', help='dump the evaluator results (predictions) to a pickle')
     parser.add_argument(
-        '--amp', action='store_true', help='test with mixed precision')
+        '--amp',
+        action='store_true',
+        help='test under autocast (test_cfg.fp16): float16 on GPU, '
+        'bfloat16 on CPU')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -53,8 +62,10 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     cfg.launcher = args.launcher
     if args.amp:
-        enable_amp(cfg)
-    prepare_launch(cfg, args.launcher)
+        dtype = enable_test_amp(cfg)
+        print_log(f'--amp: testing under {dtype} autocast', logger='current')
+    if args.launcher == 'pytorch':
+        check_torchrun_env()
 
     runner = (Runner.from_cfg(cfg)
               if 'runner_type' not in cfg else RUNNERS.build(cfg))

@@ -1,9 +1,12 @@
 # Copyright (c) mmvitplug contributors.
 """Train a model from a config: classification, detection or segmentation.
 
-Same command line as the upstream OpenMMLab ``tools/train.py``; the plugin
-makes it work on today's torch (weights-only ``--resume``) and on machines
-without a GPU (gloo, no SyncBN, no CUDA device ids).
+Same command line as the upstream OpenMMLab ``tools/train.py``. Importing
+the plugin makes any runner work on today's torch (weights-only
+``--resume``) and on machines without a GPU (gloo, no SyncBN, no CUDA device
+ids; :mod:`mmvitplug.utils.compat`); this tool adds the ``custom_imports``
+check, ``--amp`` on CPU (bf16) and tears the process group down when
+training returns.
 """
 import argparse
 import os
@@ -13,8 +16,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvitplug.utils import (check_plugin_imports, enable_amp,
-                             finish_distributed, prepare_launch)
+from mmvitplug.utils import (check_plugin_imports, check_torchrun_env,
+                             enable_amp, finish_distributed)
 
 
 def parse_args(argv=None):
@@ -94,7 +97,8 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     check_plugin_imports(cfg, args.config)
     cfg = merge_args(cfg, args)
-    prepare_launch(cfg, args.launcher)
+    if args.launcher == 'pytorch':
+        check_torchrun_env()
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

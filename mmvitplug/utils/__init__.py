@@ -1,11 +1,13 @@
 # Copyright (c) mmvitplug contributors.
-from .compat import (adapt_cfg_to_device, checkpoint_safe_globals,
-                     default_dist_backend, finish_distributed, prepare_launch,
-                     setup_distributed)
+from .compat import (allow_mmengine_checkpoints, check_torchrun_env,
+                     checkpoint_safe_globals, finish_distributed,
+                     float32_on_cpu, has_accelerator, patch_cpu_autocast,
+                     patch_cpu_distributed)
 from .config import check_plugin_imports, enable_amp, plugin_types
 
 __all__ = [
-    'adapt_cfg_to_device', 'check_plugin_imports', 'checkpoint_safe_globals',
-    'default_dist_backend', 'enable_amp', 'finish_distributed',
-    'plugin_types', 'prepare_launch', 'setup_distributed'
+    'allow_mmengine_checkpoints', 'check_plugin_imports',
+    'check_torchrun_env', 'checkpoint_safe_globals', 'enable_amp',
+    'finish_distributed', 'float32_on_cpu', 'has_accelerator',
+    'patch_cpu_autocast', 'patch_cpu_distributed', 'plugin_types'
 ]

@@ -8,6 +8,7 @@ import socket
 import sys
 
 import pytest
+
 from _e2e import run_tool, train_records
 
 pytestmark = pytest.mark.e2e
