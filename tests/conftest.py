@@ -16,7 +16,7 @@ def repo_root():
 @pytest.fixture(scope='session')
 def bundled_data(repo_root):
     """The bundled datasets under ``data/bundled`` (generated if missing)."""
-    from mmvitplug.datasets import make_all
+    from mmvitplug.utils.bundled_data import make_all
     root = osp.join(repo_root, 'data', 'bundled')
     make_all(root)
     return root
@@ -26,7 +26,7 @@ def bundled_data(repo_root):
 def bundled_digits(repo_root):
     """Only the bundled digits under ``data/bundled`` (generated if missing).
     """
-    from mmvitplug.datasets import make_digits
+    from mmvitplug.utils.bundled_data import make_digits
     return make_digits(osp.join(repo_root, 'data', 'bundled'))
 
 

@@ -13,7 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-from mmvitplug.datasets.bundled import DATASET_NAMES, make_all
+from mmvitplug.utils.bundled_data import DATASET_NAMES, make_all
 
 
 def parse_args(argv=None):

@@ -15,14 +15,7 @@ model = dict(
         type='mmvitplug.DeiTDistillHead',
         num_classes=1000,
         in_channels=192,
-        dist_feature='pooled',
-        loss=dict(
-            type='mmvitplug.DeiTDistillLoss',
-            distill_type='hard',
-            alpha=0.5,
-            base_loss=dict(
-                type='LabelSmoothLoss', label_smooth_val=0.1,
-                mode='original'))),
+        dist_feature='pooled'),
     teacher=dict(
         type='ImageClassifier',
         backbone=dict(
@@ -30,4 +23,22 @@ model = dict(
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=1000, in_channels=3024)),
     teacher_ckpt='checkpoints/regnety_160_teacher.pth',
+    distiller=dict(
+        recorders=dict(
+            cls_logits=dict(source='head.head'),
+            dist_logits=dict(source='head.head_dist'),
+            teacher_logits=dict(source='teacher.head')),
+        losses=dict(
+            loss_deit=dict(
+                type='mmvitplug.DeiTDistillLoss', distill_type='hard',
+                alpha=0.5,
+                base_loss=dict(
+                    type='LabelSmoothLoss', label_smooth_val=0.1,
+                    mode='original'))),
+        loss_inputs=dict(
+            loss_deit=dict(
+                cls_logits='cls_logits',
+                dist_logits='dist_logits',
+                teacher_logits='teacher_logits',
+                target='targets'))),
 )

@@ -36,13 +36,13 @@ model = dict(
         type='LinearClsHead',
         num_classes=1000,
         in_channels=384,
-        loss=dict(
-            type='mmvitplug.CoSubLoss',
-            lam=0.5,
-            label_loss=dict(type='CrossEntropyLoss', use_sigmoid=True),
-            mutual_loss='bce'),
         init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
     ),
+    loss=dict(
+        type='mmvitplug.CoSubLoss',
+        lam=0.5,
+        label_loss=dict(type='CrossEntropyLoss', use_sigmoid=True),
+        mutual_loss='bce'),
 )
 
 optim_wrapper = dict(optimizer=dict(lr=4e-3))

@@ -28,11 +28,11 @@ model = dict(
         type='LinearClsHead',
         num_classes=10,
         in_channels=192,
-        loss=dict(
-            type='mmvitplug.CoSubLoss',
-            lam=0.5,
-            label_loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-            mutual_loss='ce'),
         init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
     ),
+    loss=dict(
+        type='mmvitplug.CoSubLoss',
+        lam=0.5,
+        label_loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        mutual_loss='ce'),
 )

@@ -21,13 +21,6 @@ model = dict(
         type='mmvitplug.DeiTDistillHead',
         num_classes=1000,
         in_channels=768,
-        loss=dict(
-            type='mmvitplug.DeiTDistillLoss',
-            distill_type='hard',
-            alpha=0.5,
-            base_loss=dict(
-                type='LabelSmoothLoss', label_smooth_val=0.1,
-                mode='original')),
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained, prefix='head.')),
     teacher=dict(
@@ -38,4 +31,22 @@ model = dict(
         head=dict(type='LinearClsHead', num_classes=1000, in_channels=3024),
     ),
     teacher_ckpt='checkpoints/regnety_160_teacher.pth',
+    distiller=dict(
+        recorders=dict(
+            cls_logits=dict(source='head.head'),
+            dist_logits=dict(source='head.head_dist'),
+            teacher_logits=dict(source='teacher.head')),
+        losses=dict(
+            loss_deit=dict(
+                type='mmvitplug.DeiTDistillLoss', distill_type='hard',
+                alpha=0.5,
+                base_loss=dict(
+                    type='LabelSmoothLoss', label_smooth_val=0.1,
+                    mode='original'))),
+        loss_inputs=dict(
+            loss_deit=dict(
+                cls_logits='cls_logits',
+                dist_logits='dist_logits',
+                teacher_logits='teacher_logits',
+                target='targets'))),
 )

@@ -22,10 +22,7 @@ model = dict(
     head=dict(
         type='mmvitplug.DeiTDistillHead',
         num_classes=10,
-        in_channels=192,
-        loss=dict(
-            type='mmvitplug.DeiTDistillLoss', distill_type='hard',
-            alpha=0.5)),
+        in_channels=192),
     # must match sup-resnet18_1xb64_digits.py
     teacher=dict(
         type='ImageClassifier',
@@ -35,4 +32,19 @@ model = dict(
         head=dict(type='LinearClsHead', num_classes=10, in_channels=256),
     ),
     teacher_ckpt='work_dirs/sup-resnet18_1xb64_digits/epoch_6.pth',
+    distiller=dict(
+        recorders=dict(
+            cls_logits=dict(source='head.head'),
+            dist_logits=dict(source='head.head_dist'),
+            teacher_logits=dict(source='teacher.head')),
+        losses=dict(
+            loss_deit=dict(
+                type='mmvitplug.DeiTDistillLoss', distill_type='hard',
+                alpha=0.5)),
+        loss_inputs=dict(
+            loss_deit=dict(
+                cls_logits='cls_logits',
+                dist_logits='dist_logits',
+                teacher_logits='teacher_logits',
+                target='targets'))),
 )

@@ -11,10 +11,7 @@ model = dict(
         type='mmvitplug.DeiTDistillHead',
         num_classes=10,
         in_channels=128,
-        dist_feature='pooled',
-        loss=dict(
-            type='mmvitplug.DeiTDistillLoss', distill_type='hard',
-            alpha=0.5)),
+        dist_feature='pooled'),
     # must match configs/deit/sup-resnet18_1xb64_digits.py
     teacher=dict(
         type='ImageClassifier',
@@ -23,4 +20,19 @@ model = dict(
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=10, in_channels=256)),
     teacher_ckpt='work_dirs/sup-resnet18_1xb64_digits/epoch_6.pth',
+    distiller=dict(
+        recorders=dict(
+            cls_logits=dict(source='head.head'),
+            dist_logits=dict(source='head.head_dist'),
+            teacher_logits=dict(source='teacher.head')),
+        losses=dict(
+            loss_deit=dict(
+                type='mmvitplug.DeiTDistillLoss', distill_type='hard',
+                alpha=0.5)),
+        loss_inputs=dict(
+            loss_deit=dict(
+                cls_logits='cls_logits',
+                dist_logits='dist_logits',
+                teacher_logits='teacher_logits',
+                target='targets'))),
 )

@@ -1,10 +1,8 @@
 # Copyright (c) mmvitplug contributors.
-"""Generators of the small datasets bundled with mmvitplug."""
-from .bundled import (DATASET_NAMES, DIGIT_CLASSES, SHAPE_CLASSES,
-                      SHAPE_SEG_CLASSES, make_all, make_digits,
-                      make_shapes_ade, make_shapes_coco)
+"""Dataset classes and data transforms of mmvitplug (as ``mmpretrain.datasets``
+and ``mmpretrain.datasets.transforms`` are upstream).
 
-__all__ = [
-    'DATASET_NAMES', 'DIGIT_CLASSES', 'SHAPE_CLASSES', 'SHAPE_SEG_CLASSES',
-    'make_all', 'make_digits', 'make_shapes_ade', 'make_shapes_coco'
-]
+Empty for now: the shipped configs read the upstream dataset classes. The
+generator of the bundled demo data is a tool, not a dataset: it lives in
+:mod:`mmvitplug.utils.bundled_data` (``tools/make_bundled_data.py``).
+"""

@@ -12,15 +12,16 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from mmvitplug.datasets import bundled
-from mmvitplug.datasets.bundled import (DIGIT_CLASSES, SHAPE_CLASSES,
-                                        SHAPE_HUES, SHAPE_SEG_CLASSES,
-                                        STAMP_NAME, make_all, make_digits,
-                                        make_shapes_ade, make_shapes_coco,
-                                        render_shapes_scene, scene_rng,
-                                        shapes_label_map, upsample_digit)
+from mmvitplug.utils import bundled_data as bundled
+from mmvitplug.utils.bundled_data import (DIGIT_CLASSES, SHAPE_CLASSES,
+                                          SHAPE_HUES, SHAPE_SEG_CLASSES,
+                                          STAMP_NAME, make_all, make_digits,
+                                          make_shapes_ade, make_shapes_coco,
+                                          render_shapes_scene, scene_rng,
+                                          shapes_label_map, upsample_digit)
+from _builders import REPO_ROOT
 
-CONFIG_DIR = Path(__file__).parents[1] / 'configs' / '_base_' / 'datasets'
+CONFIG_DIR = Path(REPO_ROOT) / 'configs' / '_base_' / 'datasets'
 COCO_SEED, ADE_SEED = 11, 12
 NUM_TRAIN, NUM_VAL = 6, 3
 

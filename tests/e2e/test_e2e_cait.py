@@ -6,6 +6,7 @@ and UperNet (shapes-ade), each ending with its evaluation; the training loss
 must go down.
 """
 import pytest
+
 from _e2e import smoke_train
 
 pytestmark = pytest.mark.e2e

@@ -10,6 +10,7 @@ teacher file.
 import os.path as osp
 
 import pytest
+
 from _e2e import logged, train
 
 TEACHER_CFG = 'configs/deit/sup-resnet18_1xb64_digits.py'

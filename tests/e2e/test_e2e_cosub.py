@@ -7,6 +7,7 @@ patch size 8, batch 32, 8 epochs at lr 3e-3. Measured: 40.1 top-1 on the
 validation digits (chance is 10), both loss terms logged and decreasing.
 """
 import pytest
+
 from _e2e import logged, train
 
 CONFIG = 'configs/cosub/cosub-deit-tiny_1xb64_digits.py'

@@ -10,6 +10,7 @@ one pooling scrambled RoI features, the bug SimpleFPN guards against, 0.03);
 all-background predictions score about 20-25% mIoU over the 4 classes.
 """
 import pytest
+
 from _e2e import scalar_records, train
 
 pytestmark = pytest.mark.e2e

@@ -6,6 +6,7 @@ R-CNN on shapes-coco, UperNet on shapes-ade) with validation switched off;
 each must finish and its logged loss must go down.
 """
 import pytest
+
 from _e2e import train, train_records
 
 pytestmark = pytest.mark.e2e

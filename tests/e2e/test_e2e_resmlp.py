@@ -6,6 +6,7 @@ and UperNet (shapes-ade), each ending with its evaluation (which exercises
 the fixed-size test pipelines ResMLP needs); the training loss must go down.
 """
 import pytest
+
 from _e2e import smoke_train
 
 pytestmark = pytest.mark.e2e

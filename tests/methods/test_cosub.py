@@ -25,15 +25,17 @@ def mmpretrain_scope():
 
 
 def model_cfg(drop_path_rate=0.6, loss=None, **kwargs):
-    return dict(
+    cfg = dict(
         type='mmvitplug.CoSubClassifier',
         backbone=dict(
             type='mmvitplug.DeiT', arch=ARCH, img_size=32, patch_size=8,
             drop_path_rate=drop_path_rate),
         head=dict(
-            type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=32,
-            loss=loss or dict(type='mmvitplug.CoSubLoss')),
+            type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=32),
         **kwargs)
+    if loss is not None:
+        cfg['loss'] = loss
+    return cfg
 
 
 def samples(labels):
@@ -120,9 +122,27 @@ def test_no_stochastic_depth_raises():
         MODELS.build(model_cfg(drop_path_rate=0.))
 
 
-def test_head_loss_must_be_cosub():
-    with pytest.raises(TypeError, match="mmvitplug.CoSubLoss"):
-        MODELS.build(model_cfg(loss=dict(type='CrossEntropyLoss')))
+def test_loss_is_the_classifiers():
+    """The classifier owns its loss (default CoSubLoss) and calls it by
+    keyword; the head's loss is not used, so configuring it is an error."""
+    model = MODELS.build(model_cfg())
+    assert isinstance(model.loss_module, CoSubLoss)
+    assert model.loss_module.lam == 0.5
+    assert dict(model.named_children())['loss_module'] is model.loss_module
+    model = MODELS.build(model_cfg(loss=dict(type='mmvitplug.CoSubLoss',
+                                             lam=0.2)))
+    assert model.loss_module.lam == 0.2
+    cfg = model_cfg()
+    cfg['head']['loss'] = dict(type='mmvitplug.CoSubLoss')
+    with pytest.raises(ValueError, match='model.head.loss is not used'):
+        MODELS.build(cfg)
+    with pytest.raises(TypeError, match='loss config dict'):
+        MODELS.build(model_cfg(loss='CoSubLoss'))
+    # a loss without the keyword arguments of the protocol is refused
+    wrong = MODELS.build(model_cfg(loss=dict(type='CrossEntropyLoss')))
+    with pytest.raises(TypeError, match=r"inputs \['logits1', 'logits2', "
+                       r"'target'\], which do not fit"):
+        wrong.loss(torch.randn(2, 3, 32, 32), samples([0, 1]))
     cfg = model_cfg()
     cfg['head']['cal_acc'] = True
     with pytest.raises(ValueError, match='cal_acc'):
@@ -130,6 +150,7 @@ def test_head_loss_must_be_cosub():
     # a plain classifier calls the loss with one set of logits
     cfg = model_cfg()
     cfg['type'] = 'ImageClassifier'
+    cfg['head']['loss'] = dict(type='mmvitplug.CoSubLoss')
     plain = MODELS.build(cfg)
     with pytest.raises(TypeError, match='mmvitplug.CoSubClassifier'):
         plain.loss(torch.randn(2, 3, 32, 32), samples([0, 1]))
@@ -140,7 +161,7 @@ def test_predict_is_the_full_network():
     model = MODELS.build(model_cfg(drop_path_rate=0.6)).eval()
     cfg = model_cfg()
     cfg['type'] = 'ImageClassifier'
-    plain = MODELS.build(cfg).eval()
+    plain = MODELS.build(cfg).eval()  # no cosub loss at all
     plain.load_state_dict(model.state_dict())  # same keys, strictly
     inputs = torch.randn(4, 3, 32, 32)
     out = model(inputs, mode='tensor')

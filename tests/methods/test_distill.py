@@ -3,23 +3,25 @@
 import copy
 import functools
 import glob
+import math
 import os.path as osp
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmvitplug.converters import convert_deit
-from mmvitplug.models.classifiers import DistillationClassifier
+from mmvitplug.models.distill import (ConfigurableDistiller,
+                                      DistillationClassifier)
 from mmvitplug.models.heads import DeiTDistillHead
 from mmvitplug.models.losses import DeiTDistillLoss
 from mmvitplug.registry import MODELS as PLUGIN_MODELS
+from _builders import REPO_ROOT
 
 NUM_CLASSES = 10
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
@@ -31,11 +33,33 @@ def student_backbone(distilled=True, **kwargs):
 
 
 def distill_head(**loss):
-    return dict(
+    """The two-token head; with ``loss`` keywords, its own (teacher-free)
+    loss, used by a plain ImageClassifier."""
+    head = dict(
         type='mmvitplug.DeiTDistillHead',
         num_classes=NUM_CLASSES,
-        in_channels=TINY['embed_dims'],
-        loss=dict(type='mmvitplug.DeiTDistillLoss', **loss))
+        in_channels=TINY['embed_dims'])
+    if loss:
+        head['loss'] = dict(type='mmvitplug.DeiTDistillLoss', **loss)
+    return head
+
+
+def deit_distiller(**loss):
+    """The DeiT distiller of the configs: both student heads, the teacher
+    head, the whole objective in DeiTDistillLoss."""
+    return dict(
+        recorders=dict(
+            cls_logits=dict(source='head.head'),
+            dist_logits=dict(source='head.head_dist'),
+            teacher_logits=dict(source='teacher.head')),
+        losses=dict(
+            loss_deit=dict(type='mmvitplug.DeiTDistillLoss', **loss)),
+        loss_inputs=dict(
+            loss_deit=dict(
+                cls_logits='cls_logits',
+                dist_logits='dist_logits',
+                teacher_logits='teacher_logits',
+                target='targets')))
 
 
 # A small convnet with BatchNorm: its running statistics change as soon as
@@ -68,6 +92,7 @@ def build_distiller(teacher_ckpt, seed=1, **kwargs):
         head=distill_head(),
         teacher=copy.deepcopy(TEACHER),
         teacher_ckpt=None if teacher_ckpt is None else str(teacher_ckpt),
+        distiller=deit_distiller(),
         data_preprocessor=dict(
             num_classes=NUM_CLASSES, mean=[127.5] * 3, std=[64.] * 3))
     cfg.update(kwargs)
@@ -122,24 +147,43 @@ def test_hard_loss_matches_formula():
 def test_soft_loss_matches_formula(tau):
     cls, dist, teacher = logits(0), logits(1), logits(2)
     labels = torch.tensor([0, 1, 2, 3, 4, 0])
-    loss = DeiTDistillLoss('soft', alpha=0.1, tau=tau)(cls, dist, labels,
-                                                        teacher)
+    loss = DeiTDistillLoss('soft', alpha=0.1, tau=tau)(
+        cls, dist, labels, teacher)
     p_t = (teacher / tau).softmax(1)
     kl = (p_t * (p_t.log() - (dist / tau).log_softmax(1))).sum(1).mean()
     torch.testing.assert_close(loss['loss_cls'], 0.9 * ce(cls, labels))
     torch.testing.assert_close(loss['loss_distill'], 0.1 * tau**2 * kl)
 
 
-def test_soft_loss_is_official_times_num_classes():
-    """The documented relation to the official code (KL sum / numel)."""
+def test_soft_loss_reductions_hand_computed():
+    """kl_reduction='mean' is the official code (KL sum / numel),
+    'batchmean' Eq. 2 (KL sum / N), on values computed by hand."""
+    # 2 samples, 2 classes, tau 1: the teacher is sure of class 0 and
+    # unsure; the student logits give p = (0.5, 0.5) and (e/(1+e), 1/(1+e))
+    dist = torch.tensor([[0., 0.], [1., 0.]])
+    teacher = torch.tensor([[100., 0.], [0., 0.]])
+    p1 = math.e / (1 + math.e)
+    kl_sum = (math.log(1 / 0.5)  # q = (1, 0) vs p = (0.5, 0.5)
+              + 0.5 * math.log(0.5 / p1) + 0.5 * math.log(0.5 / (1 - p1)))
+    kwargs = dict(distill_type='soft', alpha=1.)
+    labels = torch.zeros(2, dtype=torch.long)
+    for reduction, expected in (('batchmean', kl_sum / 2),
+                                ('mean', kl_sum / 4)):
+        loss = DeiTDistillLoss(kl_reduction=reduction, **kwargs)(
+            dist, dist, labels, teacher)['loss_distill']
+        torch.testing.assert_close(loss, torch.tensor(expected))
+    # tau^2 scaling and the official formula with tau = 3 on 6 x 5 logits
     dist, teacher, tau = logits(1), logits(2), 3.
-    ours = DeiTDistillLoss('soft', alpha=1., tau=tau)(
-        logits(0), dist, torch.zeros(6, dtype=torch.long),
-        teacher)['loss_distill']
     official = F.kl_div(
         F.log_softmax(dist / tau, dim=1), F.log_softmax(teacher / tau, dim=1),
         reduction='sum', log_target=True) * tau * tau / dist.numel()
-    torch.testing.assert_close(ours, official * dist.shape[1])
+    terms = {
+        r: DeiTDistillLoss('soft', alpha=1., tau=tau, kl_reduction=r)(
+            logits(0), dist, torch.zeros(6, dtype=torch.long),
+            teacher)['loss_distill'] for r in ('mean', 'batchmean')
+    }
+    torch.testing.assert_close(terms['mean'], official)
+    torch.testing.assert_close(terms['batchmean'], official * dist.shape[1])
 
 
 def test_alpha_and_tau_behaviour():
@@ -220,6 +264,12 @@ def test_no_gradient_reaches_teacher_logits():
     (dict(alpha=1.5), r'alpha must be in \[0, 1\]'),
     (dict(distill_type='soft', tau=0.), 'tau must be > 0'),
     (dict(distill_type='hard', tau=2.), "only applies to distill_type='soft'"),
+    (dict(distill_type='soft', kl_reduction='sum'),
+     "choose from 'batchmean', 'mean'"),
+    (dict(distill_type='hard', kl_reduction='mean'),
+     "only applies to distill_type='soft'"),
+    (dict(distill_type='none', kl_reduction='mean'),
+     "only applies to distill_type='soft'"),
 ])
 def test_loss_rejects_bad_args(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -253,10 +303,62 @@ def test_teacher_frozen_through_training(teacher_ckpt):
     assert not teacher_ids & {id(p) for p in model.parameters()}
     assert not any(k.startswith('teacher') or '_teacher' in k
                    for k in model.state_dict())
-    x = torch.randn(2, 3, 32, 32, requires_grad=True)
-    t = model.teacher_logits(x)
-    assert t.shape == (2, NUM_CLASSES)
-    assert not t.requires_grad and t.grad_fn is None
+    # what the distiller recorded from the teacher is outside the graph
+    seen = []
+    model.teacher.head.register_forward_hook(
+        lambda mod, args, out: seen.append(out))
+    model.loss(**model.data_preprocessor(batch(), training=True))
+    assert seen[0].shape == (4, NUM_CLASSES)
+    assert not seen[0].requires_grad and seen[0].grad_fn is None
+
+
+@pytest.mark.parametrize('loss', [
+    dict(distill_type='hard', alpha=0.5),
+    dict(distill_type='soft', alpha=0.1, tau=3.),
+    dict(distill_type='soft', alpha=0.1, tau=3., kl_reduction='mean'),
+])
+def test_classifier_losses_are_the_formulas(teacher_ckpt, loss):
+    """The distiller feeds the class / distillation token logits, the
+    teacher logits and the labels to the loss: the terms are Eqs. 2 / 3 on
+    exactly these tensors."""
+    model = build_distiller(teacher_ckpt, distiller=deit_distiller(**loss))
+    model.eval()  # no dropout noise between the two evaluations below
+    data = model.data_preprocessor(batch(n=6), training=True)
+    losses = model.loss(**data)
+    inputs = data['inputs']
+    labels = torch.cat([s.gt_label for s in data['data_samples']])
+    with torch.no_grad():
+        cls, dist = model.head.forward_logits(model.extract_feat(inputs))
+        teacher = model.teacher(inputs, mode='tensor')
+    alpha = loss['alpha']
+    torch.testing.assert_close(losses['loss_cls'],
+                               (1 - alpha) * ce(cls, labels))
+    if loss['distill_type'] == 'hard':
+        expected = ce(dist, teacher.argmax(1))
+    else:
+        tau = loss['tau']
+        p_t = (teacher / tau).softmax(1)
+        kl = (p_t * (p_t.log() - (dist / tau).log_softmax(1))).sum(1)
+        num = NUM_CLASSES if loss.get('kl_reduction') == 'mean' else 1
+        expected = tau**2 * kl.mean() / num
+    torch.testing.assert_close(losses['loss_distill'], alpha * expected)
+
+
+def test_plain_classifier_trains_two_tokens_on_labels():
+    """Without a teacher (the paper's two-class-token control) the head's
+    default loss trains both tokens on the labels."""
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(type='ImageClassifier', backbone=student_backbone(),
+             head=distill_head()))
+    model.init_weights()
+    inputs = torch.randn(4, 3, 32, 32)
+    samples = batch(4)['data_samples']
+    labels = torch.cat([s.gt_label for s in samples])
+    losses = model.loss(inputs, samples)
+    cls, dist = model.head.forward_logits(model.extract_feat(inputs))
+    torch.testing.assert_close(losses['loss_cls'], 0.5 * ce(cls, labels))
+    torch.testing.assert_close(losses['loss_distill'], 0.5 * ce(dist, labels))
 
 
 def test_teacher_sees_the_mixed_inputs(teacher_ckpt):
@@ -280,8 +382,8 @@ def test_loss_depends_on_the_teacher(tmp_path):
     save_teacher(paths[1], seed=5)
     losses = []
     for path in paths:
-        model = build_distiller(path, head=distill_head(
-            distill_type='soft', tau=2.))
+        model = build_distiller(
+            path, distiller=deit_distiller(distill_type='soft', tau=2.))
         data = model.data_preprocessor(batch(), training=True)
         losses.append(model.loss(**data))
     torch.testing.assert_close(losses[0]['loss_cls'], losses[1]['loss_cls'])
@@ -301,9 +403,8 @@ def test_init_weights_and_casts_leave_teacher_loaded(teacher_ckpt):
         assert torch.equal(model.teacher.state_dict()[key], value), key
     model.to(torch.float64)
     assert all(p.dtype == torch.float64 for p in model.teacher.parameters())
-    assert model.teacher_logits(torch.randn(1, 3, 32, 32,
-                                            dtype=torch.float64)).dtype \
-        == torch.float64
+    assert model.teacher(torch.randn(1, 3, 32, 32, dtype=torch.float64),
+                         mode='tensor').dtype == torch.float64
 
 
 def test_checkpoint_round_trip_without_teacher(teacher_ckpt):
@@ -360,7 +461,7 @@ def test_student_checkpoint_is_not_a_teacher(tmp_path, teacher_ckpt):
     path = tmp_path / 'student.pth'
     torch.save({'state_dict': build_distiller(teacher_ckpt).state_dict()},
                str(path))
-    with pytest.raises(RuntimeError, match=r'missing keys \(\d+\): '):
+    with pytest.raises(RuntimeError, match='does not match model.teacher'):
         build_distiller(path)
 
 
@@ -381,23 +482,37 @@ def test_teacher_checkpoint_formats(tmp_path, wrapper):
 def test_classifier_rejects_bad_setups(teacher_ckpt):
     with pytest.raises(TypeError, match='teacher_ckpt must be the path'):
         build_distiller(None)
-    with pytest.raises(TypeError, match='does not take teacher_logits'):
+    # an old config's head loss would be silently unused
+    with pytest.raises(ValueError, match='model.head.loss is not used'):
+        build_distiller(teacher_ckpt, head=distill_head(distill_type='hard'))
+    with pytest.raises(TypeError, match='model.teacher must be a model'):
+        build_distiller(teacher_ckpt, teacher=torch.nn.Linear(2, 2))
+    # a plain head has no head / head_dist to record
+    with pytest.raises(ValueError, match=r"No module 'head.head' to record: "
+                       r"'head' \(LinearClsHead\) has the children "
+                       r"\[head.loss_module, head.fc\]"):
         build_distiller(
             teacher_ckpt,
             head=dict(type='LinearClsHead', num_classes=NUM_CLASSES,
                       in_channels=TINY['embed_dims']))
-    with pytest.raises(ValueError, match="distill_type='none'"):
-        build_distiller(teacher_ckpt, head=distill_head(distill_type='none'))
+    # the hard / soft loss in a plain classifier says where the teacher is
+    plain = MODELS.build(
+        dict(type='ImageClassifier', backbone=student_backbone(),
+             head=distill_head(distill_type='hard')))
+    with pytest.raises(ValueError, match='DistillationClassifier'):
+        plain.loss(torch.randn(2, 3, 32, 32),
+                   batch(2)['data_samples'])
 
 
-def test_teacher_must_return_logits(tmp_path):
+def test_headless_teacher_has_no_head_to_record(tmp_path):
     headless = dict(TEACHER, head=None)
     path = tmp_path / 'headless.pth'
     torch.save(MODELS.build(headless).state_dict(), str(path))
-    model = build_distiller(path, teacher=headless)
-    assert isinstance(model.teacher, BaseModel)
-    with pytest.raises(TypeError, match=r"must return logits \(N, C\)"):
-        model.teacher_logits(torch.randn(1, 3, 32, 32))
+    with pytest.raises(ValueError) as err:
+        build_distiller(path, teacher=headless)
+    msg = str(err.value)
+    assert "No module 'teacher.head'" in msg
+    assert 'teacher.backbone' in msg and 'teacher.neck' in msg
 
 
 # --------------------------------------------------------------------- head
@@ -480,7 +595,9 @@ def test_distilled_timm_parity(arch, timm_name, img_size, fused_attn):
 
 
 def test_registered_names():
-    assert PLUGIN_MODELS.get('DistillationClassifier') is DistillationClassifier
+    assert PLUGIN_MODELS.get(
+        'DistillationClassifier') is DistillationClassifier
+    assert PLUGIN_MODELS.get('ConfigurableDistiller') is ConfigurableDistiller
     assert PLUGIN_MODELS.get('DeiTDistillHead') is DeiTDistillHead
     assert PLUGIN_MODELS.get('DeiTDistillLoss') is DeiTDistillLoss
 
@@ -508,12 +625,14 @@ def test_timm_teacher_loads_from_converted_official_checkpoint(tmp_path):
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         expected = ref(x)
-    torch.testing.assert_close(model.teacher_logits(x), expected)
+    with torch.no_grad():
+        got = model.teacher(x, mode='tensor')
+    torch.testing.assert_close(got, expected)
 
 
 def test_imagenet_configs_resolve():
     """Every ImageNet config parses and names registered modules."""
-    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    root = REPO_ROOT
     files = sorted(glob.glob(osp.join(root, 'configs/deit/*_in1k.py')))
     assert len(files) >= 9
 

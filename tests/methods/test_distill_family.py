@@ -10,6 +10,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -55,11 +56,23 @@ def build(student, teacher_ckpt, distill_type='hard'):
                 type='mmvitplug.DeiTDistillHead',
                 num_classes=NUM_CLASSES,
                 in_channels=32,
-                dist_feature='pooled',
-                loss=dict(type='mmvitplug.DeiTDistillLoss',
-                          distill_type=distill_type, tau=1.)),
+                dist_feature='pooled'),
             teacher=copy.deepcopy(TEACHER),
             teacher_ckpt=str(teacher_ckpt),
+            distiller=dict(
+                recorders=dict(
+                    cls_logits=dict(source='head.head'),
+                    dist_logits=dict(source='head.head_dist'),
+                    teacher_logits=dict(source='teacher.head')),
+                losses=dict(
+                    loss_deit=dict(type='mmvitplug.DeiTDistillLoss',
+                                   distill_type=distill_type)),
+                loss_inputs=dict(
+                    loss_deit=dict(
+                        cls_logits='cls_logits',
+                        dist_logits='dist_logits',
+                        teacher_logits='teacher_logits',
+                        target='targets'))),
             data_preprocessor=dict(
                 num_classes=NUM_CLASSES, mean=[127.5] * 3, std=[64.] * 3)))
     model.init_weights()
@@ -119,6 +132,30 @@ def test_distillation_term_depends_on_the_teacher(student, teachers):
     torch.testing.assert_close(losses[0]['loss_cls'], losses[1]['loss_cls'])
     assert not torch.allclose(losses[0]['loss_distill'],
                               losses[1]['loss_distill'])
+
+
+@pytest.mark.parametrize('distill_type', ['hard', 'soft'])
+@pytest.mark.parametrize('student', sorted(STUDENTS))
+def test_losses_are_the_formulas_on_the_pooled_feature(
+        student, distill_type, teachers):
+    """Both heads read the pooled feature; the terms are the DeiT formulas
+    on their logits and the teacher's (alpha 0.5, tau 1)."""
+    model = build(student, teachers[0], distill_type=distill_type).eval()
+    data = model.data_preprocessor(batch(), training=True)
+    losses = model.loss(**data)
+    labels = torch.cat([s.gt_label for s in data['data_samples']])
+    with torch.no_grad():
+        pooled = model.extract_feat(data['inputs'])[-1]
+        cls, dist = model.head.head(pooled), model.head.head_dist(pooled)
+        teacher = model.teacher(data['inputs'], mode='tensor')
+    torch.testing.assert_close(losses['loss_cls'],
+                               0.5 * F.cross_entropy(cls, labels))
+    if distill_type == 'hard':
+        expected = F.cross_entropy(dist, teacher.argmax(1))
+    else:
+        p_t = teacher.softmax(1)
+        expected = (p_t * (p_t.log() - dist.log_softmax(1))).sum(1).mean()
+    torch.testing.assert_close(losses['loss_distill'], 0.5 * expected)
 
 
 @pytest.mark.parametrize('student', sorted(STUDENTS))

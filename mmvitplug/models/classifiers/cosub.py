@@ -1,14 +1,15 @@
 # Copyright (c) mmvitplug contributors.
 """Image classification with co-trained stochastic-depth submodels."""
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import torch
 import torch.nn as nn
 from mmpretrain.models.classifiers import ImageClassifier
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmpretrain.structures import DataSample
 
 from mmvitplug.registry import MODELS
-from ..losses.cosub import CoSubLoss
+from ..losses.utils import call_loss, get_targets
 
 
 def stochastic_depth_rates(model: nn.Module) -> List[float]:
@@ -36,8 +37,11 @@ class CoSubClassifier(ImageClassifier):
     masks make the two copies of an image, and different images, go through
     different subsets of residual blocks. The head maps all ``2N`` features
     to logits, which are split into the two submodels' halves and given to
-    the head's loss, :class:`CoSubLoss` (the maths lives there: label terms
-    and mutual terms with stop-gradient teachers).
+    the classifier's ``loss`` (by default :class:`CoSubLoss`; the maths
+    lives there: label terms and mutual terms with stop-gradient teachers)
+    as ``loss(logits1=..., logits2=..., target=...)``, the loss protocol of
+    :mod:`mmvitplug.models.losses.utils`. The loss is a sub-module of the
+    classifier; the head's own loss is not used.
 
     Inference (``predict``, ``mode='tensor'``) is the full network in eval
     mode, without stochastic depth, exactly as :class:`ImageClassifier`;
@@ -49,9 +53,12 @@ class CoSubClassifier(ImageClassifier):
             ``dict(type='mmvitplug.DeiT', drop_path_rate=0.1)``; some
             ``DropPath`` rate must be > 0, otherwise both submodels would be
             the full network.
-        head (dict): Classification head whose loss is
-            :class:`CoSubLoss`, e.g. ``dict(type='LinearClsHead', ...,
-            loss=dict(type='mmvitplug.CoSubLoss', lam=0.5))``.
+        head (dict): Classification head, without a ``loss`` (the loss is
+            ``loss`` below), e.g. ``dict(type='LinearClsHead', ...)``.
+        loss (dict | nn.Module): The co-training loss, called with the
+            keyword arguments ``logits1``, ``logits2`` (the two submodels'
+            logits, (N, C) each) and ``target`` (labels (N,) or mixed scores
+            (N, C)). Defaults to ``dict(type='mmvitplug.CoSubLoss')``.
         neck (dict, optional): Neck. Defaults to None.
         train_cfg (dict, optional): Batch augments (Mixup / CutMix), applied
             once, before the batch is duplicated. Defaults to None.
@@ -63,10 +70,17 @@ class CoSubClassifier(ImageClassifier):
     def __init__(self,
                  backbone: dict,
                  head: dict,
+                 loss: Union[dict, nn.Module] = dict(
+                     type='mmvitplug.CoSubLoss'),
                  neck: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
+        if isinstance(head, dict) and 'loss' in head:
+            raise ValueError(
+                'model.head.loss is not used by CoSubClassifier: its loss is '
+                "model.loss (default dict(type='mmvitplug.CoSubLoss')); move "
+                'the CoSubLoss config there and remove model.head.loss')
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -74,12 +88,13 @@ class CoSubClassifier(ImageClassifier):
             train_cfg=train_cfg,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
-        loss_module = getattr(self.head, 'loss_module', None)
-        if not isinstance(loss_module, CoSubLoss):
-            raise TypeError(
-                'CoSubClassifier needs a head whose loss is CoSubLoss, got '
-                f'{type(loss_module).__name__}: set model.head.loss='
-                "dict(type='mmvitplug.CoSubLoss', lam=0.5)")
+        if isinstance(loss, dict):
+            loss = MMPRETRAIN_MODELS.build(loss)
+        if not isinstance(loss, nn.Module):
+            raise TypeError('model.loss must be a loss config dict, e.g. '
+                            "dict(type='mmvitplug.CoSubLoss'), got "
+                            f'{type(loss).__name__}')
+        self.loss_module = loss
         if getattr(self.head, 'cal_acc', False):
             raise ValueError(
                 'model.head.cal_acc=True is not supported by '
@@ -102,14 +117,13 @@ class CoSubClassifier(ImageClassifier):
             data_samples (list[DataSample]): Labels or mixed label scores.
 
         Returns:
-            dict[str, Tensor]: ``loss_label`` and ``loss_mutual`` from
-            :class:`CoSubLoss`.
+            dict[str, Tensor]: The loss's terms (``loss_label`` and
+            ``loss_mutual`` from :class:`CoSubLoss`).
         """
         num = inputs.size(0)
         feats = self.extract_feat(torch.cat([inputs, inputs], dim=0))
         logits = self.head(feats)
-        if 'gt_score' in data_samples[0]:
-            target = torch.stack([s.gt_score for s in data_samples])
-        else:
-            target = torch.cat([s.gt_label for s in data_samples])
-        return self.head.loss_module(logits[:num], logits[num:], target)
+        return call_loss(
+            'loss', self.loss_module,
+            dict(logits1=logits[:num], logits2=logits[num:],
+                 target=get_targets(data_samples)))

@@ -8,6 +8,7 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.structures import DataSample
 
 from mmvitplug.registry import MODELS
+from ..losses.utils import call_loss, get_targets
 
 
 @MODELS.register_module()
@@ -23,19 +24,25 @@ class DeiTDistillHead(ClsHead):
     ``dist_feature='pooled'``: both classifiers read the backbone's pooled
     feature (N, C) (its class-attention / attention-pooled class token, or
     the average of its tokens), so distillation adds only a second linear
-    head. Training
-    hands both logits to the loss module (:class:`DeiTDistillLoss`: labels
-    for the class token, teacher for the distillation token); inference
-    (``forward``, ``predict``) uses their average ``(x + x_dist) / 2``, as
-    the paper and the official code do.
+    head. Inference (``forward``, ``predict``) uses the average of the two
+    logits ``(x + x_dist) / 2``, as the paper and the official code do.
+
+    Distillation is not the head's business: inside
+    :class:`mmvitplug.DistillationClassifier` the distiller records the
+    outputs of ``head.head`` and ``head.head_dist`` (and the teacher's) and
+    computes the loss, and the head's own ``loss`` is not used. The head's
+    loss trains it without a teacher, in a plain ``ImageClassifier``: by
+    default both classifiers learn the labels (:class:`DeiTDistillLoss`
+    with ``distill_type='none'``, the paper's "two class tokens" control).
 
     Args:
         num_classes (int): Number of classes.
         in_channels (int): Token dimension of the backbone.
-        loss (dict): Config of the loss module, taking
-            ``(cls_logits, dist_logits, target, teacher_logits)``. Defaults to
-            ``dict(type='mmvitplug.DeiTDistillLoss')`` (hard distillation,
-            alpha 0.5).
+        loss (dict): Config of the loss used without a teacher, called as
+            ``loss(cls_logits=..., dist_logits=..., target=...)``. Defaults
+            to ``dict(type='mmvitplug.DeiTDistillLoss',
+            distill_type='none')`` (both classifiers on the labels, alpha
+            0.5).
         dist_feature (str): What ``head_dist`` reads: ``'dist_token'`` (the
             second element of a ``(cls, dist)`` pair) or ``'pooled'`` (the
             same pooled feature as ``head``). Defaults to 'dist_token'.
@@ -49,7 +56,8 @@ class DeiTDistillHead(ClsHead):
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
-                 loss: dict = dict(type='mmvitplug.DeiTDistillLoss'),
+                 loss: dict = dict(
+                     type='mmvitplug.DeiTDistillLoss', distill_type='none'),
                  dist_feature: str = 'dist_token',
                  init_cfg: Optional[dict] = dict(
                      type='TruncNormal', layer='Linear', std=0.02, bias=0.)):
@@ -109,26 +117,21 @@ class DeiTDistillHead(ClsHead):
         x, x_dist = self.forward_logits(feats)
         return (x + x_dist) / 2
 
-    def loss(self,
-             feats: Sequence[Tuple[torch.Tensor, torch.Tensor]],
-             data_samples: List[DataSample],
-             teacher_logits: Optional[torch.Tensor] = None) -> dict:
-        """Compute the losses of both tokens.
+    def loss(self, feats: Sequence[Tuple[torch.Tensor, torch.Tensor]],
+             data_samples: List[DataSample]) -> dict:
+        """Losses of both classifiers without a teacher.
 
         Args:
-            feats (tuple): Backbone outputs; the last is ``(cls, dist)``.
+            feats (tuple): Backbone outputs; the last is ``(cls, dist)`` (or
+                the pooled feature).
             data_samples (list[DataSample]): Samples with ``gt_label``, or
                 ``gt_score`` after Mixup / CutMix.
-            teacher_logits (Tensor, optional): Teacher logits (N, C) on the
-                same inputs, given by :class:`DistillationClassifier`.
 
         Returns:
             dict[str, Tensor]: The loss module's terms.
         """
         cls_logits, dist_logits = self.forward_logits(feats)
-        if 'gt_score' in data_samples[0]:
-            target = torch.stack([i.gt_score for i in data_samples])
-        else:
-            target = torch.cat([i.gt_label for i in data_samples])
-        return self.loss_module(
-            cls_logits, dist_logits, target, teacher_logits=teacher_logits)
+        return call_loss(
+            'loss', self.loss_module,
+            dict(cls_logits=cls_logits, dist_logits=dist_logits,
+                 target=get_targets(data_samples)))

@@ -109,7 +109,7 @@ class CoSubLoss(nn.Module):
                 'targets, loss(logits1, logits2, target); a plain head calls '
                 'it with one set of logits. Train with '
                 "model.type='mmvitplug.CoSubClassifier', which runs the two "
-                'submodels.')
+                'submodels, and give it this loss as model.loss.')
         if target.dim() == 1:
             target = F.one_hot(target, logits1.size(1)).to(logits1.dtype)
         loss_label = (1. - self.lam) / 2. * (

@@ -10,6 +10,7 @@ from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmvitplug.registry import MODELS
 
 DISTILL_TYPES = ('hard', 'soft', 'none')
+KL_REDUCTIONS = ('batchmean', 'mean')
 
 
 @MODELS.register_module()
@@ -33,15 +34,21 @@ class DeiTDistillLoss(nn.Module):
     official code does; the paper uses ``alpha=0.5`` for hard distillation
     and ``alpha=0.1, tau=3`` for soft distillation.
 
-    The KL term is averaged over samples (``batchmean``), the definition of
-    Eq. 2. The official code sums the KL and divides by ``N * C``
-    (``outputs_kd.numel()``), i.e. its soft term is ours divided by the number
-    of classes: with the same ``alpha`` it weighs the teacher ``C`` times
-    less.
+    How the KL term is reduced over the batch is ``kl_reduction``:
+    ``'batchmean'`` sums it over classes and averages it over samples, the
+    definition of Eq. 2; ``'mean'`` divides its sum by ``N * C``, as the
+    official code does (``reduction='sum'`` then ``/ outputs_kd.numel()``)
+    and with which the paper's numbers were obtained. With the same
+    ``alpha``, ``'mean'`` weighs the teacher ``C`` times less (1000x on
+    ImageNet).
 
     ``'none'`` is DeiT with two class tokens and no teacher (the paper's
     "two class tokens" control): both tokens learn the labels. It is the only
     type that takes no teacher logits; ``'hard'`` and ``'soft'`` require them.
+    In :class:`mmvitplug.DistillationClassifier` the distiller gives every
+    input by keyword from its recorders (the two student heads, the teacher
+    head) and the batch targets; without a teacher,
+    :class:`mmvitplug.DeiTDistillHead` calls it with ``distill_type='none'``.
 
     Args:
         distill_type (str): ``'hard'``, ``'soft'`` or ``'none'``.
@@ -51,6 +58,10 @@ class DeiTDistillLoss(nn.Module):
         tau (float): Softmax temperature of the soft term; only
             ``distill_type='soft'`` uses it, other types reject any value but
             1. Defaults to 1.0.
+        kl_reduction (str): Reduction of the soft term's KL over the batch,
+            ``'batchmean'`` (Eq. 2) or ``'mean'`` (the official code); only
+            ``distill_type='soft'`` uses it, other types reject
+            ``'mean'``. Defaults to 'batchmean'.
         base_loss (dict): Config of the label loss, built in the mmpretrain
             scope (e.g. ``dict(type='LabelSmoothLoss', label_smooth_val=0.1,
             mode='original')``). Defaults to
@@ -62,7 +73,8 @@ class DeiTDistillLoss(nn.Module):
                  alpha: float = 0.5,
                  tau: float = 1.0,
                  base_loss: dict = dict(type='CrossEntropyLoss',
-                                        loss_weight=1.0)):
+                                        loss_weight=1.0),
+                 kl_reduction: str = 'batchmean'):
         super().__init__()
         if distill_type not in DISTILL_TYPES:
             raise ValueError(f'Unknown distill_type {distill_type!r}; choose '
@@ -75,9 +87,20 @@ class DeiTDistillLoss(nn.Module):
             raise ValueError(
                 f"tau={tau} only applies to distill_type='soft', not "
                 f'{distill_type!r}; remove it or use the soft type')
+        if kl_reduction not in KL_REDUCTIONS:
+            raise ValueError(
+                f'Unknown kl_reduction {kl_reduction!r}; choose from '
+                f'{", ".join(map(repr, KL_REDUCTIONS))} (the official '
+                "DeiT code is 'mean')")
+        if distill_type != 'soft' and kl_reduction != 'batchmean':
+            raise ValueError(
+                f"kl_reduction={kl_reduction!r} only applies to "
+                f"distill_type='soft', not {distill_type!r}; remove it or "
+                'use the soft type')
         self.distill_type = distill_type
         self.alpha = alpha
         self.tau = tau
+        self.kl_reduction = kl_reduction
         self.base_loss = MMPRETRAIN_MODELS.build(base_loss)
 
     def forward(self,
@@ -113,8 +136,9 @@ class DeiTDistillLoss(nn.Module):
         if teacher_logits is None:
             raise ValueError(
                 f'distill_type={self.distill_type!r} needs teacher logits; '
-                'train with mmvitplug.DistillationClassifier (which runs the '
-                "teacher) or use distill_type='none'")
+                'train with mmvitplug.DistillationClassifier, whose distiller '
+                'records the teacher logits and maps them to this loss, or '
+                "use distill_type='none'")
         if teacher_logits.shape != dist_logits.shape:
             raise ValueError(
                 f'teacher logits {tuple(teacher_logits.shape)} and '
@@ -126,9 +150,13 @@ class DeiTDistillLoss(nn.Module):
                                       teacher_logits.argmax(dim=1))
         else:
             tau = self.tau
-            distill = F.kl_div(
+            kl = F.kl_div(
                 F.log_softmax(dist_logits / tau, dim=1),
                 F.log_softmax(teacher_logits / tau, dim=1),
-                reduction='batchmean',
-                log_target=True) * tau * tau
+                reduction='sum',
+                log_target=True)
+            # 'batchmean': / N (Eq. 2); 'mean': / (N * C), the official code
+            num = (dist_logits.size(0) if self.kl_reduction == 'batchmean'
+                   else dist_logits.numel())
+            distill = kl / num * tau * tau
         return dict(loss_cls=loss_cls, loss_distill=self.alpha * distill)

@@ -1,0 +1,229 @@
+# Copyright (c) mmvitplug contributors.
+"""The distiller: recorders, connectors and losses, wired by a config."""
+import inspect
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+
+from mmvitplug.registry import MODELS
+from ..losses.utils import call_loss
+from .recorders import ModuleOutputsRecorder, build_recorder, find_module
+
+#: Loss input sources that are not recorders.
+TARGETS = 'targets'
+
+
+def _build(cfg: Union[dict, nn.Module], what: str) -> nn.Module:
+    if isinstance(cfg, nn.Module):
+        return cfg
+    if not isinstance(cfg, dict) or 'type' not in cfg:
+        raise TypeError(f'{what} must be a config dict with a type, got '
+                        f'{cfg!r}')
+    return MMPRETRAIN_MODELS.build(cfg)
+
+
+@MODELS.register_module()
+class ConfigurableDistiller(nn.Module):
+    """Record module outputs of a student and a teacher, adapt them with
+    connectors, and compute the losses they feed: the roles of mmrazor's
+    ``ConfigurableDistiller``.
+
+    Every input of every loss is named in ``loss_inputs``: a recorder, a
+    recorder through a connector, or ``'targets'`` (the batch's labels or
+    mixed scores, :func:`mmvitplug.models.losses.get_targets`). Losses
+    follow the protocol of :mod:`mmvitplug.models.losses.utils`: called
+    with keyword arguments, they return a tensor (named by its key in
+    ``losses``) or a dict of named terms; their state lives in their
+    buffers. Losses and connectors are sub-modules, so their parameters are
+    trained and their parameters and buffers follow ``.to()`` and are saved
+    in the state dict (``distiller.losses.<name>.*``,
+    ``distiller.connectors.<name>.*``; none for parameter-free losses).
+
+    Example (DeiT hard distillation)::
+
+        distiller=dict(
+            recorders=dict(
+                cls_logits=dict(source='head.head'),
+                dist_logits=dict(source='head.head_dist'),
+                teacher_logits=dict(source='teacher.head')),
+            losses=dict(
+                loss_deit=dict(type='mmvitplug.DeiTDistillLoss',
+                               distill_type='hard', alpha=0.5)),
+            loss_inputs=dict(
+                loss_deit=dict(cls_logits='cls_logits',
+                               dist_logits='dist_logits',
+                               teacher_logits='teacher_logits',
+                               target='targets')))
+
+    Args:
+        recorders (dict[str, dict]): Recorders by name, e.g.
+            ``dict(feat=dict(type='ModuleOutputs', source='backbone',
+            index=-1))`` (see :mod:`mmvitplug.models.distill.recorders`;
+            ``type`` defaults to ``'ModuleOutputs'``). Student paths start
+            at the model (``'backbone...'``, ``'head...'``), teacher paths
+            with ``'teacher'``.
+        losses (dict[str, dict]): Loss configs by name, built in the
+            default scope (``'CrossEntropyLoss'``,
+            ``'mmvitplug.DeiTDistillLoss'``, ...). A loss returning a single
+            tensor is logged under its name, which must contain ``'loss'``.
+        loss_inputs (dict[str, dict]): For each loss, its keyword arguments:
+            ``{argument: source}``, the source being a recorder name,
+            ``'targets'``, or ``dict(recorder=name, connector=name)``.
+        connectors (dict[str, dict], optional): Connector configs by name,
+            e.g. ``dict(type='mmvitplug.LinearConnector', in_channels=192,
+            out_channels=512)``. Defaults to None.
+    """
+
+    def __init__(self,
+                 recorders: Dict[str, dict],
+                 losses: Dict[str, dict],
+                 loss_inputs: Dict[str, Dict[str, Union[str, dict]]],
+                 connectors: Optional[Dict[str, dict]] = None):
+        super().__init__()
+        for arg, value in (('recorders', recorders), ('losses', losses),
+                           ('loss_inputs', loss_inputs)):
+            if not isinstance(value, dict) or not value:
+                raise TypeError(f'distiller.{arg} must be a non-empty dict, '
+                                f'got {value!r}')
+        connectors = connectors or {}
+        if TARGETS in recorders:
+            raise ValueError(f'{TARGETS!r} is the batch targets, not a '
+                             'recorder name; rename the recorder')
+        self.recorders: Dict[str, ModuleOutputsRecorder] = {
+            name: build_recorder(cfg) for name, cfg in recorders.items()
+        }
+        self.connectors = nn.ModuleDict({
+            name: _build(cfg, f'distiller.connectors.{name}')
+            for name, cfg in connectors.items()
+        })
+        self.losses = nn.ModuleDict({
+            name: _build(cfg, f'distiller.losses.{name}')
+            for name, cfg in losses.items()
+        })
+        self.loss_inputs = {
+            name: self._parse_inputs(name, loss_inputs)
+            for name in self.losses
+        }
+        unused = sorted(set(loss_inputs) - set(self.losses))
+        if unused:
+            raise ValueError(
+                f'distiller.loss_inputs names {unused}, which are not '
+                f'losses; the losses are {sorted(self.losses)}')
+        used = {
+            part
+            for inputs in self.loss_inputs.values()
+            for pair in inputs.values() for part in pair
+        }
+        for kind, names in (('recorders', self.recorders),
+                            ('connectors', self.connectors)):
+            idle = sorted(set(names) - used)
+            if idle:  # an idle connector would be an untrained parameter
+                raise ValueError(
+                    f'distiller.{kind} {idle} feed no loss: use them in '
+                    'distiller.loss_inputs or remove them')
+        self._prepared = False
+
+    def _parse_inputs(self, name: str,
+                      loss_inputs: dict) -> Dict[str, Tuple[str, str]]:
+        """``{argument: (recorder or 'targets', connector or None)}`` of
+        loss ``name``, checked against the recorders, the connectors and
+        the loss's ``forward``."""
+        if name not in loss_inputs:
+            raise ValueError(
+                f'distiller.loss_inputs has no entry for loss {name!r}: '
+                "give its arguments, e.g. dict(preds='student_logits', "
+                "target='targets')")
+        parsed = {}
+        for arg, source in loss_inputs[name].items():
+            where = f'distiller.loss_inputs.{name}.{arg}'
+            connector = None
+            if isinstance(source, dict):
+                unknown = set(source) - {'recorder', 'connector'}
+                if 'recorder' not in source or unknown:
+                    raise ValueError(
+                        f'{where}: a dict source has the keys recorder and '
+                        f'(optionally) connector, got {sorted(source)}')
+                source, connector = source['recorder'], source.get(
+                    'connector')
+            if source != TARGETS and source not in self.recorders:
+                raise ValueError(
+                    f'{where}: unknown recorder {source!r}; the recorders '
+                    f'are {sorted(self.recorders)} (or {TARGETS!r} for the '
+                    'batch targets)')
+            if connector is not None and connector not in self.connectors:
+                raise ValueError(
+                    f'{where}: unknown connector {connector!r}; the '
+                    f'connectors are {sorted(self.connectors)}')
+            parsed[arg] = (source, connector)
+        loss = self.losses[name]
+        try:
+            inspect.signature(loss.forward).bind(**parsed)
+        except TypeError as err:
+            raise TypeError(
+                f'distiller.loss_inputs.{name} does not fit '
+                f'{type(loss).__name__}.forward'
+                f'{inspect.signature(loss.forward)}: {err}') from None
+        return parsed
+
+    def prepare(self, roots: Dict[str, nn.Module]):
+        """Hook every recorder's module (once).
+
+        Args:
+            roots (dict[str, nn.Module]): The roots of the module paths,
+                ``{'': student, 'teacher': teacher}``.
+        """
+        if self._prepared:
+            raise RuntimeError('the distiller is already prepared')
+        for recorder in self.recorders.values():
+            recorder.attach(find_module(roots, recorder.source))
+        self._prepared = True
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Record inside the block; records are dropped when it ends."""
+        if not self._prepared:
+            raise RuntimeError('call prepare() before recording')
+        for recorder in self.recorders.values():
+            recorder.reset()
+            recorder.active = True
+        try:
+            yield
+        finally:
+            for recorder in self.recorders.values():
+                recorder.active = False
+                recorder.reset()
+
+    def _input(self, source: str, connector: Optional[str],
+               targets: torch.Tensor):
+        value = targets if source == TARGETS else self.recorders[source].data
+        if connector is not None:
+            value = self.connectors[connector](value)
+        return value
+
+    def compute_losses(self,
+                       targets: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The losses of what was recorded (call inside
+        :meth:`recording`).
+
+        Args:
+            targets (Tensor): The batch's labels (N,) or scores (N, C).
+
+        Returns:
+            dict[str, Tensor]: Every loss term, by name.
+        """
+        losses = {}
+        for name, loss in self.losses.items():
+            inputs = {
+                arg: self._input(source, connector, targets)
+                for arg, (source, connector) in self.loss_inputs[name].items()
+            }
+            for key, value in call_loss(name, loss, inputs).items():
+                if key in losses:
+                    raise ValueError(
+                        f'loss {name!r} gives the term {key!r}, which '
+                        'another loss gives too; rename one of them')
+                losses[key] = value
+        return losses
