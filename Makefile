@@ -5,7 +5,7 @@ MMVITPLUG_HOME ?= $(HOME)/.cache/mmvitplug
 PY := $(MMVITPLUG_HOME)/venv/bin/python
 export MMVITPLUG_HOME
 
-.PHONY: setup data demo test test-fast benchmark
+.PHONY: setup data demo test test-fast benchmark lint
 
 setup:
 	bash tools/setup_env.sh
@@ -28,3 +28,10 @@ test-fast: data
 
 benchmark: setup
 	$(PY) tools/analysis/benchmark.py --arch deit-tiny --timm deit_tiny_patch16_224
+
+# flake8 + isort with the OpenMMLab settings of setup.cfg (tests/test_style.py
+# checks the same); `make lint FIX=1` sorts the imports in place.
+LINT_PATHS := mmvitplug tools tests configs setup.py
+lint: setup
+	$(PY) -m isort $(if $(FIX),,--check-only --diff) $(LINT_PATHS)
+	$(PY) -m flake8 $(LINT_PATHS)
