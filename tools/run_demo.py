@@ -1,7 +1,8 @@
 # Copyright (c) mmvitplug contributors.
 """The main job: train and evaluate on the bundled data, print the results.
 
-Stages, each a plain ``tools/train.py`` run of a config in ``configs/``:
+Stages, each a plain ``tools/train.py`` run of a bundled-data config in
+``configs/bundled/``:
 
 1. a ResNet teacher on the digits (ImageNet layout);
 2. a DeiT student hard-distilled from that teacher (distillation token);
@@ -23,14 +24,15 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 #: name, config, metric keys to report, chance level (same unit as metric:
 #: top-1 and mIoU in %, COCO mAP in [0, 1])
+BUNDLED = 'configs/bundled/'
 STAGES = [
-    ('teacher', 'configs/deit/sup-resnet18_1xb64_digits.py',
+    ('teacher', BUNDLED + 'resnet/sup-resnet18-w32_1xb64_digits.py',
      ['accuracy/top1'], 10.0),
-    ('distill', 'configs/deit/distill-hard-deit-tiny_1xb16_digits.py',
+    ('distill', BUNDLED + 'deit/distill-hard-deit-4l192d-p8_1xb16_digits.py',
      ['accuracy/top1'], 10.0),
-    ('det', 'configs/deit/mask-rcnn-deit-tiny_1xb4_shapes-coco.py',
+    ('det', BUNDLED + 'deit/mask-rcnn-deit-4l96d-p16_1xb4_shapes-coco.py',
      ['coco/bbox_mAP', 'coco/segm_mAP'], 0.0),
-    ('seg', 'configs/deit/upernet-deit-tiny_1xb4_shapes-ade.py',
+    ('seg', BUNDLED + 'deit/upernet-deit-4l96d-p16_1xb4_shapes-ade.py',
      ['mIoU'], 21.7),  # always predicting background
 ]
 

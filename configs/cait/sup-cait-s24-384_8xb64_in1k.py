@@ -8,6 +8,8 @@
 # `pretrained` is the 224px checkpoint: the checkpoint of
 # sup-cait-s24_8xb128_in1k.py (mmvitplug layout), or the official
 # https://dl.fbaipublicfiles.com/deit/S24_224.pth (converted on load).
+# Source: CaiT paper (fine-tuning at 384 with DeiT's procedure) and the
+# official CaiT README.
 pretrained = 'work_dirs/sup-cait-s24_8xb128_in1k/epoch_400.pth'
 
 _base_ = './sup-cait-s24_8xb128_in1k.py'

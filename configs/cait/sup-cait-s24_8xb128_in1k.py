@@ -3,6 +3,7 @@
 # top-1 at 224). Same recipe as sup-cait-xxs24_8xb128_in1k.py (DeiT's, 400
 # epochs, lr 5e-4 * total_batch / 512, LayerScale init 1e-5) with the S24
 # stochastic-depth rate 0.1. 8 GPUs x 128 images.
+# Source: CaiT paper (S24 stochastic depth) and the official code.
 _base_ = './sup-cait-xxs24_8xb128_in1k.py'
 
 model = dict(

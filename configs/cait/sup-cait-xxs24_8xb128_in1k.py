@@ -12,6 +12,8 @@
 # pos_embed and cls_token get no weight decay. Evaluation uses a crop ratio
 # of 1.0 (resize the short edge to 224, centre crop 224), as the official
 # CaiT README asks. 8 GPUs x 128 images.
+# Source: CaiT paper (training recipe) and the official
+# CaiT README / code.
 _base_ = [
     '../_base_/datasets/imagenet_deit.py',
     '../_base_/schedules/deit_adamw_300e.py',

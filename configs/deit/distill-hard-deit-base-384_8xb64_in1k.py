@@ -1,9 +1,20 @@
 # Fine-tune a hard-distilled 224px DeiT-B⚗ at 384px with the same
 # RegNetY-16GF teacher, which classifies the 384px images (DeiT-B⚗↑384,
 # 84.5 top-1 in the paper). Schedule and pipeline of
-# sup-deit-base-384_8xb64_in1k.py; teacher checkpoint: see
-# distill-hard-deit-tiny_8xb128_in1k.py.
-_base_ = './sup-deit-base-384_8xb64_in1k.py'
+# sup-deit-base-384_8xb64_in1k.py (official README fine-tuning recipe).
+# Teacher: configs/_teachers/regnety160_in1k.py.
+#
+# `pretrained` is the 224px distilled checkpoint: the checkpoint of
+# distill-hard-deit-base_8xb128_in1k.py (mmvitplug layout), or the official
+# deit_base_distilled_patch16_224-df68dfff.pth from
+# https://dl.fbaipublicfiles.com/deit/ (converted on load, backbone and both
+# heads).
+# Source: DeiT paper (DeiT-B⚗↑384) and the official README
+# fine-tuning command.
+_base_ = [
+    './sup-deit-base-384_8xb64_in1k.py',
+    '../_teachers/regnety160_in1k.py',
+]
 
 pretrained = 'work_dirs/distill-hard-deit-base_8xb128_in1k/epoch_300.pth'
 
@@ -21,16 +32,12 @@ model = dict(
         type='mmvitplug.DeiTDistillHead',
         num_classes=1000,
         in_channels=768,
+        # mmvitplug.Pretrained converts the official layout for the heads too
         init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='head.')),
-    teacher=dict(
-        type='ImageClassifier',
-        backbone=dict(
-            type='TIMMBackbone', model_name='regnety_160', pretrained=False),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000, in_channels=3024),
-    ),
-    teacher_ckpt='checkpoints/regnety_160_teacher.pth',
+            type='mmvitplug.Pretrained', checkpoint=pretrained,
+            prefix='head.', converter='DeiT')),
+    teacher=_base_.teacher,
+    teacher_ckpt=_base_.teacher_ckpt,
     distiller=dict(
         recorders=dict(
             cls_logits=dict(source='head.head'),

@@ -7,26 +7,15 @@
 # head.head_dist) and of the teacher (teacher.head) and feeds them with the
 # targets to DeiTDistillLoss, which holds the whole objective.
 #
-# Teacher weights: the RegNetY-16GF of the DeiT paper (82.9 top-1,
-# https://dl.fbaipublicfiles.com/deit/regnety_160-a5fe301d.pth, timm
-# 'regnety_160.deit_in1k') in the layout of the teacher classifier below
-# (timm keys 'head.fc.*' stay, every other key gets 'backbone.timm_model.'):
-#
-#   python -c "import torch; sd = torch.load('regnety_160-a5fe301d.pth', \
-#     map_location='cpu', weights_only=True); sd = sd.get('model', sd); \
-#     torch.save({'state_dict': {(k if k.startswith('head.fc.') else \
-#     'backbone.timm_model.' + k): v for k, v in sd.items()}}, \
-#     'checkpoints/regnety_160_teacher.pth')"
-#
-# The checkpoint (a path or an URL) is loaded completely when the model is
-# built (a missing file, or one that does not fill the teacher, is an error)
-# and is not saved in the student's checkpoints; a trained student also
-# loads into the plain ImageClassifier(backbone=<this backbone>,
-# head=<this head>).
+# Teacher: configs/_teachers/regnety160_in1k.py (RegNetY-16GF, how to
+# convert its official checkpoint). A trained student also loads into the
+# plain ImageClassifier(backbone=<this backbone>, head=<this head>).
+# Source: DeiT paper (hard distillation) on its Table 9 recipe.
 _base_ = [
     '../_base_/datasets/imagenet_deit.py',
     '../_base_/schedules/deit_adamw_300e.py',
     '../_base_/default_runtime.py',
+    '../_teachers/regnety160_in1k.py',
 ]
 
 model = dict(
@@ -41,14 +30,8 @@ model = dict(
         num_classes=1000,
         in_channels=192,
     ),
-    teacher=dict(
-        type='ImageClassifier',
-        backbone=dict(
-            type='TIMMBackbone', model_name='regnety_160', pretrained=False),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000, in_channels=3024),
-    ),
-    teacher_ckpt='checkpoints/regnety_160_teacher.pth',
+    teacher=_base_.teacher,
+    teacher_ckpt=_base_.teacher_ckpt,
     distiller=dict(
         recorders=dict(
             cls_logits=dict(source='head.head'),

@@ -6,7 +6,9 @@
 # kl_reduction='mean', with which the paper's numbers were obtained; the
 # per-sample average of Eq. 2 (kl_reduction='batchmean') would weigh the
 # teacher 1000x more.
-# Teacher checkpoint: see distill-hard-deit-tiny_8xb128_in1k.py.
+# Teacher: configs/_teachers/regnety160_in1k.py.
+# Source: DeiT paper, Section 5 (soft distillation, tau 3, alpha 0.1)
+# and the official losses.py (KL reduction).
 _base_ = './distill-hard-deit-tiny_8xb128_in1k.py'
 
 model = dict(

@@ -1,5 +1,7 @@
 # Mask R-CNN with a plain DeiT-B backbone, ViTDet-style; see
 # mask-rcnn-deit-small_8xb2_coco.py for the recipe.
+# Source: the ViTDet recipe (see mask-rcnn-deit-small_8xb2_coco.py); DeiT-B
+# on it is our combination (no published number).
 _base_ = './mask-rcnn-deit-small_8xb2_coco.py'
 
 # Placeholder, as in the DeiT-S config: an mmvitplug classification

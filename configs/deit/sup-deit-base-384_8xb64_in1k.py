@@ -8,6 +8,8 @@
 # sup-deit-base_8xb128_in1k.py (mmvitplug layout), or the official
 # https://dl.fbaipublicfiles.com/deit/deit_base_patch16_224-b5f2ef4d.pth
 # (converted on load, backbone and head).
+# Source: DeiT paper (fine-tuning at 384) and the official README
+# fine-tuning command.
 pretrained = 'work_dirs/sup-deit-base_8xb128_in1k/epoch_300.pth'
 
 _base_ = './sup-deit-base_8xb128_in1k.py'

@@ -1,5 +1,8 @@
 # UperNet on a plain DeiT-B backbone for ADE20K 512x512, 160k iterations;
 # see upernet-deit-small_8xb2_ade20k.py for the recipe.
+# Source: the BEiT / MAE ADE20K recipe (see
+# upernet-deit-small_8xb2_ade20k.py); DeiT-B on it is our combination (no
+# published number).
 _base_ = './upernet-deit-small_8xb2_ade20k.py'
 
 # Placeholder, as in the DeiT-S config: an mmvitplug classification

@@ -1,6 +1,7 @@
 # Mask R-CNN with a PatchConvNet-S60 backbone (arXiv 2112.13692)
 # ViTDet-style (https://arxiv.org/abs/2203.16527), as
-# configs/deit/mask-rcnn-deit-small_*: the single stride-16 map of
+# configs/deit/mask-rcnn-deit-small_* (_base_/models/mask-rcnn_simplefpn.py,
+# _base_/common/vitdet_lsj-100e_coco-instance.py): the single stride-16 map of
 # the last trunk block feeds mmvitplug.SimpleFPN, heads use LayerNorm,
 # large-scale jitter at 1024x1024, AdamW with layer-wise lr decay, 100 epochs
 # (25 x 4 repeats). The trunk normalises with LayerNorm (official weights),
@@ -8,7 +9,12 @@
 # (backbone.norm_cfg=dict(type='SyncBN')) would need SyncBN here. The
 # attention-based aggregation is not built for dense outputs: its checkpoint
 # weights are reported as unexpected keys on load.
-_base_ = '../deit/mask-rcnn-deit-small_8xb2_coco.py'
+# Source: the ViTDet recipe applied to PatchConvNet-S60 (layer decay
+# 0.95 is ours); no published number.
+_base_ = [
+    '../_base_/models/mask-rcnn_simplefpn.py',
+    '../_base_/common/vitdet_lsj-100e_coco-instance.py',
+]
 
 # Classification checkpoint of the backbone. Placeholder: either an mmvitplug
 # checkpoint (e.g. work_dirs/sup-patchconvnet-s60_8xb128_in1k/epoch_300.pth,
@@ -19,7 +25,6 @@ embed_dims = 384
 
 model = dict(
     backbone=dict(
-        _delete_=True,  # PatchConvNet takes no img_size
         type='mmvitplug.PatchConvNet',
         arch='patchconvnet-s60',
         out_type='featmap',

@@ -13,6 +13,8 @@
 # NOTE: the per-size stochastic-depth rates are in the paper's appendix,
 # which could not be read when this config was written: 0.1 is the official
 # main.py default; check it against the paper before a reproduction run.
+# Source: first author, facebookresearch/deit#185, on the official
+# main.py defaults.
 _base_ = [
     '../_base_/datasets/imagenet_deit.py',
     '../_base_/schedules/deit_lamb_300e.py',

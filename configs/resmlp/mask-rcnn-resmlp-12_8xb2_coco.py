@@ -1,5 +1,7 @@
 # Mask R-CNN with a plain ResMLP-S12 backbone, ViTDet-style (Li et al. 2022,
-# https://arxiv.org/abs/2203.16527), as configs/deit/mask-rcnn-deit-small_*:
+# https://arxiv.org/abs/2203.16527), as configs/deit/mask-rcnn-deit-small_*
+# (_base_/models/mask-rcnn_simplefpn.py,
+# _base_/common/vitdet_lsj-100e_coco-instance.py):
 # the single stride-16 map of the last block feeds mmvitplug.SimpleFPN,
 # heads use LayerNorm, large-scale jitter, AdamW with layer-wise lr decay
 # 0.7, 100 epochs (25 x 4 repeats).
@@ -10,7 +12,12 @@
 # 800x800 instead of ViTDet's 1024: the 50x50 grid gives 2500x2500
 # cross-patch matrices (6.3M parameters per block, 75M in all); at 1024 it
 # would be 4096x4096 (201M in all).
-_base_ = '../deit/mask-rcnn-deit-small_8xb2_coco.py'
+# Source: the ViTDet recipe applied to ResMLP-S12 at 800x800; our
+# combination (no published number).
+_base_ = [
+    '../_base_/models/mask-rcnn_simplefpn.py',
+    '../_base_/common/vitdet_lsj-100e_coco-instance.py',
+]
 
 # Classification checkpoint of the backbone. Placeholder: either an mmvitplug
 # checkpoint (e.g. work_dirs/sup-resmlp-12_8xb128_in1k/epoch_400.pth, keys
@@ -29,11 +36,14 @@ model = dict(
         type='mmvitplug.ResMLP',
         arch='resmlp-12',
         img_size=image_size,
+        out_indices=(11, ),
         drop_path_rate=0.05,
         with_cp=False,  # True trades compute for memory
-        init_cfg=dict(checkpoint=pretrained)))
+        init_cfg=dict(
+            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    neck=dict(backbone_channel=384, in_channels=[96, 192, 384, 384]))
 
-# The DeiT-S pipelines with image_size = 800x800.
+# The pipelines of the common _base_ with image_size = 800x800.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),

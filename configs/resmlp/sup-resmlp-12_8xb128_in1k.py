@@ -11,6 +11,7 @@
 # code), no fp16. Evaluation crops 224 from a 248 short edge (crop ratio
 # 0.9, the official ResMLP test transform, facebookresearch/deit#113).
 # 8 GPUs x 128 images: lr 2.5e-3 through auto_scale_lr.
+# Source: first author, facebookresearch/deit#106 and #113.
 _base_ = [
     '../_base_/datasets/imagenet_deit.py',
     '../_base_/schedules/deit_lamb_300e.py',

@@ -1,21 +1,35 @@
 # Copyright (c) mmvitplug contributors.
-"""Every shipped config loads, imports the plugin and builds its model."""
+"""Every shipped config loads, imports the plugin, builds its model, states
+its source, inherits only from its own family and the shared bases, and is
+what its file name claims."""
+import ast
 import glob
 import os.path as osp
+import re
 
 import pytest
 import torch
+import yaml
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
-from mmvitplug.utils import check_plugin_imports
+from mmvitplug.utils import bundled_data, check_plugin_imports
 from _builders import REPO_ROOT
 
 ROOT = REPO_ROOT
-CONFIGS = sorted(
-    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                         recursive=True)
-    if '_base_' not in p.split(osp.sep))
+CONFIG_ROOT = osp.join(ROOT, 'configs')
+#: every config file, shared bases and teachers included
+ALL_FILES = sorted(
+    glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recursive=True))
+#: the configs a user trains (not under _base_/ or _teachers/)
+CONFIGS = [
+    p for p in ALL_FILES if not any(
+        part.startswith('_')
+        for part in osp.relpath(p, CONFIG_ROOT).split(osp.sep))
+]
+#: folders any config may inherit from, besides its own folder
+SHARED = ('_base_', '_teachers')
+UPSTREAM = ('mmdet::', 'mmseg::', 'mmpretrain::')
 
 
 def _ids(paths):
@@ -65,3 +79,293 @@ def test_train_tool_names_missing_custom_imports(tmp_path, repo_root):
     assert 'does not import the plugin' in proc.stderr
     assert ("custom_imports = dict(imports=['mmvitplug'], "
             'allow_failed_imports=False)') in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# inheritance: own family, shared bases, upstream bases only
+
+
+def _bases(path):
+    """The ``_base_`` entries of a config file, read without executing it."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == '_base_'
+                for t in node.targets):
+            value = ast.literal_eval(node.value)
+            return [value] if isinstance(value, str) else list(value)
+    return []
+
+
+def illegal_bases(path, config_root):
+    """The ``_base_`` entries of ``path`` that cross families.
+
+    A config may inherit from configs in its own folder (its family: e.g.
+    ``configs/cait/`` or ``configs/bundled/cait/``), from the shared
+    ``configs/_base_/`` and ``configs/_teachers/`` and from upstream bases
+    (``mmdet::``, ``mmseg::``, ``mmpretrain::``). Shared files inherit only
+    from shared or upstream files.
+    """
+    shared = [osp.join(config_root, d) for d in SHARED]
+    in_shared = any(
+        osp.commonpath([path, d]) == d for d in shared)
+    bad = []
+    for base in _bases(path):
+        if '::' in base:
+            if not base.startswith(UPSTREAM):
+                bad.append(base)
+            continue
+        target = osp.normpath(osp.join(osp.dirname(path), base))
+        if not osp.isfile(target):
+            bad.append(f'{base} (no such file)')
+        elif any(osp.commonpath([target, d]) == d for d in shared):
+            continue
+        elif in_shared or osp.dirname(target) != osp.dirname(path):
+            bad.append(base)
+    return bad
+
+
+@pytest.mark.parametrize('path', ALL_FILES, ids=_ids(ALL_FILES))
+def test_no_inheritance_across_families(path):
+    bad = illegal_bases(path, CONFIG_ROOT)
+    assert not bad, (
+        f'{path} inherits across families: {bad}; move what is shared to '
+        'configs/_base_/ (datasets, models, schedules, common) or '
+        'configs/_teachers/')
+
+
+def test_cross_family_inheritance_is_caught(tmp_path):
+    root = tmp_path / 'configs'
+    for d in ('_base_/models', 'deit', 'cait'):
+        (root / d).mkdir(parents=True)
+    (root / '_base_/models/skeleton.py').write_text('model = dict()\n')
+    (root / 'deit/a.py').write_text('model = dict()\n')
+    (root / 'deit/b.py').write_text(
+        "_base_ = ['./a.py', '../_base_/models/skeleton.py', "
+        "'mmdet::_base_/default_runtime.py']\n")
+    (root / 'cait/c.py').write_text("_base_ = '../deit/a.py'\n")
+    (root / '_base_/models/d.py').write_text("_base_ = ['../../deit/a.py']\n")
+    assert illegal_bases(str(root / 'deit/b.py'), str(root)) == []
+    assert illegal_bases(str(root / 'cait/c.py'), str(root)) == [
+        '../deit/a.py'
+    ]
+    assert illegal_bases(str(root / '_base_/models/d.py'), str(root)) == [
+        '../../deit/a.py'
+    ]
+
+
+# ---------------------------------------------------------------------------
+# every config a user may cite states its source
+
+
+@pytest.mark.parametrize('path', ALL_FILES, ids=_ids(ALL_FILES))
+def test_config_states_its_source(path):
+    rel = osp.relpath(path, CONFIG_ROOT).split(osp.sep)
+    if rel[0] == '_base_':
+        return  # pieces, documented where they are used
+    with open(path) as f:
+        header = []
+        for line in f:
+            if not line.startswith('#'):
+                break
+            header.append(line)
+    assert any(line.startswith('# Source: ') for line in header), (
+        f'{path}: the header comment has no "# Source: ..." line (paper '
+        'table / official README / issue thread / "bundled-data smoke '
+        'config, not a paper recipe")')
+
+
+# ---------------------------------------------------------------------------
+# the file name claims {algo}-{arch}_{N}xb{bs}_{data}
+
+#: algorithm part of the name -> (model type, extra check)
+ALGOS = {
+    'sup': 'ImageClassifier',
+    'distill-hard': 'mmvitplug.DistillationClassifier',
+    'distill-soft': 'mmvitplug.DistillationClassifier',
+    'cosub': 'mmvitplug.CoSubClassifier',
+    'mask-rcnn': 'MaskRCNN',
+    'upernet': 'EncoderDecoder',
+}
+#: data part of the name -> number of classes
+DATA_CLASSES = {
+    'in1k': 1000,
+    'coco': 80,
+    'ade20k': 150,
+    'digits': len(bundled_data.DIGIT_CLASSES),
+    'shapes-coco': len(bundled_data.SHAPE_CLASSES),
+    'shapes-ade': len(bundled_data.SHAPE_SEG_CLASSES),
+}
+#: backbone type -> family words an arch name may start with
+FAMILIES = {
+    'mmvitplug.DeiT': ('deit', 'deit3'),
+    'mmvitplug.CaiT': ('cait', ),
+    'mmvitplug.ResMLP': ('resmlp', ),
+    'mmvitplug.PatchConvNet': ('patchconvnet', ),
+    'ResNet': ('resnet', ),
+}
+#: arch part of a bundled (arch dict) config: {family}-{L}l{D}d-p{P}
+BUNDLED_ARCH = re.compile(
+    r'(?P<family>[a-z0-9]+)-(?P<layers>\d+)l(?P<dims>\d+)d-p(?P<patch>\d+)')
+NAME = re.compile(r'(?P<algo_arch>[a-z0-9-]+)_(?P<gpus>\d+)xb(?P<batch>\d+)'
+                  r'_(?P<data>[a-z0-9-]+)')
+
+
+def _lr_batches():
+    """{config path relative to configs/: reference batch of its lr} from
+    the recipes.yml files (tests/configs/test_recipes.py)."""
+    batches = {}
+    for path in glob.glob(osp.join(CONFIG_ROOT, '*', 'recipes.yml')):
+        family = osp.basename(osp.dirname(path))
+        with open(path) as f:
+            for name, facts in yaml.safe_load(f).items():
+                if 'lr_batch' in facts:
+                    batches[f'{family}/{name}'] = facts['lr_batch']
+    return batches
+
+
+def _num_classes(cfg):
+    """Every number of classes the config sets, by where it sets it."""
+    model, found = cfg.model, {}
+    for where in ('head', 'teacher.head', 'roi_head.bbox_head',
+                  'roi_head.mask_head', 'decode_head', 'auxiliary_head',
+                  'data_preprocessor'):
+        node = model
+        for key in where.split('.'):
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and 'num_classes' in node:
+            found[where] = node['num_classes']
+    if 'num_classes' in cfg.get('data_preprocessor', {}):
+        found['data_preprocessor'] = cfg.data_preprocessor.num_classes
+    if 'classes' in cfg.get('metainfo', {}):
+        found['metainfo.classes'] = len(cfg.metainfo.classes)
+    return found
+
+
+def _backbone_dims(backbone_cfg):
+    """(num_layers, embed_dims, patch_size) of a backbone config as built."""
+    from mmvitplug.registry import MODELS
+    cfg = dict(backbone_cfg, type=backbone_cfg['type'].split('.', 1)[1])
+    backbone = MODELS.build(cfg)
+    return backbone.num_layers, backbone.embed_dims, backbone.patch_size
+
+
+def check_name_claims(path, cfg):
+    """Problems between what the file name claims and what ``cfg`` builds."""
+    name = osp.basename(path)[:-3]
+    match = NAME.fullmatch(name)
+    if match is None:
+        return [f'{name}: expected {{algo}}-{{arch}}_{{N}}xb{{bs}}_{{data}}']
+    problems = []
+    algo_arch, data = match['algo_arch'], match['data']
+    gpus, batch = int(match['gpus']), int(match['batch'])
+    algos = [a for a in ALGOS if algo_arch.startswith(a + '-')]
+    if len(algos) != 1:
+        return [f'{name}: algorithm not one of {sorted(ALGOS)}']
+    algo = algos[0]
+    arch = algo_arch[len(algo) + 1:]
+    model = cfg.model
+    # algorithm
+    if model.type != ALGOS[algo]:
+        problems.append(f'{algo} builds {model.type}, not {ALGOS[algo]}')
+    if algo.startswith('distill-'):
+        losses = list(model.distiller.losses.values())
+        kind = algo.split('-')[1]
+        if [loss.get('distill_type') for loss in losses] != [kind]:
+            problems.append(f'{algo}: distiller losses {losses}')
+    if algo == 'upernet' and model.decode_head.type != 'UPerHead':
+        problems.append(f'upernet: decode head {model.decode_head.type}')
+    # arch
+    backbone = model.backbone
+    families = FAMILIES.get(backbone.type)
+    if families is None:
+        problems.append(f'unknown backbone type {backbone.type}: add it to '
+                        'FAMILIES')
+    elif backbone.type == 'ResNet':
+        expected = f'resnet{backbone.depth}-w{backbone.base_channels}'
+        if arch != expected:
+            problems.append(f'arch {arch}, builds {expected}')
+    elif isinstance(backbone.arch, str):
+        if arch != backbone.arch:
+            problems.append(f'arch {arch}, builds {backbone.arch}')
+    else:
+        parts = BUNDLED_ARCH.fullmatch(arch)
+        if parts is None or parts['family'] not in families:
+            problems.append(
+                f'arch {arch}: a custom arch is named '
+                f'{{{"|".join(families)}}}-{{layers}}l{{dims}}d-p{{patch}}')
+        else:
+            built = _backbone_dims(backbone)
+            claimed = tuple(
+                int(parts[k]) for k in ('layers', 'dims', 'patch'))
+            if built != claimed:
+                problems.append(f'arch {arch}: builds (layers, dims, patch) '
+                                f'{built}')
+            if parts['family'] == 'deit3' and not backbone.get(
+                    'layer_scale_init_value'):
+                problems.append(f'arch {arch}: no DeiT III LayerScale')
+    # data
+    if data not in DATA_CLASSES:
+        problems.append(f'data {data} not one of {sorted(DATA_CLASSES)}')
+    else:
+        found = _num_classes(cfg)
+        if not found:
+            problems.append('sets no number of classes')
+        wrong = {k: v for k, v in found.items() if v != DATA_CLASSES[data]}
+        if wrong:
+            problems.append(f'{data} has {DATA_CLASSES[data]} classes, '
+                            f'config: {wrong}')
+    # batch
+    if cfg.train_dataloader.batch_size != batch:
+        problems.append(f'xb{batch}: train batch size is '
+                        f'{cfg.train_dataloader.batch_size}')
+    if 'auto_scale_lr' in cfg:
+        rel = osp.relpath(path, CONFIG_ROOT).replace(osp.sep, '/')
+        # the lr's reference batch where a recipe declares one, else N x bs
+        expected = _lr_batches().get(rel, gpus * batch)
+        if cfg.auto_scale_lr.base_batch_size != expected:
+            problems.append(
+                f'auto_scale_lr.base_batch_size '
+                f'{cfg.auto_scale_lr.base_batch_size}, expected {expected}')
+    return problems
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
+def test_config_is_what_its_name_claims(path):
+    cfg = Config.fromfile(path)
+    problems = check_name_claims(path, cfg)
+    assert not problems, f'{osp.basename(path)}: {problems}'
+
+
+@pytest.mark.parametrize('config,claimed,expected', [
+    ('bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py',
+     'sup-deit-tiny_1xb16_digits.py', 'custom arch'),
+    ('bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py',
+     'sup-deit-4l192d-p4_1xb16_digits.py', '(4, 192, 8)'),
+    ('bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py',
+     'sup-deit3-4l192d-p8_1xb16_digits.py', 'no DeiT III LayerScale'),
+    ('bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py',
+     'sup-cait-4l192d-p8_1xb16_digits.py', 'custom arch'),
+    ('bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py',
+     'sup-deit-4l192d-p8_1xb64_digits.py', 'train batch size is 16'),
+    ('bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py',
+     'sup-deit-4l192d-p8_1xb16_in1k.py', 'in1k has 1000 classes'),
+    ('bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py',
+     'cosub-deit-4l192d-p8_1xb16_digits.py', 'CoSubClassifier'),
+    ('bundled/resnet/sup-resnet18-w32_1xb64_digits.py',
+     'sup-resnet18_1xb64_digits.py', 'builds resnet18-w32'),
+    ('deit/sup-deit-tiny_8xb128_in1k.py', 'sup-deit-small_8xb128_in1k.py',
+     'builds deit-tiny'),
+    ('deit/distill-hard-deit-tiny_8xb128_in1k.py',
+     'distill-soft-deit-tiny_8xb128_in1k.py', 'distiller losses'),
+    ('bundled/deit/mask-rcnn-deit-4l96d-p16_1xb4_shapes-coco.py',
+     'mask-rcnn-deit-4l96d-p16_2xb4_shapes-coco.py',
+     'auto_scale_lr.base_batch_size 4, expected 8'),
+])
+def test_name_claims_catch_mismatches(config, claimed, expected):
+    path = osp.join(CONFIG_ROOT, config)
+    cfg = Config.fromfile(path)
+    assert check_name_claims(path, cfg) == []
+    problems = check_name_claims(osp.join(osp.dirname(path), claimed), cfg)
+    assert any(expected in p for p in problems), problems

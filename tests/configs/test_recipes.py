@@ -1,56 +1,72 @@
 # Copyright (c) mmvitplug contributors.
-"""The ImageNet configs carry the published recipes, and every schedule is
+"""The family configs carry the recipes they declare, and every schedule is
 self-consistent.
 
-``RECIPES`` is the table of published hyper-parameters, one row per config,
-each with its source (paper table, official command line, or the first
-author's answer in the official repository). The test reads the *resolved*
-config, so a change in a shared ``_base_`` file that silently changes a
-recipe fails here. The consistency tests run over every shipped config.
+The recipe facts live next to the configs they describe: each family folder
+(``configs/<family>/``) has a ``recipes.yml`` with one entry per config file
+(its kind, its source and the published hyper-parameters; the keys are
+documented in ``configs/bundled/README.md``). The tests read every entry
+generically and check it against the *resolved* config, so a change in a
+shared ``_base_`` file that silently changes a recipe fails here. A config
+of a family folder without an entry fails too. The consistency test runs
+over every shipped config.
 """
 import glob
 import os.path as osp
 
 import pytest
+import yaml
 from mmengine.config import Config
 
 from _builders import REPO_ROOT
 
 ROOT = REPO_ROOT
+CONFIG_ROOT = osp.join(ROOT, 'configs')
 CONFIGS = sorted(
-    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                         recursive=True)
-    if '_base_' not in p.split(osp.sep))
+    p for p in glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recursive=True)
+    if not any(part.startswith('_') for part in osp.relpath(
+        p, CONFIG_ROOT).split(osp.sep)))
+#: folders of bundled-data smoke configs: no published recipe to check
+BUNDLED = 'bundled'
+#: family folders: every config in them declares its recipe facts
+FAMILY_CONFIGS = [
+    p for p in CONFIGS
+    if osp.relpath(p, CONFIG_ROOT).split(osp.sep)[0] != BUNDLED
+]
 
-# config: (optimizer, lr, at total batch, weight decay, epochs,
-#          warm-up epochs, drop path, label smoothing, source)
-RECIPES = {
-    'deit/sup-deit-tiny_8xb128_in1k.py':
-    ('AdamW', 5e-4, 512, 0.05, 300, 5, 0.1, 0.1,
-     'DeiT paper, Table 9 (lr 5e-4 x batch / 512)'),
-    'deit/sup-deit-base_8xb128_in1k.py':
-    ('AdamW', 5e-4, 512, 0.05, 300, 5, 0.1, 0.1, 'DeiT paper, Table 9'),
-    'cait/sup-cait-xxs24_8xb128_in1k.py':
-    ('AdamW', 5e-4, 512, 0.05, 400, 5, 0.05, 0.1,
-     'CaiT paper: DeiT recipe, 400 epochs, XXS24 stochastic depth 0.05'),
-    'cait/sup-cait-s24_8xb128_in1k.py':
-    ('AdamW', 5e-4, 512, 0.05, 400, 5, 0.1, 0.1,
-     'CaiT paper: S24 stochastic depth 0.1'),
-    'resmlp/sup-resmlp-12_8xb128_in1k.py':
-    ('Lamb', 5e-3, 2048, 0.2, 400, 5, 0.05, 0.1,
-     'first author, facebookresearch/deit#106'),
-    'patchconvnet/sup-patchconvnet-s60_8xb128_in1k.py':
-    ('Lamb', 3e-3, 2048, 0.05, 300, 5, 0.1, 0.1,
-     'first author, facebookresearch/deit#185 (LAMB, lr 3e-3, batch '
-     '2048) on the official main.py defaults'),
-    'cosub/cosub-deit-small_8xb128_in1k.py':
-    ('Lamb', 4e-3, 2048, 0.05, 800, 5, 0.05, None,
-     'official README_revenge.md ViT-S command (cosub trains on DeiT III)'),
+CLS_KINDS = ('pretrain', 'distill', 'finetune')
+#: facts every entry of a kind must declare (any entry may declare more)
+REQUIRED = {
+    'pretrain': ('optimizer', 'lr', 'lr_batch', 'weight_decay', 'epochs',
+                 'warmup_epochs', 'drop_path', 'label_smoothing', 'mixup',
+                 'cutmix', 'repeated_aug', 'eval_resize'),
+    'finetune': ('optimizer', 'lr', 'lr_batch', 'weight_decay', 'epochs',
+                 'warmup_epochs', 'drop_path', 'checked_by'),
+    'det': ('optimizer', 'lr', 'lr_batch', 'weight_decay', 'layer_decay',
+            'epochs', 'drop_path'),
+    'seg': ('optimizer', 'lr', 'weight_decay', 'layer_decay', 'iters',
+            'drop_path'),
 }
+REQUIRED['distill'] = REQUIRED['pretrain'] + ('distill_type',
+                                              'distill_alpha')
+
+
+def _recipes():
+    """{config path relative to configs/: facts} from every recipes.yml."""
+    recipes = {}
+    for path in sorted(glob.glob(osp.join(CONFIG_ROOT, '*', 'recipes.yml'))):
+        family = osp.basename(osp.dirname(path))
+        with open(path) as f:
+            for name, facts in yaml.safe_load(f).items():
+                recipes[f'{family}/{name}'] = facts
+    return recipes
+
+
+RECIPES = _recipes()
 
 
 def _load(rel):
-    return Config.fromfile(osp.join(ROOT, 'configs', rel))
+    return Config.fromfile(osp.join(CONFIG_ROOT, rel))
 
 
 def _cosine_end(cfg):
@@ -62,54 +78,227 @@ def _cosine_end(cfg):
     return ends[0]
 
 
-@pytest.mark.parametrize('rel', sorted(RECIPES))
-def test_imagenet_recipe(rel):
-    (opt, lr, batch, wd, epochs, warmup, drop_path, smoothing,
-     source) = RECIPES[rel]
-    cfg = _load(rel)
-    optimizer = cfg.optim_wrapper.optimizer
-    assert optimizer.type == opt, source
-    # the runner scales lr linearly from auto_scale_lr.base_batch_size
-    assert cfg.auto_scale_lr.enable
-    lr_at_batch = optimizer.lr * batch / cfg.auto_scale_lr.base_batch_size
-    assert lr_at_batch == pytest.approx(lr), source
-    assert optimizer.weight_decay == pytest.approx(wd), source
-    assert cfg.train_cfg.max_epochs == epochs, source
-    assert _cosine_end(cfg) == epochs, source
-    warmups = [
-        s for s in cfg.param_scheduler if s['type'] == 'LinearLR'
-    ]
-    assert [(s['begin'], s['end']) for s in warmups] == [(0, warmup)]
-    # official warm-up starts from 1e-6 at the reference batch
-    assert warmups[0]['start_factor'] * lr == pytest.approx(1e-6)
-    assert cfg.model.backbone.drop_path_rate == pytest.approx(drop_path)
-    # cosub's loss is the classifier's (model.loss); its label term is
-    # label_loss
-    loss = (cfg.model.loss.label_loss if 'loss' in cfg.model
-            else cfg.model.head.loss)
-    if smoothing is None:
-        assert 'label_smooth_val' not in loss, source
-    else:
-        assert loss.label_smooth_val == pytest.approx(smoothing), source
-    # no weight decay on 1-D parameters (biases, norms, gains)
-    paramwise = cfg.optim_wrapper.paramwise_cfg
-    assert paramwise.get('flat_decay_mult') == 0.0 or (
-        paramwise.get('norm_decay_mult') == 0.0
-        and paramwise.get('bias_decay_mult') == 0.0)
+def _label_loss(model):
+    """The loss on the labels: cosub's ``model.loss.label_loss``, the
+    distiller's ``base_loss`` or the head's loss."""
+    if 'loss' in model:
+        return model.loss.label_loss
+    if 'distiller' in model:
+        losses = [
+            loss.get('base_loss', {})
+            for loss in model.distiller.losses.values()
+        ]
+        assert len(losses) == 1, model.distiller.losses
+        return losses[0]
+    return model.head.loss
 
 
-@pytest.mark.parametrize('rel', sorted(RECIPES))
-def test_imagenet_recipe_data(rel):
-    """Mixup 0.8 / CutMix 1.0 and repeated augmentation, as in all the
-    DeiT-family recipes."""
-    cfg = _load(rel)
-    augments = {
+def _distill_loss(model):
+    losses = list(model.distiller.losses.values())
+    assert len(losses) == 1, model.distiller.losses
+    return losses[0]
+
+
+def _batch_augments(cfg):
+    preprocessor = cfg.model.get('data_preprocessor', cfg.data_preprocessor)
+    return {
         a['type']: a['alpha']
-        for a in cfg.model.get('data_preprocessor', cfg.data_preprocessor)
-        ['batch_augments']['augments']
+        for a in preprocessor['batch_augments']['augments']
     }
-    assert augments == {'Mixup': 0.8, 'CutMix': 1.0}
-    assert cfg.train_dataloader.sampler.type == 'RepeatAugSampler'
+
+
+def _eval_resize(cfg):
+    resizes = [
+        t['scale'] for t in cfg.val_dataloader.dataset.pipeline
+        if t['type'] == 'ResizeEdge'
+    ]
+    assert len(resizes) == 1, cfg.val_dataloader.dataset.pipeline
+    return resizes[0]
+
+
+def _check_optimizer(cfg, facts):
+    assert cfg.optim_wrapper.optimizer.type == facts['optimizer']
+
+
+def _check_lr(cfg, facts):
+    lr = facts['lr']
+    optimizer = cfg.optim_wrapper.optimizer
+    if 'lr_batch' in facts:
+        # the runner scales lr linearly from auto_scale_lr.base_batch_size
+        lr_at_batch = (optimizer.lr * facts['lr_batch'] /
+                       cfg.auto_scale_lr.base_batch_size)
+        assert lr_at_batch == pytest.approx(lr)
+    else:
+        assert optimizer.lr == pytest.approx(lr)
+    if facts['kind'] in CLS_KINDS:
+        assert cfg.auto_scale_lr.enable
+
+
+def _check_weight_decay(cfg, facts):
+    assert cfg.optim_wrapper.optimizer.weight_decay == pytest.approx(
+        facts['weight_decay'])
+
+
+def _check_epochs(cfg, facts):
+    assert cfg.train_cfg.max_epochs == facts['epochs']
+    if facts['kind'] in CLS_KINDS:
+        assert _cosine_end(cfg) == facts['epochs']
+
+
+def _check_iters(cfg, facts):
+    assert cfg.train_cfg.max_iters == facts['iters']
+
+
+def _check_warmup(cfg, facts):
+    warmups = [s for s in cfg.param_scheduler if s['type'] == 'LinearLR']
+    assert [(s['begin'], s['end']) for s in warmups] == [
+        (0, facts['warmup_epochs'])
+    ]
+    # official warm-up starts from 1e-6 at the reference batch
+    assert warmups[0]['start_factor'] * facts['lr'] == pytest.approx(1e-6)
+
+
+def _check_drop_path(cfg, facts):
+    assert cfg.model.backbone.drop_path_rate == pytest.approx(
+        facts['drop_path'])
+
+
+def _check_label_smoothing(cfg, facts):
+    loss = _label_loss(cfg.model)
+    if facts['label_smoothing'] is None:
+        assert 'label_smooth_val' not in loss
+    else:
+        assert loss.label_smooth_val == pytest.approx(
+            facts['label_smoothing'])
+
+
+def _check_mixup(cfg, facts):
+    assert _batch_augments(cfg).get('Mixup') == facts['mixup']
+
+
+def _check_cutmix(cfg, facts):
+    assert _batch_augments(cfg).get('CutMix') == facts['cutmix']
+
+
+def _check_repeated_aug(cfg, facts):
+    sampler = cfg.train_dataloader.sampler.type
+    assert (sampler == 'RepeatAugSampler') == facts['repeated_aug'], sampler
+
+
+def _check_eval_resize(cfg, facts):
+    assert _eval_resize(cfg) == facts['eval_resize']
+
+
+def _check_layer_decay(cfg, facts):
+    assert cfg.optim_wrapper.constructor == (
+        'mmvitplug.LayerDecayOptimWrapperConstructor')
+    assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == (
+        pytest.approx(facts['layer_decay']))
+
+
+def _check_distill(key, attr):
+
+    def check(cfg, facts):
+        assert _distill_loss(cfg.model)[attr] == pytest.approx(facts[key])
+
+    return check
+
+
+def _check_distill_type(cfg, facts):
+    assert _distill_loss(cfg.model).distill_type == facts['distill_type']
+
+
+def _check_kl_reduction(cfg, facts):
+    assert _distill_loss(cfg.model).kl_reduction == facts['kl_reduction']
+
+
+def _nothing(cfg, facts):
+    """Facts read by another check ('lr_batch') or not checkable."""
+
+
+#: fact -> check(cfg, facts); a fact without a check is an error
+CHECKS = {
+    'kind': _nothing,
+    'source': _nothing,
+    'checked_by': _nothing,  # test_finetune_configs_are_checked
+    'optimizer': _check_optimizer,
+    'lr': _check_lr,
+    'lr_batch': _nothing,  # part of 'lr'
+    'weight_decay': _check_weight_decay,
+    'epochs': _check_epochs,
+    'iters': _check_iters,
+    'warmup_epochs': _check_warmup,
+    'drop_path': _check_drop_path,
+    'label_smoothing': _check_label_smoothing,
+    'mixup': _check_mixup,
+    'cutmix': _check_cutmix,
+    'repeated_aug': _check_repeated_aug,
+    'eval_resize': _check_eval_resize,
+    'layer_decay': _check_layer_decay,
+    'distill_type': _check_distill_type,
+    'distill_alpha': _check_distill('distill_alpha', 'alpha'),
+    'distill_tau': _check_distill('distill_tau', 'tau'),
+    'kl_reduction': _check_kl_reduction,
+}
+
+
+def test_recipes_exist():
+    assert len(RECIPES) >= 7
+    assert len(FAMILY_CONFIGS) >= len(RECIPES)
+
+
+@pytest.mark.parametrize(
+    'path', FAMILY_CONFIGS,
+    ids=[osp.relpath(p, CONFIG_ROOT) for p in FAMILY_CONFIGS])
+def test_family_config_declares_its_recipe(path):
+    """A config of a family folder states its recipe facts (a bundled-data
+    smoke config lives under configs/bundled/ instead)."""
+    rel = osp.relpath(path, CONFIG_ROOT).replace(osp.sep, '/')
+    assert rel in RECIPES, (
+        f'{rel} has no entry in configs/{rel.split("/")[0]}/recipes.yml')
+    facts = RECIPES[rel]
+    assert facts.get('kind') in REQUIRED, (
+        f'{rel}: kind {facts.get("kind")!r}, choose from {sorted(REQUIRED)}')
+    missing = [k for k in REQUIRED[facts['kind']] + ('source', )
+               if k not in facts]
+    assert not missing, f'{rel}: recipes.yml misses {missing}'
+    unknown = sorted(set(facts) - set(CHECKS))
+    assert not unknown, f'{rel}: unknown facts {unknown}, ' \
+                        f'choose from {sorted(CHECKS)}'
+
+
+def test_every_recipe_has_its_config():
+    for rel in RECIPES:
+        assert osp.isfile(osp.join(CONFIG_ROOT, rel)), rel
+
+
+def test_finetune_configs_are_checked():
+    """A fine-tuning config names the test that loads its checkpoint, and
+    that test does."""
+    for rel, facts in RECIPES.items():
+        if 'checked_by' in facts:
+            with open(osp.join(ROOT, facts['checked_by'])) as f:
+                assert f'configs/{rel}' in f.read(), (
+                    f'{facts["checked_by"]} does not test {rel}')
+
+
+@pytest.mark.parametrize('rel', sorted(RECIPES))
+def test_recipe(rel):
+    facts = RECIPES[rel]
+    cfg = _load(rel)
+    for key in facts:
+        try:
+            CHECKS[key](cfg, facts)
+        except AssertionError as e:
+            raise AssertionError(
+                f'{rel}: {key} = {facts[key]!r} ({facts["source"]}): '
+                f'{e}') from e
+    if facts['kind'] in CLS_KINDS:
+        # no weight decay on 1-D parameters (biases, norms, gains)
+        paramwise = cfg.optim_wrapper.paramwise_cfg
+        assert paramwise.get('flat_decay_mult') == 0.0 or (
+            paramwise.get('norm_decay_mult') == 0.0
+            and paramwise.get('bias_decay_mult') == 0.0)
 
 
 @pytest.mark.parametrize(

@@ -11,23 +11,24 @@ from _e2e import smoke_train
 
 pytestmark = pytest.mark.e2e
 
+CFG = 'configs/bundled/cait/'
 # task: (config, --cfg-options, a metric the final evaluation prints)
 RUNS = {
     # 2 epochs x 20 iterations of 32 images (the first 640 training images,
     # a few classes: a smoke test, not a learning test), then top-1 on val
-    'cls': ('configs/cait/sup-cait-xxs24_1xb64_digits.py', [
+    'cls': (CFG + 'sup-cait-4l192d-p4_1xb64_digits.py', [
         'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
         'train_dataloader.batch_size=32',
         'train_dataloader.dataset.indices=640'
     ], 'accuracy/top1'),
     # 24 iterations on 96 images, then box / mask mAP on the val split
     # (score threshold 0 so the barely trained model yields detections)
-    'det': ('configs/cait/mask-rcnn-cait-xxs24_1xb4_shapes-coco.py', [
+    'det': (CFG + 'mask-rcnn-cait-4l96d-p16_1xb4_shapes-coco.py', [
         'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=96',
         'model.test_cfg.rcnn.score_thr=0.0'
     ], 'coco/bbox_mAP'),
     # 30 iterations, then mIoU on the val split
-    'seg': ('configs/cait/upernet-cait-xxs24_1xb4_shapes-ade.py',
+    'seg': (CFG + 'upernet-cait-4l96d-p16_1xb4_shapes-ade.py',
             ['train_cfg.max_iters=30', 'train_cfg.val_interval=30'], 'mIoU'),
 }
 

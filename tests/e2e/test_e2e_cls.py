@@ -13,8 +13,9 @@ import pytest
 
 from _e2e import logged, train
 
-TEACHER_CFG = 'configs/deit/sup-resnet18_1xb64_digits.py'
-STUDENT_CFG = 'configs/deit/distill-hard-deit-tiny_1xb16_digits.py'
+TEACHER_CFG = 'configs/bundled/resnet/sup-resnet18-w32_1xb64_digits.py'
+STUDENT_CFG = ('configs/bundled/deit/'
+               'distill-hard-deit-4l192d-p8_1xb16_digits.py')
 
 
 def last_checkpoint(work_dir):

@@ -10,7 +10,7 @@ import pytest
 
 from _e2e import logged, train
 
-CONFIG = 'configs/cosub/cosub-deit-tiny_1xb64_digits.py'
+CONFIG = 'configs/bundled/cosub/cosub-deit-4l192d-p4_1xb64_digits.py'
 EPOCHS = 8
 SMALL = [
     'model.backbone.arch.embed_dims=64',

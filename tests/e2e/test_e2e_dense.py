@@ -15,8 +15,8 @@ from _e2e import scalar_records, train
 
 pytestmark = pytest.mark.e2e
 
-DET_CFG = 'configs/deit/mask-rcnn-deit-tiny_1xb4_shapes-coco.py'
-SEG_CFG = 'configs/deit/upernet-deit-tiny_1xb4_shapes-ade.py'
+DET_CFG = 'configs/bundled/deit/mask-rcnn-deit-4l96d-p16_1xb4_shapes-coco.py'
+SEG_CFG = 'configs/bundled/deit/upernet-deit-4l96d-p16_1xb4_shapes-ade.py'
 
 
 def final_metrics(work_dir, key):

@@ -11,7 +11,7 @@ from _e2e import train, train_records
 
 pytestmark = pytest.mark.e2e
 
-CFG = 'configs/patchconvnet/'
+CFG = 'configs/bundled/patchconvnet/'
 NO_EVAL = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
            'test_cfg=None', 'test_dataloader=None', 'test_evaluator=None']
 
@@ -38,7 +38,7 @@ def assert_decreases(values, margin):
 
 def test_digits_classification(run):
     # 640 images = 10 iterations per epoch, 3 epochs (1 warm-up)
-    losses = run('sup-patchconvnet-s60_1xb64_digits.py',
+    losses = run('sup-patchconvnet-4l64d-p4_1xb64_digits.py',
                  'train_dataloader.dataset.indices=640',
                  'train_cfg.max_epochs=3')
     assert_decreases(losses, 0.05)
@@ -46,7 +46,7 @@ def test_digits_classification(run):
 
 def test_shapes_coco_mask_rcnn(run):
     # 40 images in batches of 2 = 20 iterations
-    losses = run('mask-rcnn-patchconvnet-s60_1xb4_shapes-coco.py',
+    losses = run('mask-rcnn-patchconvnet-4l64d-p16_1xb4_shapes-coco.py',
                  'train_dataloader.batch_size=2',
                  'train_dataloader.dataset.indices=40',
                  'train_cfg.max_epochs=1')
@@ -54,6 +54,6 @@ def test_shapes_coco_mask_rcnn(run):
 
 
 def test_shapes_ade_upernet(run):
-    losses = run('upernet-patchconvnet-s60_1xb4_shapes-ade.py',
+    losses = run('upernet-patchconvnet-4l64d-p16_1xb4_shapes-ade.py',
                  'train_cfg.max_iters=20')
     assert_decreases(losses, 0.05)

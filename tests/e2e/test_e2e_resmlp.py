@@ -11,21 +11,22 @@ from _e2e import smoke_train
 
 pytestmark = pytest.mark.e2e
 
+CFG = 'configs/bundled/resmlp/'
 # task: (config, --cfg-options, what the log shows once the fixed-size
 # evaluation ran to the end; after so few iterations the detector may still
 # predict no box, so there is no mAP to check)
 RUNS = {
     # 2 epochs x 23 iterations (LAMB warm-up takes the first epoch)
-    'cls': ('configs/resmlp/sup-resmlp-12_1xb64_digits.py',
+    'cls': (CFG + 'sup-resmlp-4l128d-p4_1xb64_digits.py',
             ['train_cfg.max_epochs=2', 'train_cfg.val_interval=2'],
             'accuracy/top1'),
     # 24 iterations on 96 images, then box / mask mAP on 20 val images
-    'det': ('configs/resmlp/mask-rcnn-resmlp-12_1xb4_shapes-coco.py', [
+    'det': (CFG + 'mask-rcnn-resmlp-4l96d-p16_1xb4_shapes-coco.py', [
         'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=96',
         'val_dataloader.dataset.indices=20'
     ], 'Epoch(val) [1][20/20]'),
     # 30 iterations, then sliding-window mIoU on the val split
-    'seg': ('configs/resmlp/upernet-resmlp-12_1xb4_shapes-ade.py',
+    'seg': (CFG + 'upernet-resmlp-4l96d-p16_1xb4_shapes-ade.py',
             ['train_cfg.max_iters=30', 'train_cfg.val_interval=30'], 'mIoU'),
 }
 

@@ -492,7 +492,7 @@ def test_cosub_config_uses_deit3_small():
     from mmengine.config import Config
     root = REPO_ROOT
     cfg = Config.fromfile(
-        osp.join(root, 'configs/cosub/cosub-deit-small_8xb128_in1k.py'))
+        osp.join(root, 'configs/cosub/cosub-deit3-small_8xb128_in1k.py'))
     backbone = dict(cfg.model.backbone)
     assert backbone.pop('type') == 'mmvitplug.DeiT'
     with torch.device('meta'):
@@ -507,10 +507,12 @@ def test_cosub_config_uses_deit3_small():
 @pytest.mark.e2e
 def test_digits_config_trains(bundled_digits, tmp_path, repo_root,
                               subprocess_env):
-    """configs/deit/sup-deit3-tiny_1xb16_digits.py through tools/train.py:
+    """configs/bundled/deit/sup-deit3-4l192d-p8_1xb16_digits.py through
+    tools/train.py:
     2 epochs on 320 images (20 steps each), the loss goes down, then top-1
     on val (the full 15-epoch run reaches about 92%)."""
-    smoke_train(repo_root, 'configs/deit/sup-deit3-tiny_1xb16_digits.py',
+    smoke_train(repo_root,
+                'configs/bundled/deit/sup-deit3-4l192d-p8_1xb16_digits.py',
                 tmp_path, 'train_dataloader.dataset.indices=320',
                 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
                 env=subprocess_env)

@@ -1,15 +1,16 @@
 # cosub (https://arxiv.org/abs/2212.04884) on the bundled digits (32x32):
-# the student of sup-deit-tiny_1xb16_digits.py (deit-tiny widths, 4 blocks,
-# patch size 4) with the same data and schedule, trained as two
+# a 4-block DeiT with deit-tiny's widths (192 dims, 3 heads) and patch size
+# 4, on the digits schedule (digits_adamw_15e.py, batch 64), trained as two
 # stochastic-depth submodels per image that teach each other. Stochastic
-# depth is raised to 0.3 (0.1 in the supervised baseline) so that the two
-# submodels of an image usually differ. lam=0.5 as in the paper; the label
-# loss is the baseline's softmax cross-entropy and the mutual terms are its
-# soft-target counterpart (mutual_loss='ce'), so that the only change from
-# the baseline is co-training (the ImageNet configs use the paper's BCE).
+# depth 0.3, so that the two submodels of an image usually differ. lam=0.5
+# as in the paper; the label loss is softmax cross-entropy and the mutual
+# terms are its soft-target counterpart (mutual_loss='ce'), so that the only
+# change from a plain classifier is co-training (the ImageNet configs use
+# the paper's BCE).
+# Source: bundled-data smoke config, not a paper recipe.
 _base_ = [
-    '../_base_/datasets/digits.py',
-    '../_base_/schedules/digits_adamw_15e.py',
+    '../../_base_/datasets/digits.py',
+    '../../_base_/schedules/digits_adamw_15e.py',
 ]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 

@@ -1,8 +1,14 @@
-# The digits ResMLP of sup-resmlp-12_1xb64_digits.py hard-distilled from the
-# digits ResNet teacher (configs/deit/sup-resnet18_1xb64_digits.py; train it
-# first, or point model.teacher_ckpt at another checkpoint). ResMLP has no
+# The digits ResMLP of sup-resmlp-4l128d-p4_1xb64_digits.py
+# hard-distilled from the digits ResNet teacher
+# (_teachers/resnet18-w32_digits.py, trained by
+# bundled/resnet/sup-resnet18-w32_1xb64_digits.py; train it first, or point
+# model.teacher_ckpt at another checkpoint). ResMLP has no
 # distillation token: a second head reads the average-pooled tokens.
-_base_ = './sup-resmlp-12_1xb64_digits.py'
+# Source: bundled-data smoke config, not a paper recipe.
+_base_ = [
+    './sup-resmlp-4l128d-p4_1xb64_digits.py',
+    '../../_teachers/resnet18-w32_digits.py',
+]
 
 model = dict(
     type='mmvitplug.DistillationClassifier',
@@ -12,14 +18,8 @@ model = dict(
         num_classes=10,
         in_channels=128,
         dist_feature='pooled'),
-    # must match configs/deit/sup-resnet18_1xb64_digits.py
-    teacher=dict(
-        type='ImageClassifier',
-        backbone=dict(
-            type='ResNet', depth=18, stem_channels=32, base_channels=32),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=256)),
-    teacher_ckpt='work_dirs/sup-resnet18_1xb64_digits/epoch_6.pth',
+    teacher=_base_.teacher,
+    teacher_ckpt=_base_.teacher_ckpt,
     distiller=dict(
         recorders=dict(
             cls_logits=dict(source='head.head'),

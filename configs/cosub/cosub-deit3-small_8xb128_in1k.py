@@ -19,6 +19,7 @@
 # Difference from the official ViT-S run: DeiT III's --bce-loss
 # binarisation of mixed targets is not applied (cosub's BCE uses the mixed
 # scores).
+# Source: cosub paper and the official README_revenge.md ViT-S command.
 _base_ = [
     '../_base_/datasets/imagenet_3aug.py',
     '../_base_/schedules/deit_lamb_300e.py',

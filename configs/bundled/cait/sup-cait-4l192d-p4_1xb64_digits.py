@@ -4,9 +4,10 @@
 # original 8x8 digit). LayerScale starts at 0.1 (the paper's value for
 # depths up to 18). AdamW + warm-up + cosine as in the DeiT recipe CaiT
 # follows, at a small-data lr.
+# Source: bundled-data smoke config, not a paper recipe.
 _base_ = [
-    '../_base_/datasets/digits.py',
-    '../_base_/schedules/digits_adamw_15e.py',
+    '../../_base_/datasets/digits.py',
+    '../../_base_/schedules/digits_adamw_15e.py',
 ]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 

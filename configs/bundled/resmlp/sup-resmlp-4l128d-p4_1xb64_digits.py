@@ -1,12 +1,13 @@
-# ResMLP on the bundled digits (32x32): resmlp-12 widths scaled down (128
-# dims, 4 blocks, LayerScale 0.1) with patch size 4 (one patch per pixel of
+# ResMLP on the bundled digits (32x32): 4 blocks of 128 dims (resmlp-12 has
+# 12 of 384), LayerScale 0.1, with patch size 4 (one patch per pixel of
 # the original 8x8 digit): 8x8 = 64 patches, so each cross-patch layer is a
 # 64x64 matrix and inputs must be exactly 32x32. LAMB + warm-up + cosine as
 # in the paper's recipe; LAMB scales each layer's step by its weight norm,
 # so this small model from scratch takes a larger lr (2e-2) than ImageNet.
+# Source: bundled-data smoke config, not a paper recipe.
 _base_ = [
-    '../_base_/datasets/digits.py',
-    '../_base_/schedules/digits_adamw_15e.py',
+    '../../_base_/datasets/digits.py',
+    '../../_base_/schedules/digits_adamw_15e.py',
 ]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 

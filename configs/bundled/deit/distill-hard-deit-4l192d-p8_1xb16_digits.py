@@ -1,12 +1,20 @@
-# DeiT student hard-distilled from the digits ResNet teacher
-# (sup-resnet18_1xb64_digits.py): the student of sup-deit-tiny_1xb16_digits.py
-# with a distillation token, DeiTDistillHead and
-# 1/2 CE(class token, labels) + 1/2 CE(distillation token, teacher arg-max).
+# DeiT hard-distilled from the digits ResNet teacher
+# (_teachers/resnet18-w32_digits.py, trained by
+# bundled/resnet/sup-resnet18-w32_1xb64_digits.py): the student of
+# sup-deit-4l192d-p8_1xb16_digits.py with a distillation token,
+# DeiTDistillHead and
+# 1/2 CE(class token, labels) + 1/2 CE(distillation token, teacher arg-max),
+# the DeiT paper's hard distillation at digits scale.
+# Source: bundled-data smoke config, not a paper recipe.
 # Train the teacher first:
-#   python tools/train.py configs/deit/sup-resnet18_1xb64_digits.py
+#   python tools/train.py \
+#       configs/bundled/resnet/sup-resnet18-w32_1xb64_digits.py
 # or point teacher_ckpt at another teacher checkpoint with
 #   --cfg-options model.teacher_ckpt=PATH
-_base_ = './sup-deit-tiny_1xb16_digits.py'
+_base_ = [
+    './sup-deit-4l192d-p8_1xb16_digits.py',
+    '../../_teachers/resnet18-w32_digits.py',
+]
 
 model = dict(
     _delete_=True,
@@ -23,15 +31,8 @@ model = dict(
         type='mmvitplug.DeiTDistillHead',
         num_classes=10,
         in_channels=192),
-    # must match sup-resnet18_1xb64_digits.py
-    teacher=dict(
-        type='ImageClassifier',
-        backbone=dict(
-            type='ResNet', depth=18, stem_channels=32, base_channels=32),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=256),
-    ),
-    teacher_ckpt='work_dirs/sup-resnet18_1xb64_digits/epoch_6.pth',
+    teacher=_base_.teacher,
+    teacher_ckpt=_base_.teacher_ckpt,
     distiller=dict(
         recorders=dict(
             cls_logits=dict(source='head.head'),

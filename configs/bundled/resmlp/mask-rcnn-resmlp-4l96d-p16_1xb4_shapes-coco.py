@@ -1,13 +1,20 @@
-# Mask R-CNN with a small plain ResMLP and mmvitplug.SimpleFPN on the bundled
-# shapes (COCO format, 128x128 images, 3 classes): trains from scratch on CPU
-# through tools/train.py and evaluates box and mask mAP at the end. Same
-# recipe as mask-rcnn-resmlp-12_8xb2_coco.py (ViTDet pyramid, LayerNorm
-# heads, AdamW with layer-wise lr decay), scaled down.
+# Mask R-CNN with a small plain ResMLP (4 blocks, 96 dims, patch 16) and
+# mmvitplug.SimpleFPN on the bundled shapes (COCO format, 128x128 images,
+# 3 classes): trains from scratch on CPU through tools/train.py and
+# evaluates box and mask mAP at the end. The recipe of
+# configs/resmlp/mask-rcnn-resmlp-12_8xb2_coco.py scaled down as the bundled
+# DeiT one (_base_/models/mask-rcnn_simplefpn-c64.py,
+# _base_/schedules/shapes-coco_adamw_6e.py).
 # FIXED INPUT SIZE: the cross-patch layers are 64x64 matrices over the 8x8
 # patch grid of a 128x128 input, so images are resized to fit 128x128 and
 # padded to exactly 128x128 (pipeline Pad; BatchFixedSizePad in training).
+# Source: bundled-data smoke config, not a paper recipe.
 # Generate the data first: python tools/make_bundled_data.py
-_base_ = '../cait/mask-rcnn-cait-xxs24_1xb4_shapes-coco.py'
+_base_ = [
+    '../../_base_/models/mask-rcnn_simplefpn-c64.py',
+    '../../_base_/datasets/shapes-coco.py',
+    '../../_base_/schedules/shapes-coco_adamw_6e.py',
+]
 
 embed_dims = 96
 image_size = (128, 128)
@@ -17,7 +24,6 @@ model = dict(
         dict(type='BatchFixedSizePad', size=image_size, pad_mask=True)
     ]),
     backbone=dict(
-        _delete_=True,
         type='mmvitplug.ResMLP',
         arch=dict(
             embed_dims=embed_dims,
@@ -26,9 +32,11 @@ model = dict(
             init_values=0.1),
         img_size=image_size,
         patch_size=16,
-        out_type='featmap',
         out_indices=(3, ),
-        drop_path_rate=0.))
+        drop_path_rate=0.),
+    neck=dict(backbone_channel=embed_dims),
+    roi_head=dict(
+        bbox_head=dict(num_classes=3), mask_head=dict(num_classes=3)))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -3,11 +3,13 @@
 # with a patch-4 convolutional stem (two stride-2 3x3 convolutions, 32 then
 # 64 channels) so the 8x8 digit keeps one feature per original pixel, and
 # the attention-based aggregation (one class token) instead of average
-# pooling. Generate the data first:
+# pooling (patchconvnet-s60 has 60 blocks of 384 channels).
+# Source: bundled-data smoke config, not a paper recipe.
+# Generate the data first:
 # python tools/make_bundled_data.py
 _base_ = [
-    '../_base_/datasets/digits.py',
-    '../_base_/schedules/digits_adamw_15e.py',
+    '../../_base_/datasets/digits.py',
+    '../../_base_/schedules/digits_adamw_15e.py',
 ]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
