@@ -222,13 +222,6 @@ class DistillationClassifier(ImageClassifier):
             self.teacher._apply(fn, *args, **kwargs)
         return self
 
-    def train(self, mode: bool = True):
-        """Set the student's mode; the teacher stays in eval mode."""
-        super().train(mode)
-        if '_teacher' in self.__dict__:
-            self.teacher.eval()
-        return self
-
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> dict:
         """Run the student and the teacher on the same inputs and compute
