@@ -11,6 +11,7 @@
 _base_ = [
     './sup-cait-xxs24_8xb128_in1k.py',
     '../_teachers/regnety160_in1k.py',
+    '../_base_/distillers/deit.py',
 ]
 
 model = dict(
@@ -24,21 +25,12 @@ model = dict(
     teacher=_base_.teacher,
     teacher_ckpt=_base_.teacher_ckpt,
     distiller=dict(
-        recorders=dict(
-            cls_logits=dict(source='head.head'),
-            dist_logits=dict(source='head.head_dist'),
-            teacher_logits=dict(source='teacher.head')),
+        _base_.deit_distiller_inputs,
         losses=dict(
             loss_deit=dict(
                 type='mmvitplug.DeiTDistillLoss', distill_type='hard',
                 alpha=0.5,
                 base_loss=dict(
                     type='LabelSmoothLoss', label_smooth_val=0.1,
-                    mode='original'))),
-        loss_inputs=dict(
-            loss_deit=dict(
-                cls_logits='cls_logits',
-                dist_logits='dist_logits',
-                teacher_logits='teacher_logits',
-                target='targets'))),
+                    mode='original')))),
 )

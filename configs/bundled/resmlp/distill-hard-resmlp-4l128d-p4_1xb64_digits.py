@@ -8,6 +8,7 @@
 _base_ = [
     './sup-resmlp-4l128d-p4_1xb64_digits.py',
     '../../_teachers/resnet18-w32_digits.py',
+    '../../_base_/distillers/deit.py',
 ]
 
 model = dict(
@@ -21,18 +22,9 @@ model = dict(
     teacher=_base_.teacher,
     teacher_ckpt=_base_.teacher_ckpt,
     distiller=dict(
-        recorders=dict(
-            cls_logits=dict(source='head.head'),
-            dist_logits=dict(source='head.head_dist'),
-            teacher_logits=dict(source='teacher.head')),
+        _base_.deit_distiller_inputs,
         losses=dict(
             loss_deit=dict(
                 type='mmvitplug.DeiTDistillLoss', distill_type='hard',
-                alpha=0.5)),
-        loss_inputs=dict(
-            loss_deit=dict(
-                cls_logits='cls_logits',
-                dist_logits='dist_logits',
-                teacher_logits='teacher_logits',
-                target='targets'))),
+                alpha=0.5))),
 )
