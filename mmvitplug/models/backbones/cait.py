@@ -24,9 +24,11 @@ class CaiT(VisionBackbone):
     late: ``num_ca_layers`` class-attention blocks update the class token
     only, reading the final patch tokens. Parameter names follow the
     official repository / timm (``patch_embed.proj``, ``cls_token``,
-    ``pos_embed``, ``blocks.{i}.*``, ``blocks_token_only.{j}.*``, ``norm``),
-    so official checkpoints load after the key mapping of
-    :func:`mmvitplug.converters.cait.convert_cait`.
+    ``pos_embed``, ``blocks.{i}.*``, ``blocks_token_only.{j}.*``, ``norm``)
+    except the LayerScale of the self-attention blocks, ``ls1.gamma`` /
+    ``ls2.gamma`` of the shared :class:`~mmvitplug.layers.Block` (official
+    ``gamma_1`` / ``gamma_2``), so official checkpoints load after the key
+    mapping of :func:`mmvitplug.converters.cait.convert_cait`.
 
     ``out_indices`` index the self-attention blocks. Patch outputs
     ('featmap', 'avg_featmap', 'raw') of the last block go through the

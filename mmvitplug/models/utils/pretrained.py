@@ -157,7 +157,7 @@ def _in_module_layout(state_dict: StateDict, module: nn.Module,
     """Whether ``state_dict`` is already in ``module``'s layout: every key
     (with a ``prefix``: every key that starts with it, stripped) is a key of
     ``module``. A bare mmvitplug backbone state dict can look like the
-    official layout (DeiT's and CaiT's names are timm's) and must not be
+    official layout (DeiT's names are timm's) and must not be
     converted."""
     own = set(module.state_dict())
     if prefix:
