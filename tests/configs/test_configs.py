@@ -244,11 +244,16 @@ def _num_classes(cfg):
 
 
 def _backbone_dims(backbone_cfg):
-    """(num_layers, embed_dims, patch_size) of a backbone config as built."""
+    """(layers, dims, patch) of a backbone config as built: its trunk layers
+    (counted over the stages of a pyramid), the channels of its first
+    stage and the stride of the first stage's tokens."""
     from mmvitplug.registry import MODELS
     cfg = dict(backbone_cfg, type=backbone_cfg['type'].split('.', 1)[1])
     backbone = MODELS.build(cfg)
-    return backbone.num_layers, backbone.embed_dims, backbone.patch_size
+    dims = backbone.embed_dims
+    if isinstance(dims, (list, tuple)):  # per stage
+        dims = dims[0]
+    return backbone.num_trunk_layers, dims, backbone.patch_size
 
 
 def check_name_claims(path, cfg):

@@ -30,7 +30,14 @@ which of its top-level attributes (modules or loose ``nn.Parameter`` s,
   ``frozen_stages > i``;
 - ``top``: what enters after the last stage (final
   norm, class-attention blocks and a late class token as in CaiT, attention
-  pooling): depth ``num_layers + 1``, frozen only with every stage.
+  pooling): depth ``num_layers + 1``, frozen only with every stage;
+- ``joins``: what enters in the middle of the trunk, each as a pair
+  (attribute, name of an int attribute of the backbone giving the index
+  ``j`` of the trunk layer *before which* it joins), e.g. ConViT's class
+  token, concatenated before its first self-attention block:
+  ``joins=(('cls_token', 'local_up_to_layer'), )``. It has the depth of
+  layer ``j``, ``j + 1`` (the top's when ``j`` is the number of trunk
+  layers), and is frozen with the stage holding layer ``j``.
 
 The rule is one: **a module's depth is where it enters the computation.**
 Every top-level module and parameter must be declared in exactly one part;
@@ -70,10 +77,14 @@ class Parts:
         stages (str): The ``nn.ModuleList`` of stages.
         top (tuple[str]): Top-level attributes entering after the last
             stage (depth ``num_trunk_layers + 1``).
+        joins (tuple[tuple[str, str]]): Top-level attributes entering
+            inside the trunk: pairs (attribute, name of the backbone's int
+            attribute giving the trunk layer before which it joins).
     """
     stem: Tuple[str, ...] = ()
     stages: str = 'blocks'
     top: Tuple[str, ...] = ()
+    joins: Tuple[Tuple[str, str], ...] = ()
 
 
 def parse_arch(arch: Union[str, dict], arch_zoo: dict,
@@ -368,7 +379,8 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         ]
         self.num_trunk_layers = sum(len(s) for s in self._stage_layers)
 
-        declared = [*parts.stem, parts.stages, *parts.top]
+        joins = self._joins()
+        declared = [*parts.stem, parts.stages, *parts.top, *joins]
         repeated = sorted({n for n in declared if declared.count(n) > 1})
         top_level = {n for n, _ in self.named_children()} | {
             n for n, _ in self.named_parameters(recurse=False)}
@@ -393,11 +405,30 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         for part in self._parts(parts.top):
             for p in _params(part):
                 depth_of_param[id(p)] = top_depth
+        for name, layer in joins.items():
+            for part in self._parts([name]):
+                for p in _params(part):
+                    depth_of_param[id(p)] = layer + 1
         self._layer_depths = {
             name: depth_of_param[id(p)]
             for name, p in self.named_parameters(remove_duplicate=False)
         }
         self._freeze_stages()
+
+    def _joins(self) -> Dict[str, int]:
+        """Declared joining parts -> index of the trunk layer they join
+        before, checked against the number of trunk layers."""
+        joins = {}
+        for name, index_attr in self.parts.joins:
+            index = getattr(self, index_attr, None)
+            if not isinstance(index, int) or \
+                    not 0 <= index <= self.num_trunk_layers:
+                raise ValueError(
+                    f'{type(self).__name__}: {name!r} joins before trunk '
+                    f'layer {index_attr}={index!r}, which must be an int in '
+                    f'[0, {self.num_trunk_layers}]')
+            joins[name] = index
+        return joins
 
     def _parts(self, names: Iterable[str]) -> List[Part]:
         return [p for p in map(self._part, names) if p is not None]
@@ -418,6 +449,15 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
             frozen += stage
         if k == self.num_stages:
             frozen += self._parts(self.parts.top)
+        # a joining part freezes with the stage of the layer it joins
+        # before (with the top when it joins after the last layer)
+        first_layer_of = [0]
+        for stage in self._stage_layers:
+            first_layer_of.append(first_layer_of[-1] + len(stage))
+        for name, layer in self._joins().items():
+            stage = sum(1 for start in first_layer_of[1:] if start <= layer)
+            if stage < k or k == self.num_stages:
+                frozen += self._parts([name])
         return frozen
 
     def _freeze_stages(self):

@@ -13,60 +13,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmvitplug.models.backbones import Parts, VisionBackbone
+from mmvitplug.models.backbones import Parts
 from mmvitplug.models.backbones.base import drop_path_rates, format_tokens
-
-
-class Downsample(nn.Module):
-    """2x2 patch merging of NCHW maps."""
-
-    def __init__(self, in_dims, out_dims):
-        super().__init__()
-        self.proj = nn.Conv2d(in_dims, out_dims, 2, stride=2)
-
-    def forward(self, x):
-        return self.proj(x)
-
-
-class ConvLayer(nn.Module):
-
-    def __init__(self, dims):
-        super().__init__()
-        self.conv = nn.Conv2d(dims, dims, 3, padding=1)
-        self.norm = nn.BatchNorm2d(dims)
-
-    def forward(self, x):
-        return x + self.norm(self.conv(x)).relu()
-
-
-class ToyPyramid(VisionBackbone):
-    """Stage i: (a downsampling for i > 0, then) ``depths[i]`` layers."""
-    arch_zoo = {'toy': dict(dims=(4, 8, 16), depths=(1, 2, 1))}
-    arch_keys = ('dims', 'depths')
-    out_types = ('featmap', 'avg_featmap')
-    num_stages_key = 'depths'
-    stage_unit = 'stages'
-    parts = Parts(stem=('stem_conv', ), stages='stages', top=('head_norm', ))
-
-    def __init__(self, arch='toy', out_indices=(0, 1, 2), **kwargs):
-        super().__init__(arch, out_indices, **kwargs)
-        dims, depths = self.arch_settings['dims'], self.arch_settings[
-            'depths']
-        self.stem_conv = nn.Conv2d(3, dims[0], 4, stride=4)
-        self.stages = nn.ModuleList()
-        for i, depth in enumerate(depths):
-            layers = [Downsample(dims[i - 1], dims[i])] if i else []
-            layers += [ConvLayer(dims[i]) for _ in range(depth)]
-            self.stages.append(nn.Sequential(*layers))
-        self.head_norm = nn.BatchNorm2d(dims[-1])
-
-    def embed(self, x):
-        return self.stem_conv(x), None
-
-    def format_output(self, x, index, context):
-        if index == self.num_stages - 1:
-            x = self.head_norm(x)
-        return x if self.out_type == 'featmap' else x.mean((2, 3))
+from _contract import ToyPyramid
 
 
 def test_pyramid_outputs_per_stage():
@@ -226,3 +175,61 @@ def test_drop_path_rates_and_format_tokens_errors():
         drop_path_rates(0.3, 2, 'cosine')
     with pytest.raises(ValueError, match="'cls_token'"):
         format_tokens(torch.zeros(1, 4, 2), 'cls_token', (2, 2))
+
+
+class Joined(ToyPyramid):
+    """A bias map added before trunk layer ``join_at`` (ConViT-like: its
+    class token joins in the middle of the trunk)."""
+    parts = Parts(stem=('stem_conv', ), stages='stages',
+                  top=('head_norm', ), joins=(('shift', 'join_at'), ))
+
+    def __init__(self, join_at=3, **kwargs):
+        super().__init__(**kwargs)
+        self.join_at = join_at
+        self.shift = nn.Parameter(torch.zeros(8, 1, 1))
+
+    def forward_stage(self, index, x, context):
+        layer = sum(len(s) for s in self.layers[:index])
+        for module in self.layers[index]:
+            if layer == self.join_at:
+                x = x + self.shift
+            x = self.run_layer(module, x)
+            layer += 1
+        return x, context
+
+
+@pytest.mark.parametrize('join_at, depth, stage',
+                         [(3, 4, 1), (1, 2, 1), (4, 5, 2)])
+def test_joining_part_has_the_depth_and_stage_of_its_layer(
+        join_at, depth, stage):
+    # trunk layers: 0 | 1 2 3 | 4 5; layer j has depth j + 1
+    model = Joined(join_at=join_at)
+    assert model.get_layer_depth('shift') == (depth, 8)
+    for frozen_stages in range(-1, 4):
+        model = Joined(join_at=join_at, frozen_stages=frozen_stages)
+        assert model.shift.requires_grad == (frozen_stages <= stage)
+
+
+def test_joining_after_the_last_layer_is_the_top():
+    model = Joined(join_at=6)  # after every layer: the top's depth
+    assert model.get_layer_depth('shift') == (7, 8)
+    assert Joined(join_at=6, frozen_stages=2).shift.requires_grad
+    assert not Joined(join_at=6, frozen_stages=3).shift.requires_grad
+
+
+@pytest.mark.parametrize('join_at', [7, -1, None])
+def test_joining_layer_out_of_range_is_refused(join_at):
+    with pytest.raises(ValueError,
+                       match=rf"'shift' joins before trunk layer "
+                       rf'join_at={join_at}.*\[0, 6\]'):
+        Joined(join_at=join_at)
+
+
+def test_joining_part_must_be_declared():
+
+    class Undeclared(Joined):
+        parts = Parts(stem=('stem_conv', ), stages='stages',
+                      top=('head_norm', ))
+
+    with pytest.raises(RuntimeError, match=r"undeclared \['shift'\]"):
+        Undeclared()

@@ -14,7 +14,6 @@ what only one family does (parity with timm / golden data, converters,
 class attention, cross-patch resizing, multi class tokens, ...) is tested in
 that family's own test file.
 """
-import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Optional, Tuple
@@ -27,6 +26,7 @@ import torch.utils.checkpoint
 from mmvitplug.layers import DropPath, resize_pos_embed
 from mmvitplug.models.backbones import CaiT, DeiT, PatchConvNet, ResMLP
 from _builders import TINY_ARCHS, TINY_KWARGS
+from _contract import entry_depths, perturb, randomize, square_loss, tensors
 
 NUM_LAYERS = 3  # of every tiny arch
 
@@ -212,34 +212,6 @@ def images(fam, batch, grid=(4, 4), channels=3):
     return torch.randn(batch, channels, *images_size(fam, grid))
 
 
-def tensors(outs):
-    """Every tensor of a forward's outputs (a distilled DeiT gives pairs)."""
-    return [t for o in outs for t in (o if isinstance(o, tuple) else (o, ))]
-
-
-def square_loss(outs):
-    return sum(t.square().sum() for t in tensors(outs))
-
-
-def perturb(model, seed=1):
-    """Noise on every vector (norm affines, biases, LayerScale)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.ndim == 1:
-                p.add_(0.1 * torch.randn(p.shape, generator=gen))
-    return model
-
-
-def randomize(model, seed=1):
-    """Random values everywhere, around 1 where the init is 1."""
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn_like(p) * 0.3 + (p == 1).float())
-    return model
-
-
 def depth_of(model, name):
     """Layer depth of a parameter / module name of a flat backbone, from
     the parts its class declares."""
@@ -251,33 +223,15 @@ def depth_of(model, name):
         return int(rest.split('.')[0]) + 1
     if head in parts.top:
         return NUM_LAYERS + 1
+    joins = dict(parts.joins)
+    if head in joins:  # joins before trunk layer j: depth j + 1
+        return getattr(model, joins[head]) + 1
     raise AssertionError(f'{name!r} is in no declared part of {parts}')
 
 
 def is_frozen(model, name, frozen_stages):
     """Stem from 0, block i from i + 1, the top only with every stage."""
     return min(depth_of(model, name), NUM_LAYERS) <= frozen_stages
-
-
-class FirstUse(torch.overrides.TorchFunctionMode):
-    """Records, for each parameter, the trunk position of its first use.
-
-    ``position`` is ``j + 1`` while layer ``j`` runs and ``j + 1.5`` after
-    it returned, so a parameter first used between layers ``j`` and
-    ``j + 1`` (or after the last) enters at depth ``j + 2`` (the top).
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.position = 0.
-        self.first = {}
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        for leaf in torch.utils._pytree.tree_leaves((args, kwargs)):
-            if isinstance(leaf, nn.Parameter):
-                self.first.setdefault(id(leaf), self.position)
-        return func(*args, **kwargs)
 
 
 # ------------------------------------------------------------- arch, errors
@@ -594,18 +548,10 @@ def test_layer_depth_is_where_parameters_enter(fam, variant):
     first uses it: before block 0 (0), in block j (j + 1), or after the
     last block (num_layers + 1), e.g. CaiT's late class token."""
     model = build(fam, variant=variant).eval()
-    recorder = FirstUse()
-    for j, block in enumerate(model.blocks):
-        block.register_forward_pre_hook(
-            lambda *_, j=j: setattr(recorder, 'position', j + 1.))
-        block.register_forward_hook(
-            lambda *_, j=j: setattr(recorder, 'position', j + 1.5))
-    with recorder:
-        model(images(fam, 2))
-    for name, p in model.named_parameters():
-        assert id(p) in recorder.first, f'{name} is never used'
-        entered = math.ceil(recorder.first[id(p)])
-        assert model.get_layer_depth(name)[0] == entered, name
+    entered = entry_depths(model, model.blocks,
+                           lambda: model(images(fam, 2)))
+    for name, _ in model.named_parameters():
+        assert model.get_layer_depth(name)[0] == entered[name], name
 
 
 @every_family

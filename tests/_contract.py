@@ -1,0 +1,151 @@
+# Copyright (c) mmvitplug contributors.
+"""Helpers of the backbone contract tests (flat and staged families).
+
+Import it as ``from _contract import ...`` (``tests/`` is on ``sys.path``
+through ``tests/conftest.py``).
+"""
+import math
+from typing import Callable, Dict, Sequence
+
+import torch
+import torch.nn as nn
+import torch.utils._pytree
+
+from mmvitplug.models.backbones import Parts, VisionBackbone
+
+
+def tensors(outs):
+    """Every tensor of a forward's outputs (a distilled DeiT gives pairs)."""
+    return [t for o in outs for t in (o if isinstance(o, tuple) else (o, ))]
+
+
+def square_loss(outs):
+    return sum(t.square().sum() for t in tensors(outs))
+
+
+def perturb(model, seed=1):
+    """Noise on every vector (norm affines, biases, LayerScale)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim == 1:
+                p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    return model
+
+
+def randomize(model, seed=1):
+    """Random values everywhere, around 1 where the init is 1."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.3 + (p == 1).float())
+    return model
+
+
+class FirstUse(torch.overrides.TorchFunctionMode):
+    """Records, for each parameter, the trunk position of its first use.
+
+    ``position`` is ``j + 1`` while layer ``j`` runs and ``j + 1.5`` after
+    it returned, so a parameter first used between layers ``j`` and
+    ``j + 1`` (or after the last) enters at depth ``j + 2`` (the top).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.position = 0.
+        self.first = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for leaf in torch.utils._pytree.tree_leaves((args, kwargs)):
+            if isinstance(leaf, nn.Parameter):
+                self.first.setdefault(id(leaf), self.position)
+        return func(*args, **kwargs)
+
+
+def entry_depths(model: nn.Module, layers: Sequence[nn.Module],
+                 run: Callable[[], object]) -> Dict[str, int]:
+    """The depth at which ``run()`` first uses each parameter of ``model``.
+
+    Args:
+        model (nn.Module): The backbone.
+        layers (Sequence[nn.Module]): Its trunk layers in computation order
+            (layer ``j`` has depth ``j + 1``).
+        run (callable): Runs a forward pass.
+
+    Returns:
+        dict: Parameter name -> depth (0 before the first layer, ``j + 1``
+        inside layer ``j``, ``j + 2`` between layers ``j`` and ``j + 1``).
+    """
+    recorder = FirstUse()
+    handles = []
+    for j, layer in enumerate(layers):
+        handles.append(layer.register_forward_pre_hook(
+            lambda *_, j=j: setattr(recorder, 'position', j + 1.)))
+        handles.append(layer.register_forward_hook(
+            lambda *_, j=j: setattr(recorder, 'position', j + 1.5)))
+    try:
+        with recorder:
+            run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    depths = {}
+    for name, p in model.named_parameters():
+        assert id(p) in recorder.first, f'{name} is never used'
+        depths[name] = math.ceil(recorder.first[id(p)])
+    return depths
+
+
+# ------------------------------------------------ a toy staged pyramid
+class Downsample(nn.Module):
+    """2x2 patch merging of NCHW maps."""
+
+    def __init__(self, in_dims, out_dims):
+        super().__init__()
+        self.proj = nn.Conv2d(in_dims, out_dims, 2, stride=2)
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+class ConvLayer(nn.Module):
+
+    def __init__(self, dims):
+        super().__init__()
+        self.conv = nn.Conv2d(dims, dims, 3, padding=1)
+        self.norm = nn.BatchNorm2d(dims)
+
+    def forward(self, x):
+        return x + self.norm(self.conv(x)).relu()
+
+
+class ToyPyramid(VisionBackbone):
+    """Stage i: (a downsampling for i > 0, then) ``depths[i]`` layers."""
+    arch_zoo = {'toy': dict(dims=(4, 8, 16), depths=(1, 2, 1))}
+    arch_keys = ('dims', 'depths')
+    out_types = ('featmap', 'avg_featmap')
+    num_stages_key = 'depths'
+    stage_unit = 'stages'
+    parts = Parts(stem=('stem_conv', ), stages='stages', top=('head_norm', ))
+
+    def __init__(self, arch='toy', out_indices=(0, 1, 2), in_channels=3,
+                 **kwargs):
+        super().__init__(arch, out_indices, **kwargs)
+        dims, depths = self.arch_settings['dims'], self.arch_settings[
+            'depths']
+        self.stem_conv = nn.Conv2d(in_channels, dims[0], 4, stride=4)
+        self.stages = nn.ModuleList()
+        for i, depth in enumerate(depths):
+            layers = [Downsample(dims[i - 1], dims[i])] if i else []
+            layers += [ConvLayer(dims[i]) for _ in range(depth)]
+            self.stages.append(nn.Sequential(*layers))
+        self.head_norm = nn.BatchNorm2d(dims[-1])
+
+    def embed(self, x):
+        return self.stem_conv(x), None
+
+    def format_output(self, x, index, context):
+        if index == self.num_stages - 1:
+            x = self.head_norm(x)
+        return x if self.out_type == 'featmap' else x.mean((2, 3))

@@ -1,0 +1,527 @@
+# Copyright (c) mmvitplug contributors.
+"""The mmpretrain backbone contract of the staged (pyramid) families.
+
+The flat trunks (one block a stage) are checked in ``test_contract.py``;
+here each staged family (stages of several layers: LeViT, PiT, CvT, CMT...)
+is described by a :class:`StagedFamily` spec: a tiny arch, its out_types,
+the feature-map shapes it must give at two input sizes, and so on. What the
+stem, the stages and the top are is read from the parts the backbone
+declares, independently of the base's bookkeeping (layer ``j`` counted
+over the stages has depth ``j + 1``), and
+:func:`test_layer_depth_is_where_parameters_enter` checks those declarations
+against the order in which a forward pass first uses each parameter.
+What only one family does (parity, converters, attention biases, BN
+fusion, ...) is tested in that family's own test file.
+"""
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint
+
+from mmvitplug.layers import DropPath
+from _builders import TINY_ARCHS, TINY_KWARGS
+from _contract import (ToyPyramid, entry_depths, perturb, randomize,
+                       square_loss, tensors)
+
+Size = Tuple[int, int]
+
+
+@dataclass(frozen=True)
+class StagedFamily:
+    """How one staged backbone family meets the contract."""
+    cls: type
+    arch: dict  # tiny arch dict
+    kwargs: dict  # other constructor arguments of the tiny model
+    out_types: Tuple[str, ...]  # expected ``cls.out_types``
+    # input size -> (channels, height, width) of each stage's featmap; the
+    # first size is the one the other checks use, give a non-square one too
+    shapes: Dict[Size, Tuple[Tuple[int, int, int], ...]]
+    # named constructor variants the checks run on; the first is the default
+    variants: Dict[str, dict] = field(default_factory=lambda: {'base': {}})
+    full: str = 'base'  # the variant that builds every part
+    bad_input: Optional[Tuple[Size, str]] = None  # image size, error match
+    drop_path: Optional[str] = None  # 'linear' / 'uniform' over the layers
+    fused_attn: bool = False  # the constructor takes fused_attn
+    cp_extra_calls: int = 0  # checkpointed calls besides the trunk layers
+    frozen_kwargs: dict = field(default_factory=dict)
+    grad_setup: Optional[Callable] = None  # keeps every parameter alive
+    in_channels: bool = True  # the constructor takes in_channels
+    label: Optional[str] = None  # test id when a class has several specs
+
+    @property
+    def name(self):
+        return self.cls.__name__
+
+    @property
+    def id(self):
+        return self.label or self.name
+
+    @property
+    def size(self) -> Size:
+        return next(iter(self.shapes))
+
+    @property
+    def num_stages(self):
+        return len(self.shapes[self.size])
+
+
+TOY = StagedFamily(
+    cls=ToyPyramid,
+    arch=dict(dims=(4, 8, 16), depths=(1, 2, 1)),
+    kwargs={},
+    out_types=('featmap', 'avg_featmap'),
+    shapes={
+        (32, 32): ((4, 8, 8), (8, 4, 4), (16, 2, 2)),
+        (32, 48): ((4, 8, 12), (8, 4, 6), (16, 2, 3)),
+    },
+    frozen_kwargs={},
+    label='Toy')
+
+FAMILIES = [
+    TOY,
+]
+FAMILY_IDS = [f.id for f in FAMILIES]
+VARIANTS = [
+    pytest.param(fam, variant, id=f'{fam.id}-{variant}')
+    for fam in FAMILIES for variant in fam.variants
+]
+
+
+def for_families(*filters):
+    """Parametrize ``fam`` over the families that pass every filter."""
+    fams = [f for f in FAMILIES if all(check(f) for check in filters)]
+    return pytest.mark.parametrize('fam', fams, ids=[f.id for f in fams])
+
+
+every_family = for_families()
+
+
+# ------------------------------------------------------------------ helpers
+def build(fam, *, variant=None, seed=0, init=True, **kwargs):
+    cfg = dict(fam.kwargs, arch=fam.arch)
+    cfg.update(fam.variants[variant] if variant else {})
+    cfg.update(kwargs)
+    torch.manual_seed(seed)
+    model = fam.cls(**cfg)
+    if init:
+        model.init_weights()
+    return model
+
+
+def all_stages(fam):
+    return tuple(range(fam.num_stages))
+
+
+def images(fam, batch, size=None, channels=3):
+    return torch.randn(batch, channels, *(size or fam.size))
+
+
+def stage_of(model, name):
+    """Where a parameter / module name sits, read off the declared parts:
+    ('stem', None), ('layer', trunk layer index) or ('top', None)."""
+    parts = type(model).parts
+    head, _, rest = name.partition('.')
+    if head in parts.stem:
+        return 'stem', None
+    if head in parts.top:
+        return 'top', None
+    assert head == parts.stages, f'{name!r} is in no declared part'
+    fields = rest.split('.')
+    stages = getattr(model, parts.stages)
+    stage = int(fields[0])
+    first = sum(
+        len(s) if isinstance(s, (nn.ModuleList, nn.Sequential)) else 1
+        for s in list(stages)[:stage])
+    if isinstance(stages[stage], (nn.ModuleList, nn.Sequential)):
+        if len(fields) == 1:
+            return 'stage', stage  # the stage container itself
+        return 'layer', first + int(fields[1])
+    return 'layer', first
+
+
+def stage_of_layer(model, layer):
+    bounds, total = [], 0
+    for stage in model.layers:
+        total += len(stage)
+        bounds.append(total)
+    return sum(1 for b in bounds if b <= layer)
+
+
+def expected_depth(model, name):
+    kind, index = stage_of(model, name)
+    if kind == 'stem':
+        return 0
+    if kind == 'layer':
+        return index + 1
+    return model.num_trunk_layers + 1
+
+
+def is_frozen(model, name, frozen_stages):
+    """Stem from 0, stage i from i + 1, the top only with every stage."""
+    kind, index = stage_of(model, name)
+    if kind == 'stem':
+        return frozen_stages >= 0
+    if kind == 'layer':
+        return stage_of_layer(model, index) < frozen_stages
+    if kind == 'stage':
+        return index < frozen_stages
+    return frozen_stages == model.num_stages
+
+
+def trunk_layers(model):
+    return [layer for stage in model.layers for layer in stage]
+
+
+# ------------------------------------------------------------- arch, errors
+@every_family
+def test_arch_dict_and_zoo_name(fam):
+    model = build(fam)
+    assert model.arch_settings == fam.arch
+    assert model.arch_settings is not fam.arch  # a copy
+    assert model.num_stages == fam.num_stages
+    assert len(model.layers) == fam.num_stages
+    for name in sorted(fam.cls.arch_zoo)[:3]:
+        with torch.device('meta'):
+            model = fam.cls(name)
+        assert model.arch_settings == fam.cls.arch_zoo[name]
+        assert model.arch_settings is not fam.cls.arch_zoo[name]
+
+
+def _bad_arguments(fam):
+    zoo = sorted(fam.cls.arch_zoo)
+    required = fam.cls.arch_keys[-1]
+    n = fam.num_stages
+    cases = {
+        'unknown-arch': (dict(arch='no-such-arch'),
+                         "Unknown arch 'no-such-arch'; choose from " +
+                         re.escape(str(zoo))),
+        'other-family-arch': (dict(arch='deit-tiny'),
+                              "Unknown arch 'deit-tiny'"),
+        'arch-type': (dict(arch=3), f'arch must be a name of {fam.name}'
+                      r'\.arch_zoo or a dict, got int'),
+        'arch-missing-key': (dict(arch={
+            k: v
+            for k, v in fam.arch.items() if k != required
+        }), rf"missing \['{required}'\]"),
+        'arch-unknown-key': (dict(arch=dict(fam.arch, no_such_key=3)),
+                             r"unknown \['no_such_key'\]"),
+        'out-index-too-big': (dict(out_indices=n),
+                              rf'entry {n} is out of range.*-{n}\.\.{n - 1}'),
+        'out-index-too-small': (dict(out_indices=(0, -n - 1)),
+                                rf'entry -{n + 1} is out of range'),
+        'out-type': (dict(out_type='pooled'),
+                     "Unknown out_type 'pooled'.*" +
+                     re.escape(str(list(fam.out_types)))),
+        'frozen-stages-too-big': (dict(frozen_stages=n + 1),
+                                  rf'\[-1, {n}\], got {n + 1}'),
+        'frozen-stages-too-small': (dict(frozen_stages=-2),
+                                    rf'\[-1, {n}\], got -2'),
+    }
+    return [
+        pytest.param(fam, kwargs, match, id=f'{fam.id}-{case}')
+        for case, (kwargs, match) in cases.items()
+    ]
+
+
+@pytest.mark.parametrize('fam, kwargs, match',
+                         [c for f in FAMILIES for c in _bad_arguments(f)])
+def test_bad_arguments(fam, kwargs, match):
+    assert fam.cls.out_types == fam.out_types
+    with pytest.raises(ValueError, match=match):
+        build(fam, **kwargs)
+
+
+@for_families(lambda f: f.bad_input is not None)
+def test_bad_input_size(fam):
+    size, match = fam.bad_input
+    model = build(fam)
+    with pytest.raises(ValueError, match=match):
+        model(torch.randn(1, 3, *size))
+
+
+# -------------------------------------------------------------- outputs
+@every_family
+def test_featmaps_at_every_size(fam):
+    """NCHW contiguous maps of every stage, at each listed input size."""
+    model = build(fam, out_type='featmap', out_indices=all_stages(fam))
+    model.eval()
+    for size, shapes in fam.shapes.items():
+        outs = model(images(fam, 2, size))
+        assert [tuple(o.shape) for o in outs] == \
+            [(2, *shape) for shape in shapes], size
+        # contiguous NCHW: mmcv's RoIAlign misreads channels-last
+        assert all(o.is_contiguous() for o in outs)
+
+
+@every_family
+def test_out_indices_select_stage_outputs(fam):
+    """Each index gives the same map alone as among all the stages, and
+    the forward pass stops after the last requested stage."""
+    everything = perturb(build(fam, out_type='featmap',
+                               out_indices=all_stages(fam))).eval()
+    x = images(fam, 2)
+    outs = everything(x)
+    for i in all_stages(fam):
+        model = build(fam, out_type='featmap', out_indices=i).eval()
+        model.load_state_dict(everything.state_dict())
+        ran = []
+        for j, stage in enumerate(model.layers):
+            for layer in stage:
+                layer.register_forward_hook(lambda *_, j=j: ran.append(j))
+        (out, ) = model(x)
+        torch.testing.assert_close(out, outs[i])
+        assert max(ran) == i
+    assert len({o.shape[1:] for o in outs}) == len(outs)  # a pyramid
+
+
+@for_families(lambda f: 'avg_featmap' in f.out_types)
+def test_avg_featmap_is_the_mean_of_featmap(fam):
+    featmap = perturb(build(fam, out_type='featmap',
+                            out_indices=all_stages(fam))).eval()
+    avg = build(fam, out_type='avg_featmap', out_indices=all_stages(fam))
+    avg.load_state_dict(featmap.state_dict())
+    x = images(fam, 2)
+    for mean, maps in zip(avg.eval()(x), featmap(x)):
+        torch.testing.assert_close(mean, maps.mean((2, 3)))
+
+
+@for_families(lambda f: f.fused_attn)
+def test_fused_attn_switch(fam):
+    for variant in fam.variants:
+        fused = randomize(build(fam, variant=variant))
+        explicit = build(fam, variant=variant, fused_attn=False)
+        switches = [m.fused_attn for m in fused.modules()
+                    if hasattr(m, 'fused_attn')]
+        assert switches and all(switches), variant
+        assert not any(m.fused_attn for m in explicit.modules()
+                       if hasattr(m, 'fused_attn')), variant
+        explicit.load_state_dict(fused.state_dict())
+        x = images(fam, 2)
+        torch.testing.assert_close(
+            tensors(fused.eval()(x)), tensors(explicit.eval()(x)),
+            atol=1e-4, rtol=1e-4, msg=variant)
+
+
+# ------------------------------------------------------------- training
+@pytest.mark.parametrize('fam, variant', VARIANTS)
+def test_all_parameters_receive_gradients(fam, variant):
+    kwargs = dict(drop_path_rate=0.1) if fam.drop_path else {}
+    model = perturb(build(fam, variant=variant, out_type='featmap',
+                          out_indices=all_stages(fam), **kwargs))
+    if fam.grad_setup is not None:
+        fam.grad_setup(model)
+    square_loss(model(images(fam, 4))).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@every_family
+@pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 'all'])
+def test_frozen_stages(fam, frozen_stages):
+    """Frozen parts: no gradient, eval mode in train(), unchanged by steps.
+    """
+    if frozen_stages == 'all':
+        frozen_stages = fam.num_stages
+    model = build(fam, variant=fam.full, frozen_stages=frozen_stages,
+                  out_type='featmap', out_indices=all_stages(fam),
+                  **fam.frozen_kwargs)
+    frozen = {
+        n: is_frozen(model, n, frozen_stages)
+        for n, _ in model.named_parameters()
+    }
+    assert any(frozen.values()) == (frozen_stages >= 0)
+    for name, p in model.named_parameters():
+        assert p.requires_grad != frozen[name], name
+
+    model.train()
+    for name, m in model.named_modules():
+        if name and not isinstance(m, (nn.ModuleList, nn.Sequential)):
+            assert m.training != is_frozen(model, name, frozen_stages), name
+
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    buffers = {n: b.clone() for n, b in model.named_buffers()}
+    # all parameters go to the optimizer, as in an mmengine runner, with a
+    # trainable scale standing for a head (every stage may be frozen)
+    scale = nn.Parameter(torch.ones(()))
+    opt = torch.optim.SGD([*model.parameters(), scale], lr=0.1,
+                          momentum=0.9, weight_decay=0.1)
+    for _ in range(2):
+        outs = model(images(fam, 2))
+        sum((scale * o).square().mean() for o in tensors(outs)).backward()
+        opt.step()
+    for name, p in model.named_parameters():
+        assert torch.equal(p, before[name]) == frozen[name], name
+    # frozen BatchNorms keep their running statistics, the others update
+    for name, b in model.named_buffers():
+        if name.endswith(('running_mean', 'running_var',
+                          'num_batches_tracked')):
+            assert torch.equal(b, buffers[name]) == \
+                is_frozen(model, name, frozen_stages), name
+
+
+@pytest.mark.parametrize('fam, variant', VARIANTS)
+def test_with_cp_identical(fam, variant, monkeypatch):
+    """Checkpointed layers: same outputs and gradients, only in training."""
+    calls = []
+    real = torch.utils.checkpoint.checkpoint
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get('use_reentrant'))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.checkpoint, 'checkpoint', counting)
+    kwargs = dict(drop_path_rate=0.3) if fam.drop_path else {}
+    kwargs.update(variant=variant, out_type='featmap',
+                  out_indices=all_stages(fam))
+    ref = build(fam, **kwargs).train()
+    ckpt = build(fam, with_cp=True, **kwargs).train()
+    ckpt.load_state_dict(ref.state_dict())
+    x = images(fam, 4)
+    outs, grads = [], []
+    for model in (ref, ckpt):
+        torch.manual_seed(1)
+        out = model(x)
+        square_loss(out).backward()
+        outs.append(tensors(out))
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    n_calls = ref.num_trunk_layers + fam.cp_extra_calls
+    assert calls == [False] * n_calls
+    torch.testing.assert_close(outs[0], outs[1])
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grad, grads[1][name], msg=name)
+    ckpt.eval()(x)
+    assert len(calls) == n_calls  # no checkpointing outside training
+
+
+@for_families(lambda f: f.drop_path is not None)
+def test_drop_path_rate(fam):
+    """Stochastic depth in the trunk layers only, with the family's
+    schedule over the layers that have it (downsampling layers have
+    none)."""
+    model = build(fam, variant=fam.full, drop_path_rate=0.2)
+    layers = trunk_layers(model)
+    in_layers = set()
+    rates = []
+    for layer in layers:
+        found = {m.drop_prob for m in layer.modules()
+                 if isinstance(m, DropPath)}
+        in_layers |= {id(m) for m in layer.modules()}
+        drops = [n for n, m in layer.named_modules()
+                 if re.fullmatch(r'(.*\.)?drop_path\d?', n)]
+        if drops:
+            assert len(found) <= 1, found  # one rate per layer
+            rates.append(found.pop() if found else 0.)
+    n = len(rates)
+    assert n >= 2, 'no stochastic depth found in the trunk layers'
+    expected = [0.2 * i / (n - 1) for i in range(n)] \
+        if fam.drop_path == 'linear' else [0.2] * n
+    assert rates == pytest.approx(expected)
+    outside = [n for n, m in model.named_modules()
+               if isinstance(m, DropPath) and id(m) not in in_layers]
+    assert not outside, outside
+    x = images(fam, 4)
+    model.train()
+    assert not torch.allclose(tensors(model(x))[0], tensors(model(x))[0])
+    model.eval()
+    torch.testing.assert_close(tensors(model(x))[0], tensors(model(x))[0])
+    assert not any(isinstance(m, DropPath) for m in build(fam).modules())
+
+
+# ---------------------------------------------------- lr decay, weights
+@every_family
+def test_get_layer_depth(fam):
+    model = build(fam, variant=fam.full)
+    depth = model.get_layer_depth
+    num_depths = model.num_trunk_layers + 2
+    assert model.num_trunk_layers == sum(
+        len(s) for s in model.layers) > fam.num_stages
+    for name, _ in model.named_parameters():
+        expected = (expected_depth(model, name), num_depths)
+        assert depth(name) == expected, name
+        assert depth('backbone.' + name, prefix='backbone.') == expected, name
+    top = (num_depths - 1, num_depths)
+    assert depth('head.fc.weight', prefix='backbone.') == top
+    with pytest.raises(KeyError, match='not a parameter of'):
+        depth('backbone.no_such.weight', prefix='backbone.')
+
+
+@pytest.mark.parametrize('fam, variant', VARIANTS)
+def test_layer_depth_is_where_parameters_enter(fam, variant):
+    """The declared depth of every parameter is where the forward pass
+    first uses it: in the stem (0), in trunk layer j (j + 1), or after the
+    last layer (the top). Training mode, so that nothing is served from an
+    inference cache."""
+    model = build(fam, variant=variant, out_type='featmap',
+                  out_indices=all_stages(fam)).train()
+    entered = entry_depths(model, trunk_layers(model),
+                           lambda: model(images(fam, 2)))
+    for name, _ in model.named_parameters():
+        assert model.get_layer_depth(name)[0] == entered[name], name
+
+
+@every_family
+def test_other_init_cfg_applies_on_top(fam):
+    model = build(fam, variant=fam.full,
+                  init_cfg=dict(type='Constant', layer='Conv2d', val=0.5))
+    convs = [m for m in model.modules() if type(m) is nn.Conv2d]
+    assert convs
+    assert all(torch.all(m.weight == 0.5) for m in convs)
+
+
+@pytest.mark.parametrize('fam, prefix', [
+    pytest.param(f, prefix, id=f'{f.id}-{prefix or "bare"}')
+    for f in FAMILIES for prefix in ('backbone.', None)
+])
+def test_pretrained_init_cfg_loads_once(fam, prefix, tmp_path):
+    """An mmvitplug checkpoint (a classifier's or a bare backbone's)."""
+    src = perturb(build(fam, variant=fam.full, seed=1))
+    state = src.state_dict()
+    if prefix:
+        ckpt = {prefix + k: v for k, v in state.items()}
+        ckpt['head.fc.weight'] = torch.zeros(3, 8)
+    else:
+        ckpt = dict(state)
+    torch.save({'state_dict': ckpt, 'meta': {}}, tmp_path / 'ckpt.pth')
+    model = build(fam, variant=fam.full, init=False, init_cfg=dict(
+        type='Pretrained', checkpoint=str(tmp_path / 'ckpt.pth'),
+        prefix=prefix))
+    fresh = build(fam, variant=fam.full).state_dict()
+    assert any(not torch.equal(fresh[k], v) for k, v in state.items())
+    model.init_weights()
+    assert model.is_init
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    model.init_weights()  # already initialised: left alone
+    assert all(torch.all(p == 0) for p in model.parameters())
+
+
+@every_family
+def test_pretrained_inside_list_raises(fam):
+    model = build(fam, init=False, init_cfg=[
+        dict(type='Pretrained', checkpoint='x.pth')])
+    with pytest.raises(ValueError, match=f'{fam.name}.*single dict'):
+        model.init_weights()
+
+
+@for_families(lambda f: f.in_channels)
+def test_in_channels(fam):
+    model = build(fam, in_channels=1, out_type='featmap',
+                  out_indices=all_stages(fam)).eval()
+    outs = model(images(fam, 1, channels=1))
+    assert [tuple(o.shape) for o in outs] == \
+        [(1, *shape) for shape in fam.shapes[fam.size]]
+    with pytest.raises(RuntimeError):
+        model(images(fam, 1))
+
+
+def test_every_staged_family_has_a_tiny_arch():
+    for fam in FAMILIES[1:]:
+        assert TINY_ARCHS[fam.name] == fam.arch, fam.id
+        assert TINY_KWARGS[fam.name] == fam.kwargs, fam.id
