@@ -23,6 +23,8 @@ Examples (2 CPU threads, a few minutes each)::
     python tools/analysis/benchmark.py --backbone CaiT --arch cait-xxs24 \
         --reference-module ~/deit/cait_models.py \
         --reference-fn cait_XXS24_224
+    python tools/analysis/benchmark.py --backbone LeViT --arch levit-128s \
+        --mmpretrain '{"type": "LeViT", "arch": "128s"}'
 
 The backbone is ``mmvitplug.<--backbone>`` of the mmvitplug registry (or of
 the module ``mmvitplug.models.backbones.<backbone lower-case>``) and the
@@ -63,6 +65,11 @@ def parse_args():
                         '--backbone)')
     parser.add_argument('--timm', default='deit_tiny_patch16_224',
                         help='timm model name of the same architecture')
+    parser.add_argument('--mmpretrain', type=json.loads, default=None,
+                        help='JSON backbone config of mmpretrain\'s model '
+                        'to compare with instead of timm, e.g. \'{"type": '
+                        '"LeViT", "arch": "128s"}\' (random weights on '
+                        'both sides: no converter, no logits check)')
     parser.add_argument('--reference-module', default=None,
                         help='Python file with the reference model (used '
                         'instead of timm), e.g. official code')
@@ -89,16 +96,29 @@ def parse_args():
     return args
 
 
-class Classifier(nn.Module):
-    """Our backbone + a linear head, so both sides compute the same thing."""
+def pooled(out):
+    """(B, C) features of one backbone output: the first of a pair (e.g.
+    class and distillation tokens), the spatial mean of maps (B, C, H, W),
+    the token mean of (B, N, C)."""
+    while isinstance(out, (tuple, list)):
+        out = out[0]
+    if out.ndim == 4:
+        return out.mean((2, 3))
+    if out.ndim == 3:
+        return out.mean(1)
+    return out
 
-    def __init__(self, backbone, num_classes=1000):
+
+class Classifier(nn.Module):
+    """A backbone + a linear head, so both sides compute the same thing."""
+
+    def __init__(self, backbone, in_features, num_classes=1000):
         super().__init__()
         self.backbone = backbone
-        self.head = nn.Linear(backbone.embed_dims, num_classes)
+        self.head = nn.Linear(in_features, num_classes)
 
     def forward(self, x):
-        return self.head(self.backbone(x)[-1])
+        return self.head(pooled(self.backbone(x)[-1]))
 
 
 def backbone_class(name):
@@ -130,7 +150,18 @@ def converter_fn(name):
 
 
 def build_reference(args):
-    """The reference model: timm's, or a function of a user's file."""
+    """The reference model: timm's, mmpretrain's, or a function of a user's
+    file."""
+    if args.mmpretrain is not None:
+        import mmpretrain.models  # noqa: F401  (registers the backbones)
+        from mmpretrain.registry import MODELS
+        backbone = MODELS.build(dict(args.mmpretrain))
+        backbone.init_weights()
+        with torch.no_grad():
+            dims = pooled(backbone(torch.zeros(
+                1, 3, args.img_size, args.img_size))[-1]).shape[-1]
+        name = '.'.join(str(v) for v in args.mmpretrain.values())
+        return Classifier(backbone, dims), f'mmpretrain {name}'
     if args.reference_module is None:
         import timm
         return timm.create_model(args.timm, pretrained=False,
@@ -168,12 +199,27 @@ def build_models(args):
         kwargs['img_size'] = args.img_size
     if 'fused_attn' in params:
         kwargs['fused_attn'] = args.fused
-    ours = Classifier(cls(args.arch, **kwargs))
-    convert = converter_fn(args.converter or args.backbone)
-    state = convert(ref.state_dict())
-    state = {k.replace('head.fc.', 'head.'): v for k, v in state.items()}
-    ours.load_state_dict(state, strict=True)
-    return ours.to(args.device), ref.to(args.device), ref_name
+    backbone = cls(args.arch, **kwargs)
+    dims = backbone.embed_dims
+    if isinstance(dims, (list, tuple)):  # a pyramid: its last stage
+        dims = dims[-1]
+    ours = Classifier(backbone, dims)
+    same_weights = args.mmpretrain is None
+    if same_weights:
+        convert = converter_fn(args.converter or args.backbone)
+        state = convert(ref.state_dict())
+        backbone.load_state_dict(
+            {k[9:]: v
+             for k, v in state.items() if k.startswith('backbone.')},
+            strict=True)
+        head = {k[8:]: v for k, v in state.items()
+                if k.startswith('head.fc.')}
+        if set(head) == {'weight', 'bias'} and \
+                head['weight'].shape == ours.head.weight.shape:
+            ours.head.load_state_dict(head)
+        else:  # e.g. a BN + Linear or a distillation head: backbones only
+            same_weights = False
+    return ours.to(args.device), ref.to(args.device), ref_name, same_weights
 
 
 def sync(device):
@@ -251,7 +297,7 @@ def main():
         os.execve(sys.executable, [sys.executable, *sys.argv],
                   {**os.environ, MMAP_ENV: '65536'})
     torch.set_num_threads(args.threads)
-    ours, ref, ref_name = build_models(args)
+    ours, ref, ref_name, same_weights = build_models(args)
     models = {f'mmvitplug {args.arch}': ours, ref_name: ref}
 
     gen = torch.Generator().manual_seed(0)
@@ -260,8 +306,11 @@ def main():
     xt = torch.randn(args.train_batch_size, *size, generator=gen).to(device)
     yt = torch.randint(0, 1000, (args.train_batch_size, ),
                        generator=gen).to(device)
-    with torch.no_grad():
-        diff = (ours.eval()(x[:2]) - ref.eval()(x[:2])).abs().max().item()
+    diff = float('nan')  # different heads or weights: not comparable
+    if same_weights:
+        with torch.no_grad():
+            diff = (ours.eval()(x[:2]) -
+                    ref.eval()(x[:2])).abs().max().item()
 
     optims = {
         name: torch.optim.SGD(m.parameters(), lr=1e-4, momentum=0.9)
