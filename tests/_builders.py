@@ -24,6 +24,26 @@ TINY_ARCHS = {
          init_values=0.1),
     'PatchConvNet':
     dict(embed_dims=16, num_layers=3, init_values=0.5),
+    'CCT':
+    dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64,
+         kernel_size=3, num_conv_layers=2, conv_channels=8),
+    'ConViT':  # 2 GPSA blocks, then the class token joins
+    dict(embed_dims=32, num_layers=3, num_heads=4, feedforward_channels=64,
+         local_up_to_layer=2),
+    'LeViT':  # staged: 3 stages, 5 layers (2 of them subsampling)
+    dict(embed_dims=[16, 24, 32], key_dim=4, num_heads=[2, 3, 4],
+         depths=[1, 1, 1]),
+    'CvT':  # staged: 3 stages, 4 blocks
+    dict(embed_dims=(16, 24, 32), num_heads=(1, 2, 2), depths=(1, 1, 2)),
+    'PiT':  # staged: 3 stages, 4 blocks + 2 pooling layers
+    dict(embed_dims=(16, 32, 64), depths=(1, 2, 1), num_heads=(1, 2, 4),
+         patch_kernel=8, patch_stride=4),
+    'CMT':  # staged: 4 stages, each a patch embedding + 5 blocks in all
+    dict(embed_dims=(8, 16, 24, 32), depths=(1, 1, 2, 1),
+         num_heads=(1, 2, 2, 4), mlp_ratio=2., stem_channels=8),
+    'XCiT':  # 2 stride-2 convs (patch 4), 16 x 16 images: a 4 x 4 grid
+    dict(embed_dims=32, num_layers=3, num_heads=4, patch_size=4,
+         init_values=0.5, tokens_norm=False, mlp_ratio=2.),
 }
 #: The other constructor arguments of the tiny models: 32 x 32 images and a
 #: 4 x 4 patch grid (PatchConvNet: 16 x 16 images).
@@ -32,6 +52,16 @@ TINY_KWARGS = {
     'CaiT': dict(img_size=32, patch_size=8),
     'ResMLP': dict(img_size=32, patch_size=8),
     'PatchConvNet': dict(patch_size=4),
+    # 16 x 16 images, a 4 x 4 token grid (tokenizer stride 4); bicubic as
+    # the contract's reference resize (CCT's default is the official
+    # bilinear)
+    'CCT': dict(img_size=16, interpolate_mode='bicubic'),
+    'ConViT': dict(img_size=32, patch_size=8),
+    'LeViT': dict(img_size=96),  # attention biases of 6x6, 3x3, 2x2 grids
+    'CvT': dict(),
+    'PiT': dict(img_size=32),
+    'CMT': dict(img_size=64),  # position biases for 64 x 64 images
+    'XCiT': dict(),
 }
 #: The DeiT III settings of a DeiT arch dict.
 DEIT3_SETTINGS = dict(

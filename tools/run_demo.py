@@ -5,9 +5,12 @@ Stages, each a plain ``tools/train.py`` run of a bundled-data config in
 ``configs/bundled/``:
 
 1. a ResNet teacher on the digits (ImageNet layout);
-2. a DeiT student hard-distilled from that teacher (distillation token);
-3. Mask R-CNN with a DeiT backbone and a SimpleFPN neck on shapes-coco;
-4. UperNet with a DeiT backbone and a SimpleFPN neck on shapes-ade.
+2. a compact transformer (CCT: convolutional tokenizer, sequence pooling)
+   trained from scratch on the digits, no teacher;
+3. a DeiT student hard-distilled from the ResNet teacher (distillation
+   token);
+4. Mask R-CNN with a DeiT backbone and a SimpleFPN neck on shapes-coco;
+5. UperNet with a DeiT backbone and a SimpleFPN neck on shapes-ade.
 
 Run from the repository root after ``make data`` (``make demo`` does both).
 """
@@ -27,6 +30,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BUNDLED = 'configs/bundled/'
 STAGES = [
     ('teacher', BUNDLED + 'resnet/sup-resnet18-w32_1xb64_digits.py',
+     ['accuracy/top1'], 10.0),
+    ('scratch', BUNDLED + 'cct/sup-cct-6l128d-p4_1xb64_digits.py',
      ['accuracy/top1'], 10.0),
     ('distill', BUNDLED + 'deit/distill-hard-deit-4l192d-p8_1xb16_digits.py',
      ['accuracy/top1'], 10.0),

@@ -7,8 +7,14 @@ serves, with a recogniser of its official layout (see
 them all.
 """
 from .cait import convert_cait
+from .cct import convert_cct
+from .cmt import convert_cmt
+from .convit import convert_convit
+from .cvt import convert_cvt
 from .deit import convert_deit
+from .levit import convert_levit
 from .patchconvnet import convert_patchconvnet
+from .pit import convert_pit
 from .registry import (AnyLayout, Converter, KeyLayout, converter_for_type,
                        converter_of_function, get_converter,
                        prepare_state_dict, recognising_converters,
@@ -16,11 +22,14 @@ from .registry import (AnyLayout, Converter, KeyLayout, converter_for_type,
                        strip_ddp_prefix, unregister_converter,
                        unwrap_state_dict)
 from .resmlp import convert_resmlp
+from .xcit import convert_xcit
 
 __all__ = [
-    'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait', 'convert_deit',
-    'convert_patchconvnet', 'convert_resmlp', 'converter_for_type',
-    'converter_of_function', 'get_converter', 'prepare_state_dict',
-    'recognising_converters', 'register_converter', 'registered_converters',
-    'strip_ddp_prefix', 'unregister_converter', 'unwrap_state_dict'
+    'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait', 'convert_cct',
+    'convert_cmt', 'convert_convit', 'convert_cvt', 'convert_deit',
+    'convert_levit', 'convert_patchconvnet', 'convert_pit', 'convert_resmlp',
+    'convert_xcit', 'converter_for_type', 'converter_of_function',
+    'get_converter', 'prepare_state_dict', 'recognising_converters',
+    'register_converter', 'registered_converters', 'strip_ddp_prefix',
+    'unregister_converter', 'unwrap_state_dict'
 ]

@@ -23,7 +23,8 @@ LAYOUT = KeyLayout(
     r'pos_embed$',
     r'patch_embed\.proj\.weight$',
     r'blocks\.\d+\.attn\.qkv\.weight$',
-    forbidden=(r'blocks_token_only\.', r'blocks\.\d+\.attn\.proj_l\.'))
+    forbidden=(r'blocks_token_only\.', r'blocks\.\d+\.attn\.proj_l\.',
+               r'blocks\.\d+\.attn\.gating_param$'))  # CaiT, ConViT
 
 
 @register_converter('DeiT', recognise=LAYOUT)

@@ -201,8 +201,15 @@ DATA_CLASSES = {
 FAMILIES = {
     'mmvitplug.DeiT': ('deit', 'deit3'),
     'mmvitplug.CaiT': ('cait', ),
+    'mmvitplug.LeViT': ('levit', ),
+    'mmvitplug.ConViT': ('convit', ),
     'mmvitplug.ResMLP': ('resmlp', ),
     'mmvitplug.PatchConvNet': ('patchconvnet', ),
+    'mmvitplug.CCT': ('cct', ),
+    'mmvitplug.CvT': ('cvt', ),
+    'mmvitplug.PiT': ('pit', ),
+    'mmvitplug.CMT': ('cmt', ),
+    'mmvitplug.XCiT': ('xcit', ),
     'ResNet': ('resnet', ),
 }
 #: arch part of a bundled (arch dict) config: {family}-{L}l{D}d-p{P}

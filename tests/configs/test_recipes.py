@@ -154,8 +154,9 @@ def _check_warmup(cfg, facts):
     assert [(s['begin'], s['end']) for s in warmups] == [
         (0, facts['warmup_epochs'])
     ]
-    # official warm-up starts from 1e-6 at the reference batch
-    assert warmups[0]['start_factor'] * facts['lr'] == pytest.approx(1e-6)
+    # the warm-up's first lr at the reference batch (official DeiT: 1e-6)
+    assert warmups[0]['start_factor'] * facts['lr'] == pytest.approx(
+        facts.get('warmup_lr', 1e-6))
 
 
 def _check_drop_path(cfg, facts):
@@ -228,6 +229,7 @@ CHECKS = {
     'epochs': _check_epochs,
     'iters': _check_iters,
     'warmup_epochs': _check_warmup,
+    'warmup_lr': _nothing,  # part of 'warmup_epochs'
     'drop_path': _check_drop_path,
     'label_smoothing': _check_label_smoothing,
     'mixup': _check_mixup,

@@ -77,6 +77,19 @@ def golden(name):
 
 #: Official (and timm) state dicts per registered converter.
 OFFICIAL_SAMPLES = {
+    'LeViT': {  # the official code's state dict (test_levit.py) and timm's
+        'golden': lambda: torch.load(
+            Path(TEST_DATA) / 'levit_golden.pt',
+            weights_only=True)['state_dict'],
+        'levit_128s_timm': lambda: official('levit_128s'),
+    },
+    'CCT': {  # the official code's state dicts (tests/.../test_cct.py)
+        f'golden_{case}': functools.partial(
+            lambda case: torch.load(Path(TEST_DATA) / 'cct_golden.pt',
+                                    weights_only=True)[case]['state_dict'],
+            case)
+        for case in ('learnable', 'sine')
+    },
     'DeiT': {
         'deit_tiny': lambda: official('deit_tiny_patch16_224'),
         'deit_tiny_distilled':
@@ -88,6 +101,9 @@ OFFICIAL_SAMPLES = {
     'CaiT': {
         'cait_xxs24': lambda: official('cait_xxs24_224'),
     },
+    'ConViT': {  # official keys = timm's
+        'convit_tiny': lambda: official('convit_tiny'),
+    },
     'ResMLP': {
         'resmlp_12_timm': lambda: official('resmlp_12_224'),
         'resmlp_12_official':
@@ -96,6 +112,35 @@ OFFICIAL_SAMPLES = {
     'PatchConvNet': {
         'golden_single': lambda: golden('single'),
         'golden_multi': lambda: golden('multi'),
+    },
+    'PiT': {  # timm; official: pools.{s} for timm's transformers.{s+1}.pool
+        'pit_ti_timm': lambda: official('pit_ti_224'),
+        'pit_ti_distilled_official': lambda: {
+            re.sub(r'^transformers\.(\d+)\.pool\.',
+                   lambda m: f'pools.{int(m[1]) - 1}.', k): v
+            for k, v in official('pit_ti_distilled_224').items()},
+    },
+    'CMT': {  # the official code's state dict (tests/models/.../test_cmt.py)
+        'golden': lambda: torch.load(
+            Path(TEST_DATA) / 'cmt_golden.pt',
+            weights_only=True)['state_dict'],
+    },
+    'CvT': {  # the official code's state dict (tests/models/.../test_cvt.py)
+        'golden': lambda: torch.load(
+            Path(TEST_DATA) / 'cvt_golden.pt',
+            weights_only=True)['state_dict'],
+    },
+    'XCiT': {  # timm; official: pos_embeder, fused class-attention qkv
+        'xcit_nano_12_p16_timm': lambda: official('xcit_nano_12_p16_224'),
+        'xcit_nano_12_p8_official': lambda: (lambda sd: {
+            **{re.sub(r'^pos_embed\.', 'pos_embeder.', k): v
+               for k, v in sd.items()
+               if not re.match(r'cls_attn_blocks\.\d+\.attn\.[qkv]\.', k)},
+            **{k.replace('.q.', '.qkv.'): torch.cat(
+                [sd[k.replace('.q.', f'.{n}.')] for n in 'qkv'])
+               for k in sd
+               if re.match(r'cls_attn_blocks\.\d+\.attn\.q\.', k)},
+        })(official('xcit_nano_12_p8_224')),
     },
 }
 SAMPLES = [(owner, label) for owner, samples in OFFICIAL_SAMPLES.items()
@@ -200,9 +245,7 @@ def test_register_and_unregister():
 def test_register_bad_arguments(name, recognise, error, match):
     with pytest.raises(error, match=match):
         register_converter(name, recognise)
-    assert registered_converters() == [
-        'CaiT', 'DeiT', 'PatchConvNet', 'ResMLP'
-    ]
+    assert registered_converters() == sorted(OFFICIAL_SAMPLES)
 
 
 def test_converter_for_type_walks_the_mro():
@@ -286,8 +329,9 @@ def test_recognition(owner, label):
 def test_mmvitplug_layouts_not_recognised(owner, label):
     """Converted (classifier) keys are nobody's official layout; a bare
     backbone state dict is only where its names are the official ones
-    (DeiT: load_pretrained then sees that they are module keys; CaiT's
-    self-attention LayerScale is ``ls{1,2}.gamma``, not ``gamma_{1,2}``)."""
+    (DeiT, ConViT: load_pretrained then sees that they are module keys;
+    CaiT's self-attention LayerScale is ``ls{1,2}.gamma``, not
+    ``gamma_{1,2}``)."""
     state = sample(owner, label)
     converted = get_converter(owner)(state)
     assert recognising_converters(converted) == []
@@ -296,7 +340,7 @@ def test_mmvitplug_layouts_not_recognised(owner, label):
         set(bare) <= set(sample(owner, other))
         for other in OFFICIAL_SAMPLES[owner])
     assert recognising_converters(bare) == ([owner] if same_names else [])
-    assert same_names == (owner == 'DeiT')
+    assert same_names == (owner in ('DeiT', 'ConViT'))
 
 
 @pytest.mark.parametrize('name', registered_converters())
@@ -411,7 +455,7 @@ def test_convert_cli_bad_backbone(cli, capsys):
         cli.parse_args(['vit', 'a', 'b'])
     err = capsys.readouterr().err
     assert "no converter is registered for backbone 'vit'" in err
-    assert "['CaiT', 'DeiT', 'PatchConvNet', 'ResMLP']" in err
+    assert str(registered_converters()) in err
     with pytest.raises(SystemExit):
         cli.parse_args(['--help'])
     out = capsys.readouterr().out

@@ -15,6 +15,12 @@ from mmvitplug.converters import (KeyLayout, convert_deit, get_converter,
                                   unregister_converter)
 from mmvitplug.layers import resize_pos_embed
 from mmvitplug.models.backbones import CaiT, DeiT, PatchConvNet, ResMLP
+from mmvitplug.models.backbones.cct import CCT
+from mmvitplug.models.backbones.cmt import CMT
+from mmvitplug.models.backbones.convit import ConViT
+from mmvitplug.models.backbones.cvt import CvT
+from mmvitplug.models.backbones.levit import LeViT
+from mmvitplug.models.backbones.pit import PiT
 from mmvitplug.models.utils import (convert_if_official, is_official_layout,
                                     load_pretrained, unwrap_state_dict)
 from mmvitplug.models.utils.pretrained import find_converter
@@ -288,11 +294,84 @@ def cait_official(state):
     }
 
 
+def cvt_official(state):
+    """mmvitplug CvT names -> official ``cls_cvt.py`` names (the embedding
+    of stage i > 0 is layer 0 of ``stages.i``, with the class token)."""
+    out = {}
+    for key, value in state.items():
+        found = re.match(r'stages\.(\d+)\.(\d+)\.(.*)', key)
+        if key.startswith('patch_embed.'):
+            key = 'stage0.' + key
+        elif found and found[1] != '0' and found[2] == '0':
+            key = f'stage{found[1]}.patch_embed.{found[3]}'.replace(
+                'patch_embed.cls_token', 'cls_token')
+        elif found:
+            j = int(found[2]) - (found[1] != '0')
+            key = f'stage{found[1]}.blocks.{j}.{found[3]}'
+        out[key] = value
+    return out
+
+
+def cct_official(state):
+    """mmvitplug CCT + ``head.*`` -> official ``tokenizer.*`` /
+    ``classifier.*`` names (inverse of convert_cct, written apart)."""
+    out = {}
+    for key, value in state.items():
+        for old, new in ((r'^pos_embed', 'positional_emb'),
+                         (r'^head\.', 'fc.'), (r'\.norm1\.', '.pre_norm.'),
+                         (r'\.norm2\.', '.norm1.'),
+                         (r'\.attn\.', '.self_attn.'),
+                         (r'\.mlp\.fc(\d)\.', r'.linear\1.')):
+            key = re.sub(old, new, key)
+        prefix = '' if key.startswith('tokenizer.') else 'classifier.'
+        out[prefix + key] = value
+    return out
+
+
 #: Per registered converter: a tiny backbone (class, kwargs) and its official
 #: classifier checkpoint (10 classes) made from a random instance.
 LOAD_SAMPLES = {
+    # the official code's own state dict (float16 in the file; with the
+    # persistent attention_bias_idxs the converter drops)
+    'LeViT': (LeViT, dict(arch=dict(embed_dims=[16, 24, 32], key_dim=4,
+                                    num_heads=[2, 3, 4], depths=[1, 1, 2]),
+                          img_size=80),
+              lambda m: {k: v.float() if v.is_floating_point() else v
+                         for k, v in torch.load(
+                             Path(TEST_DATA) / 'levit_golden.pt',
+                             weights_only=True)['state_dict'].items()}),
+    'CCT': (CCT, dict(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                                feedforward_channels=64, kernel_size=3,
+                                num_conv_layers=1), img_size=16),
+            lambda m: cct_official(with_head(m.state_dict()))),
+    # the official code's own state dict (float16 in the file)
+    'CMT': (CMT, dict(arch=dict(embed_dims=[16, 16, 24, 32],
+                                depths=[2, 1, 1, 1], num_heads=[1, 2, 2, 4],
+                                mlp_ratio=3.6, stem_channels=8),
+                      img_size=64, head_dims=32),
+            lambda m: {k: v.float() if v.is_floating_point() else v
+                       for k, v in torch.load(
+                           Path(TEST_DATA) / 'cmt_golden.pt',
+                           weights_only=True)['state_dict'].items()}),
+    # mmvitplug stages.{s}.{j} -> official transformers.{s}.blocks / pools
+    'PiT': (PiT, dict(arch=dict(embed_dims=(8, 16, 32), depths=(1, 1, 1),
+                                num_heads=(1, 2, 2), patch_kernel=8,
+                                patch_stride=4), img_size=32),
+            lambda m: with_head({
+                re.sub(r'^stages\.(\d+)\.(\d+)\.', lambda g: (
+                    f'pools.{int(g[1]) - 1}.' if g[1] != '0' and g[2] == '0'
+                    else f'transformers.{g[1]}.blocks.'
+                    f'{int(g[2]) - (g[1] != "0")}.'), k): v
+                for k, v in m.state_dict().items()})),
+    'CvT': (CvT, dict(arch=dict(embed_dims=(16, 24, 32), num_heads=(1, 2, 2),
+                                depths=(1, 1, 2))),
+            lambda m: with_head(cvt_official(m.state_dict()))),
     'DeiT': (DeiT, dict(arch=ARCH, img_size=32, patch_size=8),
              lambda m: with_head(m.state_dict())),
+    # official names = ours (GPSA block 0, then the class token joins)
+    'ConViT': (ConViT, dict(arch=dict(ARCH, local_up_to_layer=1),
+                            img_size=32, patch_size=8, use_local_init=False),
+               lambda m: with_head(m.state_dict())),
     'CaiT': (CaiT, dict(arch=CAIT_ARCH, img_size=32, patch_size=8),
              lambda m: with_head(cait_official(m.state_dict()))),
     'ResMLP': (ResMLP, dict(arch=RESMLP_ARCH, img_size=32, patch_size=8),
@@ -302,6 +381,23 @@ LOAD_SAMPLES = {
                                                   num_layers=2)),
                      lambda m: torch.load(GOLDEN, weights_only=True)
                      ['single']['state_dict']),
+    # official: pos_embeder, (heads, 1, 1) temperatures, fused CA qkv
+    'XCiT': (__import__('mmvitplug.models.backbones.xcit',
+                        fromlist=['XCiT']).XCiT,
+             dict(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                            patch_size=4, init_values=1.0)),
+             lambda m: (lambda sd: with_head({
+                 **{re.sub(r'^pos_embed\.', 'pos_embeder.', k).replace(
+                     'head_temperature', 'temperature'):
+                    v.view(-1, 1, 1) if 'temperature' in k else v
+                    for k, v in sd.items()
+                    if not re.match(r'cls_attn_blocks\.\d+\.attn\.[qkv]\.',
+                                    k)},
+                 **{k.replace('.q.', '.qkv.'): torch.cat(
+                     [sd[k.replace('.q.', f'.{n}.')] for n in 'qkv'])
+                    for k in sd
+                    if re.match(r'cls_attn_blocks\.\d+\.attn\.q\.', k)},
+             }))(m.state_dict())),
 }
 
 
@@ -313,6 +409,13 @@ def load_sample(name, seed=0):
     return module, make_official(module)
 
 
+#: The classifier head of a LOAD_SAMPLES model, where it is not one Linear.
+CLASSIFIER_HEADS = {
+    'LeViT': dict(type='mmvitplug.LeViTClsHead', num_classes=10,
+                  in_channels=32),
+}
+
+
 def build_classifier(name, seed=0):
     from mmpretrain.registry import MODELS
     cls, kwargs, _ = LOAD_SAMPLES[name]
@@ -322,8 +425,9 @@ def build_classifier(name, seed=0):
             type='ImageClassifier',
             backbone=dict(type=f'mmvitplug.{cls.__name__}', **kwargs),
             neck=None,
-            head=dict(type='LinearClsHead', num_classes=10,
-                      in_channels=32)))
+            head=CLASSIFIER_HEADS.get(
+                name,
+                dict(type='LinearClsHead', num_classes=10, in_channels=32))))
 
 
 def ddp(state):

@@ -109,6 +109,14 @@ def pooled(out):
     return out
 
 
+def output_dims(backbone, img_size):
+    """Channels of the pooled last output, from one forward pass."""
+    backbone.eval()
+    with torch.no_grad():
+        out = backbone(torch.zeros(1, 3, img_size, img_size))
+    return pooled(out[-1]).shape[-1]
+
+
 class Classifier(nn.Module):
     """A backbone + a linear head, so both sides compute the same thing."""
 
@@ -157,11 +165,9 @@ def build_reference(args):
         from mmpretrain.registry import MODELS
         backbone = MODELS.build(dict(args.mmpretrain))
         backbone.init_weights()
-        with torch.no_grad():
-            dims = pooled(backbone(torch.zeros(
-                1, 3, args.img_size, args.img_size))[-1]).shape[-1]
         name = '.'.join(str(v) for v in args.mmpretrain.values())
-        return Classifier(backbone, dims), f'mmpretrain {name}'
+        return Classifier(backbone, output_dims(backbone, args.img_size)), \
+            f'mmpretrain {name}'
     if args.reference_module is None:
         import timm
         return timm.create_model(args.timm, pretrained=False,
@@ -200,10 +206,7 @@ def build_models(args):
     if 'fused_attn' in params:
         kwargs['fused_attn'] = args.fused
     backbone = cls(args.arch, **kwargs)
-    dims = backbone.embed_dims
-    if isinstance(dims, (list, tuple)):  # a pyramid: its last stage
-        dims = dims[-1]
-    ours = Classifier(backbone, dims)
+    ours = Classifier(backbone, output_dims(backbone, args.img_size))
     same_weights = args.mmpretrain is None
     if same_weights:
         convert = converter_fn(args.converter or args.backbone)

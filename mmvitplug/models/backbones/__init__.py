@@ -1,11 +1,18 @@
 # Copyright (c) mmvitplug contributors.
 from .base import Parts, VisionBackbone
 from .cait import CaiT
+from .cct import CCT
+from .cmt import CMT
+from .convit import ConViT
+from .cvt import CvT
 from .deit import DeiT
+from .levit import LeViT
 from .patchconvnet import PatchConvNet
+from .pit import PiT
 from .resmlp import ResMLP
+from .xcit import XCiT
 
 __all__ = [
-    'CaiT', 'DeiT', 'Parts', 'PatchConvNet', 'ResMLP',
-    'VisionBackbone'
+    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DeiT', 'LeViT', 'Parts',
+    'PatchConvNet', 'PiT', 'ResMLP', 'VisionBackbone', 'XCiT'
 ]

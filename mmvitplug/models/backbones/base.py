@@ -37,7 +37,8 @@ which of its top-level attributes (modules or loose ``nn.Parameter`` s,
   token, concatenated before its first self-attention block:
   ``joins=(('cls_token', 'local_up_to_layer'), )``. It has the depth of
   layer ``j``, ``j + 1`` (the top's when ``j`` is the number of trunk
-  layers), and is frozen with the stage holding layer ``j``.
+  layers), and is frozen with the stage holding layer ``j``; joining before
+  layer 0 is joining the stem (depth 0, frozen with the stem).
 
 The rule is one: **a module's depth is where it enters the computation.**
 Every top-level module and parameter must be declared in exactly one part;
@@ -408,7 +409,8 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         for name, layer in joins.items():
             for part in self._parts([name]):
                 for p in _params(part):
-                    depth_of_param[id(p)] = layer + 1
+                    # before layer 0: in the stem
+                    depth_of_param[id(p)] = layer + 1 if layer else 0
         self._layer_depths = {
             name: depth_of_param[id(p)]
             for name, p in self.named_parameters(remove_duplicate=False)
@@ -456,7 +458,7 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
             first_layer_of.append(first_layer_of[-1] + len(stage))
         for name, layer in self._joins().items():
             stage = sum(1 for start in first_layer_of[1:] if start <= layer)
-            if stage < k or k == self.num_stages:
+            if layer == 0 or stage < k or k == self.num_stages:
                 frozen += self._parts([name])
         return frozen
 

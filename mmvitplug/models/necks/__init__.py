@@ -1,4 +1,5 @@
 # Copyright (c) mmvitplug contributors.
+from .scale_pyramid import ScalePyramid
 from .simple_fpn import SimpleFPN
 
-__all__ = ['SimpleFPN']
+__all__ = ['ScalePyramid', 'SimpleFPN']

@@ -210,6 +210,13 @@ def test_joining_part_has_the_depth_and_stage_of_its_layer(
         assert model.shift.requires_grad == (frozen_stages <= stage)
 
 
+def test_joining_before_the_first_layer_is_the_stem():
+    model = Joined(join_at=0)
+    assert model.get_layer_depth('shift') == (0, 8)
+    assert Joined(join_at=0, frozen_stages=-1).shift.requires_grad
+    assert not Joined(join_at=0, frozen_stages=0).shift.requires_grad
+
+
 def test_joining_after_the_last_layer_is_the_top():
     model = Joined(join_at=6)  # after every layer: the top's depth
     assert model.get_layer_depth('shift') == (7, 8)

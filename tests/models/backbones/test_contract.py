@@ -24,7 +24,8 @@ import torch.nn as nn
 import torch.utils.checkpoint
 
 from mmvitplug.layers import DropPath, resize_pos_embed
-from mmvitplug.models.backbones import CaiT, DeiT, PatchConvNet, ResMLP
+from mmvitplug.models.backbones import (CCT, CaiT, ConViT, DeiT, PatchConvNet,
+                                        ResMLP, XCiT)
 from _builders import TINY_ARCHS, TINY_KWARGS
 from _contract import entry_depths, perturb, randomize, square_loss, tensors
 
@@ -168,6 +169,80 @@ FAMILIES = [
         # a BatchNorm trunk: frozen stages must keep their statistics
         frozen_kwargs=dict(norm_cfg=dict(type='BN'), drop_rate=0.5),
         grad_setup=_keep_se_alive),
+    # GPSA blocks only (no class token), so that each block's input is the
+    # previous block's 'raw' output; the class token joining mid-trunk runs
+    # these checks in test_convit.py. No local init: it sets the same
+    # weights (identity v) whatever the seed.
+    Family(
+        cls=ConViT,
+        arch=dict(TINY_ARCHS['ConViT'], local_up_to_layer=3),
+        kwargs=dict(TINY_KWARGS['ConViT'], out_type='avg_featmap',
+                    use_local_init=False),
+        patch_size=8,
+        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+        variants={
+            'avg_featmap': {},
+            'featmap': dict(out_type='featmap'),
+        },
+        full='avg_featmap',
+        cp_variants=('featmap', ),
+        bad_input=((32, 36), '32x36.*patch size 8x8'),
+        pos_embed_extra=0,
+        embed=lambda model, x: model.embed(x)[0],
+        drop_path='linear',
+        fused_attn_variants=('avg_featmap', ),
+        frozen_kwargs=dict(drop_rate=0.5)),
+    # any image size: the tokenizer's grid sizes the (resized) position
+    # embedding, so img_size has no divisibility constraint
+    Family(
+        cls=CCT,
+        arch=TINY_ARCHS['CCT'],
+        kwargs=TINY_KWARGS['CCT'],
+        patch_size=4,
+        out_types=('seq_pool', 'featmap', 'avg_featmap', 'raw'),
+        variants={
+            'seq_pool': {},
+            'featmap': dict(out_type='featmap'),
+            'sine': dict(pos_embed='sine'),
+        },
+        full='seq_pool',
+        cp_variants=('seq_pool', ),  # pooling is not checkpointed
+        bad_input=((0, 16), '0x16 input is too small for the tokenizer'),
+        pos_embed_extra=0,
+        has_img_size=False,
+        embed=lambda model, x: model.embed(x)[0],
+        drop_path='linear',
+        fused_attn_variants=('seq_pool', 'featmap'),
+        frozen_kwargs=dict(drop_rate=0.5)),
+    # a BatchNorm conv stem and BatchNorms in every layer (LPI); no
+    # learned position embedding (Fourier features of each grid); the
+    # layers also take NCHW maps; the class token joins after the trunk
+    Family(
+        cls=XCiT,
+        arch=TINY_ARCHS['XCiT'],
+        kwargs=TINY_KWARGS['XCiT'],
+        patch_size=4,
+        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+        variants={
+            'cls_token': {},
+            'featmap': dict(out_type='featmap'),
+            'tokens_norm': dict(arch=dict(TINY_ARCHS['XCiT'],
+                                          tokens_norm=True)),
+            'separate_nonlinear': dict(qkv_embed='separate_nonlinear'),
+            'shared_nonlinear': dict(qkv_embed='shared_nonlinear'),
+            'shared_coded': dict(qkv_embed='shared_coded'),
+        },
+        full='cls_token',
+        cp_variants=('cls_token', 'featmap'),
+        bad_input=((16, 18), '16x18 is not divisible by the patch size 4'),
+        has_img_size=False,
+        final_norm=False,  # dense outputs are not normalised
+        chain_out_type='featmap',
+        embed=lambda model, x: (lambda t, hw: t.transpose(1, 2).reshape(
+            t.shape[0], -1, *hw))(*model.embed(x)),
+        class_attention_calls=2,
+        fused_attn_variants=('cls_token', 'featmap', 'shared_coded'),
+        frozen_kwargs=dict(drop_rate=0.5)),
 ]
 FAMILY_IDS = [f.id for f in FAMILIES]
 VARIANTS = [

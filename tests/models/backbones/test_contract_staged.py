@@ -23,6 +23,10 @@ import torch.nn as nn
 import torch.utils.checkpoint
 
 from mmvitplug.layers import DropPath
+from mmvitplug.models.backbones.cmt import CMT
+from mmvitplug.models.backbones.cvt import CvT
+from mmvitplug.models.backbones.levit import LeViT
+from mmvitplug.models.backbones.pit import PiT
 from _builders import TINY_ARCHS, TINY_KWARGS
 from _contract import (ToyPyramid, entry_depths, perturb, randomize,
                        square_loss, tensors)
@@ -83,6 +87,63 @@ TOY = StagedFamily(
 
 FAMILIES = [
     TOY,
+    StagedFamily(
+        cls=CvT,
+        arch=TINY_ARCHS['CvT'],
+        kwargs=TINY_KWARGS['CvT'],
+        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+        shapes={
+            (32, 32): ((16, 8, 8), (24, 4, 4), (32, 2, 2)),
+            (37, 29): ((16, 9, 7), (24, 5, 4), (32, 3, 2)),
+        },
+        variants={'cls_token': {}, 'gelu': dict(act_type='gelu')},
+        full='cls_token',
+        bad_input=((2, 9), 'CvT input 2x9 is too small.*at least 3 pixels'),
+        drop_path='linear',
+        fused_attn=True,
+        frozen_kwargs=dict(drop_rate=0.5)),
+    StagedFamily(
+        cls=PiT,
+        arch=TINY_ARCHS['PiT'],
+        kwargs=TINY_KWARGS['PiT'],
+        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+        shapes={
+            (32, 32): ((16, 7, 7), (32, 4, 4), (64, 2, 2)),
+            (32, 48): ((16, 7, 11), (32, 4, 6), (64, 2, 3)),
+        },
+        variants={'plain': {}, 'distilled': dict(distilled=True)},
+        full='plain',
+        bad_input=((4, 40), 'at least 8x8 pixels.*got 4x40'),
+        drop_path='linear',
+        fused_attn=True,
+        frozen_kwargs=dict(drop_rate=0.5)),
+    StagedFamily(
+        cls=CMT,
+        arch=TINY_ARCHS['CMT'],
+        kwargs=TINY_KWARGS['CMT'],
+        out_types=('pre_logits', 'featmap', 'avg_featmap', 'raw'),
+        shapes={  # 96 wide: position biases resized to other grids
+            (64, 64): ((8, 16, 16), (16, 8, 8), (24, 4, 4), (32, 2, 2)),
+            (64, 96): ((8, 16, 24), (16, 8, 12), (24, 4, 6), (32, 2, 3)),
+        },
+        bad_input=((64, 80), 'CMT input 64x80 is not divisible by 32'),
+        drop_path='linear',
+        fused_attn=True,
+        frozen_kwargs=dict(drop_rate=0.5)),
+    StagedFamily(  # any input size: no bad_input
+        cls=LeViT,
+        arch=TINY_ARCHS['LeViT'],
+        kwargs=TINY_KWARGS['LeViT'],
+        out_types=('avg_featmap', 'featmap', 'raw'),
+        shapes={  # 80 x 48: attention biases resized, odd grids subsampled
+            (96, 96): ((16, 6, 6), (24, 3, 3), (32, 2, 2)),
+            (80, 48): ((16, 5, 3), (24, 3, 2), (32, 2, 1)),
+        },
+        drop_path='uniform',
+        fused_attn=True,
+        # residual-branch BNs start at scale 0: open them
+        grad_setup=lambda m: [nn.init.ones_(b.weight) for b in m.modules()
+                              if isinstance(b, nn.BatchNorm1d)]),
 ]
 FAMILY_IDS = [f.id for f in FAMILIES]
 VARIANTS = [
@@ -423,6 +484,9 @@ def test_drop_path_rate(fam):
     outside = [n for n, m in model.named_modules()
                if isinstance(m, DropPath) and id(m) not in in_layers]
     assert not outside, outside
+    # noisy vectors: residual branches that end in a zero-initialised
+    # scale (LeViT's BatchNorms) must not hide the dropped paths
+    perturb(model)
     x = images(fam, 4)
     model.train()
     assert not torch.allclose(tensors(model(x))[0], tensors(model(x))[0])

@@ -1,0 +1,42 @@
+# Copyright (c) mmvitplug contributors.
+"""Smoke training of the bundled XCiT configs through tools/train.py.
+
+A few dozen iterations of classification (digits), Mask R-CNN (shapes-coco,
+the paper's 4-scale pyramid + FPN) and UperNet (shapes-ade), each ending
+with its evaluation; the training loss must go down.
+"""
+import pytest
+
+from _e2e import smoke_train
+
+pytestmark = pytest.mark.e2e
+
+CFG = 'configs/bundled/xcit/'
+# task: (config, --cfg-options, a metric the final evaluation prints)
+RUNS = {
+    # 2 epochs x 20 iterations of 32 images (the first 640 training images:
+    # a smoke test, not a learning test), then top-1 on val
+    'cls': (CFG + 'sup-xcit-4l128d-p4_1xb64_digits.py', [
+        'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+        'train_dataloader.batch_size=32',
+        'train_dataloader.dataset.indices=640'
+    ], 'accuracy/top1'),
+    # 24 iterations on 96 images, then box / mask mAP on the val split
+    # (score threshold 0 so the barely trained model yields detections)
+    'det': (CFG + 'mask-rcnn-xcit-4l96d-p16_1xb4_shapes-coco.py', [
+        'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=96',
+        'model.test_cfg.rcnn.score_thr=0.0'
+    ], 'coco/bbox_mAP'),
+    # 30 iterations, then mIoU on the val split
+    'seg': (CFG + 'upernet-xcit-4l96d-p16_1xb4_shapes-ade.py',
+            ['train_cfg.max_iters=30', 'train_cfg.val_interval=30'], 'mIoU'),
+}
+
+
+@pytest.mark.parametrize('task', sorted(RUNS))
+def test_bundled_config_trains(task, tmp_path, repo_root, bundled_data,
+                               subprocess_env):
+    config, options, metric = RUNS[task]
+    log = smoke_train(repo_root, config, tmp_path / task, *options,
+                      env=subprocess_env, timeout=300)
+    assert metric in log  # the evaluation ran
