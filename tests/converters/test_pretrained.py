@@ -532,6 +532,34 @@ def test_foreign_official_layout_is_reported(log, caplog):
                for m in warnings), warnings
 
 
+@pytest.mark.parametrize('name', registered_converters())
+def test_checkpoint_of_another_family_is_named(name, log, caplog):
+    """An official checkpoint of another family never loads silently into
+    a backbone of every registered type: nothing is converted, its keys are
+    reported and the warning names the family whose layout it is."""
+    names = registered_converters()
+    other = names[(names.index(name) + 1) % len(names)]
+    _, foreign = load_sample(other, seed=1)
+    model, _ = load_sample(name, seed=0)
+    named = f"official layout of ['{other}']"
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with caplog.at_level(logging.INFO, logger=log.name):
+        try:
+            report = load_pretrained(model, {'model': foreign}, logger=log)
+        except ValueError as error:  # no tensor at all matches
+            assert named in str(error) and name in str(error)
+            return
+    assert not report.converted and not report.complete
+    assert report.unexpected_keys
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno == logging.WARNING]
+    assert any(named in m for m in warnings), warnings
+    # at most same-named tensors of equal shape were copied
+    changed = [k for k, v in model.state_dict().items()
+               if not torch.equal(v, before[k])]
+    assert len(changed) < len(before)
+
+
 # ------------------------------- a new layout: ConvNeXt-style stem / stages
 class TinyConvNeXt(nn.Module):
     """mmpretrain-style names: ``downsample_layers`` and ``stages.i.j``."""

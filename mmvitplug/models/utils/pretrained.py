@@ -218,10 +218,11 @@ def convert_if_official(
 def _warn_foreign_layout(state_dict: StateDict, module: nn.Module,
                          converter: Optional[ConverterLike], logger):
     """Warn when an unconverted checkpoint is in the official layout of
-    other backbones only (e.g. CaiT weights loaded into a DeiT)."""
+    other backbones only (e.g. CaiT weights loaded into a DeiT); returns
+    their names."""
     own = find_converter(module, converter)
     if own is not None and own.recognises(state_dict):
-        return  # its own layout, already the module's keys
+        return []  # its own layout, already the module's keys
     others = recognising_converters(state_dict)
     if others:
         print_log(
@@ -230,6 +231,7 @@ def _warn_foreign_layout(state_dict: StateDict, module: nn.Module,
             f'{own.name if own is not None else None}); loading it as is',
             logger=logger,
             level=30)
+    return others
 
 
 def _resize_pos_embeds(module: nn.Module, state_dict: StateDict,
@@ -315,8 +317,8 @@ def load_pretrained(module: nn.Module,
         checkpoint=name,
         converted=converted,
         converter=applied.name if converted else None)
-    if not converted:
-        _warn_foreign_layout(state_dict, module, converter, logger)
+    foreign = [] if converted else _warn_foreign_layout(
+        state_dict, module, converter, logger)
 
     if prefix:
         selected = {
@@ -351,7 +353,9 @@ def load_pretrained(module: nn.Module,
         raise ValueError(
             f'No tensor of {name} matches {type(module).__name__} '
             f'(prefix={prefix!r}); checkpoint keys look like '
-            f'{list(state_dict)[:5]}, module keys like {list(module_sd)[:5]}')
+            f'{list(state_dict)[:5]}, module keys like {list(module_sd)[:5]}'
+            + (f'; it is in the official layout of {foreign}'
+               if foreign else ''))
 
     print_log(
         f'Loaded {report.num_loaded}/{len(module_sd)} tensors of '
