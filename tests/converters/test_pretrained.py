@@ -472,6 +472,36 @@ def test_official_checkpoint_into_classifier(name):
     assert_same_weights(classifier, converted)
 
 
+@pytest.mark.parametrize('name, grid_key', [
+    ('PiT', 'pos_embed'),  # spatial (1, C, H, W) position embedding
+    ('LeViT', 'attention_biases'),  # attention-bias tables
+])
+def test_grid_tied_weights_resized_in_a_whole_classifier(name, grid_key):
+    """A classifier (e.g. a distillation teacher) whose backbone has
+    another grid than the checkpoint: the backbone's resize hook applies,
+    the resized keys are reported, and the classifier equals its backbone
+    loaded alone."""
+    cls, kwargs, _ = LOAD_SAMPLES[name]
+    src = build_classifier(name, seed=1)
+    state = src.state_dict()
+    big = dict(kwargs, img_size=2 * kwargs['img_size'])
+    torch.manual_seed(1)
+    large = cls(**big)
+    large.init_weights()
+    ckpt = dict(state)
+    ckpt.update({'backbone.' + k: v for k, v in large.state_dict().items()})
+    classifier = build_classifier(name)
+    report = load_pretrained(classifier, ckpt, logger=None)
+    resized = [k for k, _, _ in report.resized]
+    assert resized and all(grid_key in k for k in resized), resized
+    assert not report.mismatched and report.complete
+    alone = cls(**kwargs)
+    alone_report = load_pretrained(alone, large.state_dict(), logger=None)
+    assert [k for k, _, _ in alone_report.resized] == \
+        [k[len('backbone.'):] for k in resized]
+    assert_same_weights(classifier.backbone, alone.state_dict())
+
+
 def test_subclass_uses_base_converter():
 
     class MyDeiT(DeiT):

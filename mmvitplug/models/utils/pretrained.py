@@ -36,8 +36,9 @@ class LoadReport:
         unexpected_keys (list[str]): Checkpoint keys the module lacks.
         mismatched (list[tuple]): ``(key, checkpoint_shape, module_shape)``
             of tensors skipped because their shapes differ.
-        resized (list[tuple]): ``(key, old_shape, new_shape)`` of position
-            embeddings interpolated to the module's grid.
+        resized (list[tuple]): ``(key, old_shape, new_shape)`` of grid-tied
+            weights (position embeddings, cross-patch layers, attention
+            biases) interpolated to the module's grid.
         converted (bool): Whether the official layout was converted.
         converter (str, optional): Name of the converter that was applied
             (the backbone type it is registered for, or the function name
@@ -265,6 +266,33 @@ def _resize_pos_embeds(module: nn.Module, state_dict: StateDict,
             logger=logger)
 
 
+def _resize_grid_tied(module: nn.Module, state_dict: StateDict,
+                      report: LoadReport):
+    """Grid-tied weights other than (B, N, C) position embeddings (ResMLP's
+    cross-patch layers, spatial position embeddings, attention-bias
+    tables): every submodule with a ``resize_pretrained_state_dict``
+    method resizes its own keys, so a whole classifier (e.g. a
+    distillation teacher) resizes its backbone's too. Resized keys are
+    reported."""
+    for name, sub in module.named_modules():
+        resize = getattr(sub, 'resize_pretrained_state_dict', None)
+        if resize is None:
+            continue
+        prefix = f'{name}.' if name else ''
+        own = {
+            k[len(prefix):]: v
+            for k, v in state_dict.items() if k.startswith(prefix)
+        }
+        if not own:
+            continue
+        shapes = {k: tuple(v.shape) for k, v in own.items()}
+        for key, value in resize(dict(own)).items():
+            state_dict[prefix + key] = value
+            if key in shapes and tuple(value.shape) != shapes[key]:
+                report.resized.append(
+                    (prefix + key, shapes[key], tuple(value.shape)))
+
+
 def load_pretrained(module: nn.Module,
                     checkpoint: Union[str, dict],
                     prefix: Optional[str] = None,
@@ -335,10 +363,7 @@ def load_pretrained(module: nn.Module,
 
     module_sd = module.state_dict()
     _resize_pos_embeds(module, state_dict, module_sd, report, logger)
-    # grid-tied weights other than position embeddings (ResMLP)
-    resize = getattr(module, 'resize_pretrained_state_dict', None)
-    if resize is not None:
-        state_dict = resize(state_dict)
+    _resize_grid_tied(module, state_dict, report)
     for key in list(state_dict):
         if key in module_sd and state_dict[key].shape != module_sd[key].shape:
             report.mismatched.append((key, tuple(state_dict.pop(key).shape),
