@@ -53,6 +53,10 @@ class Family:
     final_norm: bool = True  # final_norm argument, norm on the last output
     chain_out_type: str = 'raw'  # the outputs the blocks take as input
     embed: Optional[Callable] = None  # (model, images) -> blocks[0] input
+    # (model, j, output j - 1) -> block j's input (a token joining there)
+    block_input: Optional[Callable] = None
+    # (model, j, block j's result) -> output j (tokens left out of 'raw')
+    block_output: Optional[Callable] = None
     drop_path: str = 'uniform'  # or 'linear' (0 .. rate over the blocks)
     class_attention_calls: int = 0  # checkpointed calls after the blocks
     fused_attn_variants: Tuple[str, ...] = ()
@@ -169,28 +173,30 @@ FAMILIES = [
         # a BatchNorm trunk: frozen stages must keep their statistics
         frozen_kwargs=dict(norm_cfg=dict(type='BN'), drop_rate=0.5),
         grad_setup=_keep_se_alive),
-    # GPSA blocks only (no class token), so that each block's input is the
-    # previous block's 'raw' output; the class token joining mid-trunk runs
-    # these checks in test_convit.py. No local init: it sets the same
-    # weights (identity v) whatever the seed.
+    # 2 GPSA blocks, then the class token joins before the self-attention
+    # block 2 ('raw' outputs are the patch tokens). No local init: it sets
+    # the same weights (identity v) whatever the seed.
     Family(
         cls=ConViT,
-        arch=dict(TINY_ARCHS['ConViT'], local_up_to_layer=3),
-        kwargs=dict(TINY_KWARGS['ConViT'], out_type='avg_featmap',
-                    use_local_init=False),
+        arch=TINY_ARCHS['ConViT'],
+        kwargs=dict(TINY_KWARGS['ConViT'], use_local_init=False),
         patch_size=8,
         out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
         variants={
-            'avg_featmap': {},
+            'cls_token': {},
             'featmap': dict(out_type='featmap'),
         },
-        full='avg_featmap',
-        cp_variants=('featmap', ),
+        full='cls_token',
+        cp_variants=('cls_token', 'featmap'),
         bad_input=((32, 36), '32x36.*patch size 8x8'),
         pos_embed_extra=0,
         embed=lambda model, x: model.embed(x)[0],
+        block_input=lambda model, j, x: model._join(x)
+        if j == model.local_up_to_layer else x,
+        block_output=lambda model, j, y: y[:, 1:]
+        if j >= model.local_up_to_layer else y,
         drop_path='linear',
-        fused_attn_variants=('avg_featmap', ),
+        fused_attn_variants=('cls_token', 'featmap'),
         frozen_kwargs=dict(drop_rate=0.5)),
     # any image size: the tokenizer's grid sizes the (resized) position
     # embedding, so img_size has no divisibility constraint
@@ -434,21 +440,26 @@ def test_out_indices_are_block_outputs_and_final_norm(fam):
     """
     model = perturb(build(fam, out_indices=(0, 1, 2),
                           out_type=fam.chain_out_type)).eval()
+    into = fam.block_input or (lambda model, j, x: x)
+    out = fam.block_output or (lambda model, j, y: y)
     x = images(fam, 2)
     o0, o1, o2 = model(x)
     if fam.embed is not None:
-        torch.testing.assert_close(o0, model.blocks[0](fam.embed(model, x)))
-    torch.testing.assert_close(o1, model.blocks[1](o0))
-    last = model.blocks[2](o1)
+        torch.testing.assert_close(
+            o0, out(model, 0, model.blocks[0](into(model, 0,
+                                                   fam.embed(model, x)))))
+    torch.testing.assert_close(
+        o1, out(model, 1, model.blocks[1](into(model, 1, o0))))
+    last = model.blocks[2](into(model, 2, o1))
     if not fam.final_norm:
-        torch.testing.assert_close(o2, last)
+        torch.testing.assert_close(o2, out(model, 2, last))
         return
-    torch.testing.assert_close(o2, model.norm(last))
-    assert not torch.allclose(o2, last)
+    torch.testing.assert_close(o2, out(model, 2, model.norm(last)))
+    assert not torch.allclose(o2, out(model, 2, last))
     no_norm = build(fam, out_type=fam.chain_out_type, final_norm=False)
     assert isinstance(no_norm.norm, nn.Identity)
     no_norm.load_state_dict(model.state_dict(), strict=False)
-    torch.testing.assert_close(no_norm.eval()(x)[0], last)
+    torch.testing.assert_close(no_norm.eval()(x)[0], out(model, 2, last))
 
 
 @for_families(lambda f: f.pos_embed_extra is not None)
