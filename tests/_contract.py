@@ -97,6 +97,41 @@ def entry_depths(model: nn.Module, layers: Sequence[nn.Module],
     return depths
 
 
+def check_pretrained_loads_once(build: Callable, prefix, path):
+    """A backbone's ``Pretrained`` init_cfg loads an mmvitplug checkpoint
+    (a classifier's with ``prefix``, or a bare backbone's with None) once:
+    a later ``init_weights`` leaves the weights alone.
+
+    Args:
+        build (callable): ``build(seed=, init=, init_cfg=)`` -> backbone.
+        prefix (str, optional): Prefix of the backbone keys, or None.
+        path (pathlib.Path): Where to write the checkpoint.
+    """
+    src = randomize(build(seed=1))
+    state = src.state_dict()
+    if prefix:
+        ckpt = {prefix + k: v for k, v in state.items()}
+        ckpt['head.fc.weight'] = torch.zeros(3, 8)
+    else:
+        ckpt = dict(state)
+    torch.save({'state_dict': ckpt, 'meta': {}}, path)
+    model = build(init=False, init_cfg=dict(
+        type='Pretrained', checkpoint=str(path), prefix=prefix))
+    fresh = build().state_dict()
+    # loading is what makes the parameters equal
+    assert all(not torch.equal(fresh[k], p) for k, p in
+               src.named_parameters())
+    model.init_weights()
+    assert model.is_init
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    model.init_weights()  # already initialised: left alone
+    assert all(torch.all(p == 0) for p in model.parameters())
+
+
 # ------------------------------------------------ a toy staged pyramid
 class Downsample(nn.Module):
     """2x2 patch merging of NCHW maps."""

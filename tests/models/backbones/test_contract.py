@@ -27,7 +27,8 @@ from mmvitplug.layers import DropPath, resize_pos_embed
 from mmvitplug.models.backbones import (CCT, CaiT, ConViT, DeiT, PatchConvNet,
                                         ResMLP, XCiT)
 from _builders import TINY_ARCHS, TINY_KWARGS
-from _contract import entry_depths, perturb, randomize, square_loss, tensors
+from _contract import (check_pretrained_loads_once, entry_depths, perturb,
+                       randomize, square_loss, tensors)
 
 NUM_LAYERS = 3  # of every tiny arch
 
@@ -659,29 +660,9 @@ def test_pretrained_init_cfg_loads_once(fam, prefix, tmp_path):
     A bare backbone state dict has top-level ``blocks.*`` keys, like the
     official layouts, and must still load unconverted.
     """
-    src = perturb(build(fam, variant=fam.full, seed=1))
-    state = src.state_dict()
-    if prefix:
-        ckpt = {prefix + k: v for k, v in state.items()}
-        ckpt['head.fc.weight'] = torch.zeros(3, fam.embed_dims)
-    else:
-        ckpt = dict(state)
-    torch.save({'state_dict': ckpt, 'meta': {}}, tmp_path / 'ckpt.pth')
-    model = build(fam, variant=fam.full, init=False, init_cfg=dict(
-        type='Pretrained', checkpoint=str(tmp_path / 'ckpt.pth'),
-        prefix=prefix))
-    fresh = build(fam, variant=fam.full).state_dict()
-    assert all(not torch.equal(fresh[k], v) for k, v in state.items()
-               if v.ndim > 1)  # loading is what makes them equal
-    model.init_weights()
-    assert model.is_init
-    for key, value in model.state_dict().items():
-        assert torch.equal(value, state[key]), key
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-    model.init_weights()  # already initialised: left alone
-    assert all(torch.all(p == 0) for p in model.parameters())
+    check_pretrained_loads_once(
+        lambda **kw: build(fam, variant=fam.full, **kw), prefix,
+        tmp_path / 'ckpt.pth')
 
 
 @every_family

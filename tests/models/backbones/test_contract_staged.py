@@ -28,8 +28,8 @@ from mmvitplug.models.backbones.cvt import CvT
 from mmvitplug.models.backbones.levit import LeViT
 from mmvitplug.models.backbones.pit import PiT
 from _builders import TINY_ARCHS, TINY_KWARGS
-from _contract import (ToyPyramid, entry_depths, perturb, randomize,
-                       square_loss, tensors)
+from _contract import (ToyPyramid, check_pretrained_loads_once, entry_depths,
+                       perturb, randomize, square_loss, tensors)
 
 Size = Tuple[int, int]
 
@@ -542,28 +542,9 @@ def test_other_init_cfg_applies_on_top(fam):
 ])
 def test_pretrained_init_cfg_loads_once(fam, prefix, tmp_path):
     """An mmvitplug checkpoint (a classifier's or a bare backbone's)."""
-    src = perturb(build(fam, variant=fam.full, seed=1))
-    state = src.state_dict()
-    if prefix:
-        ckpt = {prefix + k: v for k, v in state.items()}
-        ckpt['head.fc.weight'] = torch.zeros(3, 8)
-    else:
-        ckpt = dict(state)
-    torch.save({'state_dict': ckpt, 'meta': {}}, tmp_path / 'ckpt.pth')
-    model = build(fam, variant=fam.full, init=False, init_cfg=dict(
-        type='Pretrained', checkpoint=str(tmp_path / 'ckpt.pth'),
-        prefix=prefix))
-    fresh = build(fam, variant=fam.full).state_dict()
-    assert any(not torch.equal(fresh[k], v) for k, v in state.items())
-    model.init_weights()
-    assert model.is_init
-    for key, value in model.state_dict().items():
-        assert torch.equal(value, state[key]), key
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-    model.init_weights()  # already initialised: left alone
-    assert all(torch.all(p == 0) for p in model.parameters())
+    check_pretrained_loads_once(
+        lambda **kw: build(fam, variant=fam.full, **kw), prefix,
+        tmp_path / 'ckpt.pth')
 
 
 @every_family
