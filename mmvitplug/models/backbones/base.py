@@ -51,6 +51,7 @@ stage's input and a context such as the patch grid) and
 entry), and overrides :meth:`~VisionBackbone.forward_stage` only when a
 stage is more than its layers applied in order.
 """
+import itertools
 from abc import ABCMeta
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -389,7 +390,7 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         if repeated or undeclared:
             raise RuntimeError(
                 f'{cls}: every top-level module and parameter must be in '
-                'exactly one of stem, stages, top; '
+                'exactly one of stem, stages, top, joins; '
                 f'undeclared {undeclared}, declared twice {repeated}')
 
         top_depth = self.num_trunk_layers + 1
@@ -406,7 +407,14 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         for part in self._parts(parts.top):
             for p in _params(part):
                 depth_of_param[id(p)] = top_depth
+        # a joining part freezes with the stage of the layer it joins before
+        # (the stem's before layer 0, the top's after the last layer)
+        stage_ends = list(itertools.accumulate(map(len, self._stage_layers)))
+        self._joins_frozen_from: Dict[str, int] = {}
         for name, layer in joins.items():
+            stage = sum(1 for end in stage_ends if end <= layer)
+            self._joins_frozen_from[name] = \
+                min(stage + 1, self.num_stages) if layer else 0
             for part in self._parts([name]):
                 for p in _params(part):
                     # before layer 0: in the stem
@@ -451,15 +459,8 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
             frozen += stage
         if k == self.num_stages:
             frozen += self._parts(self.parts.top)
-        # a joining part freezes with the stage of the layer it joins
-        # before (with the top when it joins after the last layer)
-        first_layer_of = [0]
-        for stage in self._stage_layers:
-            first_layer_of.append(first_layer_of[-1] + len(stage))
-        for name, layer in self._joins().items():
-            stage = sum(1 for start in first_layer_of[1:] if start <= layer)
-            if layer == 0 or stage < k or k == self.num_stages:
-                frozen += self._parts([name])
+        frozen += self._parts(
+            [n for n, first in self._joins_frozen_from.items() if k >= first])
         return frozen
 
     def _freeze_stages(self):
