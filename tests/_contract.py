@@ -10,6 +10,7 @@ from typing import Callable, Dict, Sequence
 import torch
 import torch.nn as nn
 import torch.utils._pytree
+import torch.utils.checkpoint
 
 from mmvitplug.models.backbones import Parts, VisionBackbone
 
@@ -130,6 +131,47 @@ def check_pretrained_loads_once(build: Callable, prefix, path):
             p.zero_()
     model.init_weights()  # already initialised: left alone
     assert all(torch.all(p == 0) for p in model.parameters())
+
+
+def check_with_cp_identical(build: Callable, x: torch.Tensor,
+                            expected_calls: Callable, monkeypatch):
+    """Checkpointed layers give the same outputs and gradients, and
+    checkpointing (non-reentrant) happens only in training.
+
+    Args:
+        build (callable): ``build(with_cp=)`` -> backbone.
+        x (torch.Tensor): Images.
+        expected_calls (callable): Model -> number of checkpointed calls
+            of one training forward.
+        monkeypatch: pytest's fixture (``torch.utils.checkpoint`` is
+            counted).
+    """
+    calls = []
+    real = torch.utils.checkpoint.checkpoint
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get('use_reentrant'))
+        return real(*args, **kwargs)
+
+    # the backbones call it as ``torch.utils.checkpoint.checkpoint``
+    monkeypatch.setattr(torch.utils.checkpoint, 'checkpoint', counting)
+    ref = build().train()
+    ckpt = build(with_cp=True).train()
+    ckpt.load_state_dict(ref.state_dict())
+    outs, grads = [], []
+    for model in (ref, ckpt):
+        torch.manual_seed(1)
+        out = model(x)
+        square_loss(out).backward()
+        outs.append(tensors(out))
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    n_calls = expected_calls(ref)
+    assert calls == [False] * n_calls
+    torch.testing.assert_close(outs[0], outs[1])
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grad, grads[1][name], msg=name)
+    ckpt.eval()(x)
+    assert len(calls) == n_calls  # no checkpointing outside training
 
 
 # ------------------------------------------------ a toy staged pyramid

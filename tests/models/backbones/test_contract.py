@@ -27,8 +27,8 @@ from mmvitplug.layers import DropPath, resize_pos_embed
 from mmvitplug.models.backbones import (CCT, CaiT, ConViT, DeiT, PatchConvNet,
                                         ResMLP, XCiT)
 from _builders import TINY_ARCHS, TINY_KWARGS
-from _contract import (check_pretrained_loads_once, entry_depths, perturb,
-                       randomize, square_loss, tensors)
+from _contract import (check_pretrained_loads_once, check_with_cp_identical,
+                       entry_depths, perturb, randomize, square_loss, tensors)
 
 NUM_LAYERS = 3  # of every tiny arch
 
@@ -546,36 +546,13 @@ def test_frozen_stages(fam, frozen_stages):
 @pytest.mark.parametrize('fam, variant', CP_VARIANTS)
 def test_with_cp_identical(fam, variant, monkeypatch):
     """Checkpointed blocks: same outputs and gradients, only in training."""
-    calls = []
-    real = torch.utils.checkpoint.checkpoint
-
-    def counting(*args, **kwargs):
-        calls.append(kwargs.get('use_reentrant'))
-        return real(*args, **kwargs)
-
-    # the backbones call it as ``torch.utils.checkpoint.checkpoint``
-    monkeypatch.setattr(torch.utils.checkpoint, 'checkpoint', counting)
     kwargs = dict(drop_path_rate=0.3, drop_rate=0.2)
-    ref = build(fam, variant=variant, **kwargs).train()
-    ckpt = build(fam, variant=variant, with_cp=True, **kwargs).train()
-    ckpt.load_state_dict(ref.state_dict())
-    x = images(fam, 4)
-    outs, grads = [], []
-    for model in (ref, ckpt):
-        torch.manual_seed(1)
-        out = model(x)
-        square_loss(out).backward()
-        outs.append(tensors(out))
-        grads.append({n: p.grad for n, p in model.named_parameters()})
-    n_calls = NUM_LAYERS
-    if ref.out_type == 'cls_token':
-        n_calls += fam.class_attention_calls
-    assert calls == [False] * n_calls
-    torch.testing.assert_close(outs[0], outs[1])
-    for name, grad in grads[0].items():
-        torch.testing.assert_close(grad, grads[1][name], msg=name)
-    ckpt.eval()(x)
-    assert len(calls) == n_calls  # no checkpointing outside training
+    check_with_cp_identical(
+        lambda **kw: build(fam, variant=variant, **kwargs, **kw),
+        images(fam, 4),
+        lambda model: NUM_LAYERS + (fam.class_attention_calls
+                                    if model.out_type == 'cls_token' else 0),
+        monkeypatch)
 
 
 @every_family

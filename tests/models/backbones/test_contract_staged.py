@@ -28,8 +28,9 @@ from mmvitplug.models.backbones.cvt import CvT
 from mmvitplug.models.backbones.levit import LeViT
 from mmvitplug.models.backbones.pit import PiT
 from _builders import TINY_ARCHS, TINY_KWARGS
-from _contract import (ToyPyramid, check_pretrained_loads_once, entry_depths,
-                       perturb, randomize, square_loss, tensors)
+from _contract import (ToyPyramid, check_pretrained_loads_once,
+                       check_with_cp_identical, entry_depths, perturb,
+                       randomize, square_loss, tensors)
 
 Size = Tuple[int, int]
 
@@ -427,35 +428,13 @@ def test_frozen_stages(fam, frozen_stages):
 @pytest.mark.parametrize('fam, variant', VARIANTS)
 def test_with_cp_identical(fam, variant, monkeypatch):
     """Checkpointed layers: same outputs and gradients, only in training."""
-    calls = []
-    real = torch.utils.checkpoint.checkpoint
-
-    def counting(*args, **kwargs):
-        calls.append(kwargs.get('use_reentrant'))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(torch.utils.checkpoint, 'checkpoint', counting)
     kwargs = dict(drop_path_rate=0.3) if fam.drop_path else {}
     kwargs.update(variant=variant, out_type='featmap',
                   out_indices=all_stages(fam))
-    ref = build(fam, **kwargs).train()
-    ckpt = build(fam, with_cp=True, **kwargs).train()
-    ckpt.load_state_dict(ref.state_dict())
-    x = images(fam, 4)
-    outs, grads = [], []
-    for model in (ref, ckpt):
-        torch.manual_seed(1)
-        out = model(x)
-        square_loss(out).backward()
-        outs.append(tensors(out))
-        grads.append({n: p.grad for n, p in model.named_parameters()})
-    n_calls = ref.num_trunk_layers + fam.cp_extra_calls
-    assert calls == [False] * n_calls
-    torch.testing.assert_close(outs[0], outs[1])
-    for name, grad in grads[0].items():
-        torch.testing.assert_close(grad, grads[1][name], msg=name)
-    ckpt.eval()(x)
-    assert len(calls) == n_calls  # no checkpointing outside training
+    check_with_cp_identical(
+        lambda **kw: build(fam, **kwargs, **kw), images(fam, 4),
+        lambda model: model.num_trunk_layers + fam.cp_extra_calls,
+        monkeypatch)
 
 
 @for_families(lambda f: f.drop_path is not None)
