@@ -6,9 +6,9 @@
 # lr 5e-4 * total_batch / 512 (2e-3), weight decay 0.025 (none on norms,
 # biases and attention biases), 5 warm-up epochs, cosine to 1e-5 over 1000
 # epochs, label smoothing 0.1, Mixup 0.8 / CutMix 1.0, RandAugment, random
-# erasing 0.25, repeated augmentation, model EMA 0.99996; evaluation:
-# resize 256 + center crop 224. Not reproduced: the official adaptive
-# gradient clipping (timm 'agc', 0.01), which mmengine has no equivalent of.
+# erasing 0.25, repeated augmentation, model EMA 0.99996, adaptive
+# gradient clipping 0.01 (timm's 'agc': mmvitplug.ClipOptimWrapper);
+# evaluation: resize 256 + center crop 224.
 # Source: official LeViT main.py defaults (facebookresearch/LeViT 3772b8e)
 # and README training command.
 _base_ = [
@@ -36,7 +36,10 @@ val_dataloader = dict(batch_size=256)
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(
+    type='mmvitplug.ClipOptimWrapper',
     optimizer=dict(weight_decay=0.025),
+    # official main.py: --clip-grad 0.01 --clip-mode agc (all parameters)
+    clip_grad=dict(_delete_=True, type='agc', clip_factor=0.01),
     paramwise_cfg=dict(
         custom_keys={'.attention_biases': dict(decay_mult=0.0)}))
 

@@ -1,5 +1,6 @@
 # Copyright (c) mmvitplug contributors.
 from . import hooks, optimizers  # noqa: F401
 from .amp import BF16OptimWrapper
+from .optimizers import AmpClipOptimWrapper, ClipOptimWrapper
 
-__all__ = ['BF16OptimWrapper']
+__all__ = ['AmpClipOptimWrapper', 'BF16OptimWrapper', 'ClipOptimWrapper']

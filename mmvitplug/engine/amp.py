@@ -10,10 +10,11 @@ from mmengine.runner import TestLoop
 from mmengine.runner.amp import autocast
 
 from mmvitplug.registry import OPTIM_WRAPPERS
+from .optimizers.grad_clip import ExtraClipModesMixin
 
 
 @OPTIM_WRAPPERS.register_module()
-class BF16OptimWrapper(OptimWrapper):
+class BF16OptimWrapper(ExtraClipModesMixin, OptimWrapper):
     """Optimizer wrapper training under bfloat16 autocast, on CPU or GPU.
 
     mmengine's ``AmpOptimWrapper`` refuses to run without a GPU. bfloat16 has
@@ -21,6 +22,8 @@ class BF16OptimWrapper(OptimWrapper):
     gradients and the optimizer step stay in float32, only the forward's
     matmuls and convolutions run in bfloat16 (1.65-2x faster on CPUs with
     AVX-512 bf16). ``tools/train.py --amp`` picks this wrapper on CPU.
+    It takes the clip types of :class:`~mmvitplug.engine.ClipOptimWrapper`
+    (``'agc'``, ``'param_norm'``) besides mmengine's.
     """
 
     @contextmanager

@@ -60,24 +60,34 @@ def enable_amp(cfg) -> str:
 
     fp16 with dynamic loss scaling (mmengine ``AmpOptimWrapper``) on GPU;
     bf16 autocast (:class:`mmvitplug.engine.BF16OptimWrapper`) on CPU, where
-    ``AmpOptimWrapper`` refuses to run.
+    ``AmpOptimWrapper`` refuses to run. A
+    :class:`mmvitplug.engine.ClipOptimWrapper` (extra clip types) becomes
+    its fp16 twin :class:`mmvitplug.engine.AmpClipOptimWrapper` on GPU and
+    the bf16 wrapper (which takes the same clip types) on CPU.
 
     Returns:
         str: The optimizer wrapper type now in the config.
     """
     wrapper = cfg.optim_wrapper
     current = wrapper.get('type', 'OptimWrapper')
-    amp_types = ('AmpOptimWrapper', 'mmvitplug.BF16OptimWrapper')
+    # full-precision wrapper -> (GPU fp16 twin, CPU bf16 twin)
+    twins = {
+        'OptimWrapper': ('AmpOptimWrapper', 'mmvitplug.BF16OptimWrapper'),
+        'mmvitplug.ClipOptimWrapper':
+        ('mmvitplug.AmpClipOptimWrapper', 'mmvitplug.BF16OptimWrapper'),
+    }
+    amp_types = sorted({t for pair in twins.values() for t in pair})
     if current in amp_types:
         return current
-    if current != 'OptimWrapper':
+    if current not in twins:
         raise ValueError(
-            f'--amp works with optim_wrapper types OptimWrapper, '
-            f'{", ".join(amp_types)}; the config uses {current!r}: set the '
-            'mixed-precision wrapper in the config instead.')
+            f'--amp works with optim_wrapper types {", ".join(twins)} '
+            f'(and the mixed-precision {", ".join(amp_types)}); the config '
+            f'uses {current!r}: set the mixed-precision wrapper in the '
+            'config instead.')
     if torch.cuda.is_available():
-        wrapper.type = 'AmpOptimWrapper'
+        wrapper.type = twins[current][0]
         wrapper.setdefault('loss_scale', 'dynamic')
     else:
-        wrapper.type = 'mmvitplug.BF16OptimWrapper'
+        wrapper.type = twins[current][1]
     return wrapper.type

@@ -151,6 +151,9 @@ def _check_iters(cfg, facts):
 
 def _check_warmup(cfg, facts):
     warmups = [s for s in cfg.param_scheduler if s['type'] == 'LinearLR']
+    if facts['warmup_epochs'] == 0:  # no warm-up: no LinearLR
+        assert warmups == [], warmups
+        return
     assert [(s['begin'], s['end']) for s in warmups] == [
         (0, facts['warmup_epochs'])
     ]
@@ -213,6 +216,14 @@ def _check_kl_reduction(cfg, facts):
     assert _distill_loss(cfg.model).kl_reduction == facts['kl_reduction']
 
 
+def _check_grad_clip(cfg, facts):
+    clip = dict(facts['grad_clip'])
+    wrapper = cfg.optim_wrapper
+    assert dict(wrapper.get('clip_grad') or {}) == clip
+    if clip.get('type', 'norm') not in ('norm', 'value'):  # ours clips it
+        assert wrapper.type == 'mmvitplug.ClipOptimWrapper'
+
+
 def _nothing(cfg, facts):
     """Facts read by another check ('lr_batch') or not checkable."""
 
@@ -241,6 +252,7 @@ CHECKS = {
     'distill_alpha': _check_distill('distill_alpha', 'alpha'),
     'distill_tau': _check_distill('distill_tau', 'tau'),
     'kl_reduction': _check_kl_reduction,
+    'grad_clip': _check_grad_clip,
 }
 
 

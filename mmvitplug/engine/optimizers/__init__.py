@@ -1,4 +1,10 @@
 # Copyright (c) mmvitplug contributors.
+from .grad_clip import (AmpClipOptimWrapper, ClipOptimWrapper,
+                        adaptive_clip_grad_, clip_grad_norm_per_param_)
 from .layer_decay import LayerDecayOptimWrapperConstructor
 
-__all__ = ['LayerDecayOptimWrapperConstructor']
+__all__ = [
+    'AmpClipOptimWrapper', 'ClipOptimWrapper',
+    'LayerDecayOptimWrapperConstructor', 'adaptive_clip_grad_',
+    'clip_grad_norm_per_param_'
+]
