@@ -13,6 +13,6 @@ from .version import __version__
 
 _compat.apply()
 
-from . import engine, models  # noqa: E402,F401  (registers modules)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 
 __all__ = ['__version__']

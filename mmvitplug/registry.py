@@ -12,11 +12,16 @@ Inside our own modules, sub-modules named *without* a scope prefix are built
 in the current default scope (``mmpretrain`` for classification configs),
 exactly as upstream modules do.
 """
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import \
     WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
@@ -49,3 +54,28 @@ OPTIM_WRAPPERS = Registry(
 WEIGHT_INITIALIZERS = Registry(
     'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, scope=SCOPE,
     locations=['mmvitplug.models'])
+
+#: Datasets and dataset wrappers (k-NN bank / query split).
+DATASETS = Registry(
+    'dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
+    locations=['mmvitplug.datasets'])
+
+#: Data transforms (multi-crop views of self-supervised methods).
+TRANSFORMS = Registry(
+    'transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
+    locations=['mmvitplug.datasets'])
+
+#: Samplers (class-stratified support batches, uniform over clusters).
+DATA_SAMPLERS = Registry(
+    'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE,
+    locations=['mmvitplug.datasets'])
+
+#: Metrics (weighted k-NN accuracy).
+METRICS = Registry(
+    'metric', parent=MMENGINE_METRICS, scope=SCOPE,
+    locations=['mmvitplug.evaluation'])
+
+#: Loops.
+LOOPS = Registry(
+    'loop', parent=MMENGINE_LOOPS, scope=SCOPE,
+    locations=['mmvitplug.engine'])

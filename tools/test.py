@@ -4,6 +4,10 @@
 ``--amp`` runs the test loop under autocast (``test_cfg.fp16``): float16 on
 GPU, bfloat16 on CPU. Distributed testing without CUDA works through the
 patches importing the plugin installs (:mod:`mmvitplug.utils.compat`).
+
+``CHECKPOINT`` ``none`` evaluates the model as its config initialises it
+(its ``init_weights``: random init, or its ``init_cfg``), e.g. the
+random-init baseline of a k-NN evaluation.
 """
 import argparse
 import os
@@ -13,6 +17,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmpretrain.utils import get_ori_model
 
 from mmvitplug.engine.amp import enable_test_amp
 from mmvitplug.utils import (check_plugin_imports, check_torchrun_env,
@@ -22,7 +27,10 @@ from mmvitplug.utils import (check_plugin_imports, check_torchrun_env,
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (evaluate) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help="checkpoint file, or 'none': the model as its config "
+        'initialises it (random init or its init_cfg)')
     parser.add_argument('--work-dir', help='the dir to save logs and results')
     parser.add_argument(
         '--out', help='dump the evaluator results (predictions) to a pickle')
@@ -59,7 +67,8 @@ def main(argv=None):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    initialise = args.checkpoint.lower() == 'none'
+    cfg.load_from = None if initialise else args.checkpoint
     cfg.launcher = args.launcher
     if args.amp:
         dtype = enable_test_amp(cfg)
@@ -69,6 +78,11 @@ def main(argv=None):
 
     runner = (Runner.from_cfg(cfg)
               if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    if initialise:  # Runner.test() loads a checkpoint, never initialises
+        # same seed on every rank: the same weights everywhere
+        get_ori_model(runner.model).init_weights()
+        print_log('checkpoint none: testing the model as initialised by '
+                  'its config', logger='current')
     if args.out is not None:
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(

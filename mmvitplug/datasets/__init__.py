@@ -2,7 +2,9 @@
 """Dataset classes and data transforms of mmvitplug (as ``mmpretrain.datasets``
 and ``mmpretrain.datasets.transforms`` are upstream).
 
-Empty for now: the shipped configs read the upstream dataset classes. The
-generator of the bundled demo data is a tool, not a dataset: it lives in
+The generator of the bundled demo data is a tool, not a dataset: it lives in
 :mod:`mmvitplug.utils.bundled_data` (``tools/make_bundled_data.py``).
 """
+from .knn import KNNBankDataset
+
+__all__ = ['KNNBankDataset']
