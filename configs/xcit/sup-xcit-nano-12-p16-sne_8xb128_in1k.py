@@ -7,8 +7,8 @@
 # their variants on XCiT's code; their schedule and the hidden width of the
 # embeddings (qkv_hidden_ratio=1 here) are not given in the abstract, the only
 # text available to us: both are assumptions. 8 GPUs x 128 images.
-# Source: XCiT-N12 recipe (XCiT paper, Table B.1) with the Q/K/V embedding of
-# Ahn et al. 2021 (abstract).
+# Source: XCiT-N12 recipe (sup-xcit-nano-12-p16_8xb128_in1k.py) with the
+# Q/K/V embedding of Ahn et al. 2021 (abstract).
 _base_ = ['./sup-xcit-nano-12-p16_8xb128_in1k.py']
 
 model = dict(backbone=dict(arch='xcit-nano-12-p16-sne'))

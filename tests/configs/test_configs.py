@@ -187,6 +187,8 @@ ALGOS = {
     'cosub': 'mmvitplug.CoSubClassifier',
     'mask-rcnn': 'MaskRCNN',
     'upernet': 'EncoderDecoder',
+    'semfpn': 'EncoderDecoder',  # Semantic FPN (XCiT)
+    'knn': 'mmvitplug.EmbeddingModel',  # k-NN evaluation
 }
 #: data part of the name -> number of classes
 DATA_CLASSES = {
@@ -196,6 +198,8 @@ DATA_CLASSES = {
     'digits': len(bundled_data.DIGIT_CLASSES),
     'shapes-coco': len(bundled_data.SHAPE_CLASSES),
     'shapes-ade': len(bundled_data.SHAPE_SEG_CLASSES),
+    'cifar10': 10,
+    'cifar100': 100,
 }
 #: backbone type -> family words an arch name may start with
 FAMILIES = {
@@ -288,6 +292,8 @@ def check_name_claims(path, cfg):
             problems.append(f'{algo}: distiller losses {losses}')
     if algo == 'upernet' and model.decode_head.type != 'UPerHead':
         problems.append(f'upernet: decode head {model.decode_head.type}')
+    if algo == 'semfpn' and model.decode_head.type != 'FPNHead':
+        problems.append(f'semfpn: decode head {model.decode_head.type}')
     # arch
     backbone = model.backbone
     families = FAMILIES.get(backbone.type)
@@ -299,7 +305,9 @@ def check_name_claims(path, cfg):
         if arch != expected:
             problems.append(f'arch {arch}, builds {expected}')
     elif isinstance(backbone.arch, str):
-        if arch != backbone.arch:
+        # an arch without a size of its own (CvT) at the config's img_size
+        sized = f'{backbone.arch}-{cfg.get("img_size")}'
+        if arch not in (backbone.arch, sized):
             problems.append(f'arch {arch}, builds {backbone.arch}')
     else:
         parts = BUNDLED_ARCH.fullmatch(arch)
@@ -329,9 +337,12 @@ def check_name_claims(path, cfg):
             problems.append(f'{data} has {DATA_CLASSES[data]} classes, '
                             f'config: {wrong}')
     # batch
-    if cfg.train_dataloader.batch_size != batch:
-        problems.append(f'xb{batch}: train batch size is '
-                        f'{cfg.train_dataloader.batch_size}')
+    # an evaluation-only config (k-NN) names its test batch
+    loader, kind = (cfg.train_dataloader, 'train') \
+        if cfg.get('train_dataloader') else (cfg.test_dataloader, 'test')
+    if loader.batch_size != batch:
+        problems.append(f'xb{batch}: {kind} batch size is '
+                        f'{loader.batch_size}')
     if 'auto_scale_lr' in cfg:
         rel = osp.relpath(path, CONFIG_ROOT).replace(osp.sep, '/')
         # the lr's reference batch where a recipe declares one, else N x bs

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
-from mmvitplug.models.backbones import CaiT, DeiT
+from mmvitplug.models.backbones import CCT, CaiT, CvT, DeiT
 from _builders import REPO_ROOT
 
 ROOT = REPO_ROOT
@@ -21,7 +21,53 @@ def _official_cait(state):
             for k, v in state.items()}
 
 
+def _official_cct(state):
+    """mmvitplug CCT keys (and ``head.*``) -> official ``src/cct.py``."""
+    names = {'norm1': 'pre_norm', 'attn': 'self_attn', 'norm2': 'norm1',
+             'mlp.fc1': 'linear1', 'mlp.fc2': 'linear2', 'pos_embed':
+             'positional_emb', 'head': 'fc'}
+    official = {}
+    for key, value in state.items():
+        if not key.startswith('tokenizer.'):
+            key = 'classifier.' + re.sub(
+                r'^(blocks\.\d+\.)?(norm1|attn|norm2|mlp\.fc[12]|pos_embed'
+                r'|head)\b', lambda m: (m[1] or '') + names[m[2]], key)
+        official[key] = value
+    return official
+
+
+def _official_cvt(state):
+    """mmvitplug CvT keys (and ``head.*``) -> official ``cls_cvt.py``."""
+    official = {}
+    for key, value in state.items():
+        stage = re.fullmatch(r'stages\.(\d+)\.(\d+)\.(.*)', key)
+        if key.startswith('patch_embed.'):
+            key = 'stage0.' + key
+        elif stage and stage[1] == '0':
+            key = f'stage0.blocks.{stage[2]}.{stage[3]}'
+        elif stage and stage[2] == '0':  # the stage's embedding
+            rest = stage[3] if stage[3] == 'cls_token' else \
+                'patch_embed.' + stage[3]
+            key = f'stage{stage[1]}.{rest}'
+        elif stage:
+            key = f'stage{stage[1]}.blocks.{int(stage[2]) - 1}.{stage[3]}'
+        official[key] = value
+    return official
+
+
+#: backbone sizes of the 224px model and of the config's, scaled; pyramid
+#: families without a position embedding take none
+PATCH_SIZES = (dict(img_size=32, patch_size=8),
+               dict(img_size=48, patch_size=8))
+#: CCT: 3 conv + pool layers of stride 2 (tokens of 8 px, as PATCH_SIZES)
+TINY_CCT = dict(embed_dims=DIMS, num_layers=2, num_heads=4,
+                feedforward_channels=64, kernel_size=3, num_conv_layers=3,
+                conv_channels=8)
+TINY_CVT = dict(embed_dims=(8, 16, DIMS), num_heads=(1, 2, 2),
+                depths=(1, 1, 2))
+
 # config, backbone class, tiny arch, official names of a bare state dict
+# (backbone and head), optionally the (224, config) backbone sizes
 CASES = {
     'cait-384': ('configs/cait/sup-cait-s24-384_8xb64_in1k.py', CaiT,
                  dict(embed_dims=DIMS, num_layers=2, num_heads=4,
@@ -30,13 +76,21 @@ CASES = {
     'deit-384': ('configs/deit/sup-deit-base-384_8xb64_in1k.py', DeiT,
                  dict(embed_dims=DIMS, num_layers=2, num_heads=4,
                       feedforward_channels=64), dict),
+    'cct-384': ('configs/cct/sup-cct-14-7x2-384_8xb96_in1k.py', CCT,
+                TINY_CCT, _official_cct,
+                (dict(img_size=32), dict(img_size=48))),
+    'cvt-13-384': ('configs/cvt/sup-cvt-13-384_8xb64_in1k.py', CvT,
+                   TINY_CVT, _official_cvt, ({}, {})),
+    'cvt-21-384': ('configs/cvt/sup-cvt-21-384_8xb64_in1k.py', CvT,
+                   TINY_CVT, _official_cvt, ({}, {})),
 }
 DISTILLED_384 = 'configs/deit/distill-hard-deit-base-384_8xb64_in1k.py'
 TINY_DEIT = dict(embed_dims=DIMS, num_layers=2, num_heads=4,
                  feedforward_channels=64)
 
 
-def build_from_config(path, arch, checkpoint, teacher_dir=None):
+def build_from_config(path, arch, checkpoint, teacher_dir=None,
+                      sizes=PATCH_SIZES[1]):
     """The config's model, with a tiny arch at 48 px and ``checkpoint``
     (and a tiny teacher saved under ``teacher_dir`` for a distillation
     config)."""
@@ -59,8 +113,7 @@ def build_from_config(path, arch, checkpoint, teacher_dir=None):
     assert model.backbone.init_cfg.checkpoint == cfg.pretrained
     assert model.head.init_cfg.checkpoint == cfg.pretrained
     model.backbone.arch = arch
-    model.backbone.img_size = 48
-    model.backbone.patch_size = 8
+    model.backbone.update(sizes)
     model.head.num_classes = NUM_CLASSES
     model.head.in_channels = DIMS
     model.backbone.init_cfg.checkpoint = checkpoint
@@ -74,14 +127,15 @@ def build_from_config(path, arch, checkpoint, teacher_dir=None):
 @pytest.mark.parametrize('layout', ['official', 'mmvitplug'])
 @pytest.mark.parametrize('case', CASES)
 def test_finetune_config_loads_its_checkpoint(case, layout, tmp_path):
-    path, cls, arch, official_names = CASES[case]
+    path, cls, arch, official_names, *sizes = CASES[case]
+    src_sizes, cfg_sizes = sizes[0] if sizes else PATCH_SIZES
     torch.manual_seed(1)
-    src = cls(arch, img_size=32, patch_size=8)  # the 224px model, scaled
+    src = cls(arch, **src_sizes)  # the 224px model, scaled
     head = torch.nn.Linear(DIMS, NUM_CLASSES)
     if layout == 'official':
-        state = official_names(src.state_dict())
+        state = dict(src.state_dict())
         state.update({'head.weight': head.weight, 'head.bias': head.bias})
-        ckpt = {'model': state, 'epoch': 299}
+        ckpt = {'model': official_names(state), 'epoch': 299}
     else:
         state = {'backbone.' + k: v for k, v in src.state_dict().items()}
         state.update({'head.fc.weight': head.weight,
@@ -90,7 +144,7 @@ def test_finetune_config_loads_its_checkpoint(case, layout, tmp_path):
     file = str(tmp_path / 'pretrained.pth')
     torch.save(ckpt, file)
 
-    model = build_from_config(path, arch, file)
+    model = build_from_config(path, arch, file, sizes=cfg_sizes)
     model.init_weights()
     torch.testing.assert_close(model.head.fc.weight, head.weight)
     torch.testing.assert_close(model.head.fc.bias, head.bias)
@@ -139,6 +193,48 @@ def test_distilled_finetune_config_loads_its_checkpoint(layout, tmp_path):
     for key, value in theirs.items():
         if key != 'pos_embed':  # 4x4 grid interpolated to 6x6
             torch.testing.assert_close(ours[key], value, msg=key)
+
+
+CVT_W24_22K = 'configs/cvt/sup-cvt-w24-384_8xb64_in1k.py'
+
+
+@pytest.mark.parametrize('layout', ['official', 'mmvitplug'])
+def test_22k_finetune_config_loads_its_backbone(layout, tmp_path):
+    """The CvT-W24 384 config fine-tunes an ImageNet-22k model: it loads
+    the backbone of the checkpoint it names (official layout, converted, or
+    mmvitplug's) and starts a new 1000-class head from zeros (ViT's)."""
+    torch.manual_seed(3)
+    src = CvT(TINY_CVT)
+    head_22k = torch.nn.Linear(DIMS, NUM_CLASSES + 11)  # not 1k classes
+    state = dict(src.state_dict())
+    if layout == 'official':
+        state.update(head_22k.state_dict(prefix='head.'))
+        ckpt = {'model': _official_cvt(state)}
+    else:
+        state = {'backbone.' + k: v for k, v in state.items()}
+        state.update(head_22k.state_dict(prefix='head.fc.'))
+        ckpt = {'state_dict': state, 'meta': {}}
+    file = str(tmp_path / 'pretrained_22k.pth')
+    torch.save(ckpt, file)
+
+    cfg = Config.fromfile(osp.join(ROOT, CVT_W24_22K))
+    model = cfg.model
+    assert model.backbone.init_cfg.checkpoint == cfg.pretrained
+    assert model.head.init_cfg.type == 'Constant'  # the 22k head is new
+    model.backbone.arch = TINY_CVT
+    model.backbone.init_cfg.checkpoint = file
+    model.head.in_channels = DIMS
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        init_default_scope(cfg.default_scope)
+        from mmengine.registry import MODELS
+        model = MODELS.build(model)
+    model.init_weights()
+    assert model.head.fc.weight.shape == (1000, DIMS)
+    assert not model.head.fc.weight.any() and not model.head.fc.bias.any()
+    ours, theirs = model.backbone.state_dict(), src.state_dict()
+    assert ours.keys() == theirs.keys()
+    for key, value in theirs.items():
+        torch.testing.assert_close(ours[key], value, msg=key)
 
 
 def test_pretrained_init_names_unknown_converter():
