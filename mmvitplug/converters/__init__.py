@@ -21,13 +21,15 @@ from .registry import (AnyLayout, Converter, KeyLayout, converter_for_type,
                        register_converter, registered_converters,
                        strip_ddp_prefix, unregister_converter,
                        unwrap_state_dict)
+from .regnety import convert_regnety
 from .resmlp import convert_resmlp
 from .xcit import convert_xcit
 
 __all__ = [
     'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait', 'convert_cct',
     'convert_cmt', 'convert_convit', 'convert_cvt', 'convert_deit',
-    'convert_levit', 'convert_patchconvnet', 'convert_pit', 'convert_resmlp',
+    'convert_levit', 'convert_patchconvnet', 'convert_pit',
+    'convert_regnety', 'convert_resmlp',
     'convert_xcit', 'converter_for_type', 'converter_of_function',
     'get_converter', 'prepare_state_dict', 'recognising_converters',
     'register_converter', 'registered_converters', 'strip_ddp_prefix',

@@ -185,14 +185,37 @@ ALGOS = {
     'distill-hard': 'mmvitplug.DistillationClassifier',
     'distill-soft': 'mmvitplug.DistillationClassifier',
     'cosub': 'mmvitplug.CoSubClassifier',
+    'drloc': 'mmvitplug.DRLocClassifier',  # + DRLoc auxiliary loss
     'mask-rcnn': 'MaskRCNN',
     'upernet': 'EncoderDecoder',
     'semfpn': 'EncoderDecoder',  # Semantic FPN (XCiT)
     'knn': 'mmvitplug.EmbeddingModel',  # k-NN evaluation
+    'seer': 'mmvitplug.SEER',  # SwAV on RegNetY
+    'snn': 'mmvitplug.EmbeddingModel',  # soft nearest neighbours (PAWS)
+    'paws': 'mmvitplug.PAWS',
+    'dino': 'mmvitplug.DINO',
+    'deepcluster': 'mmvitplug.DeepCluster',
+    'deepercluster': 'mmvitplug.DeeperCluster',
+    'macl-simclr': 'SimCLR',  # mmpretrain's, with mmvitplug.MACLHead
+    'macl-mocov2': 'MoCo',
+    'macl-mocov3': 'MoCoV3',  # with mmvitplug.MACLMoCoV3Head
+    'upreid': 'mmvitplug.UPReID',
+    'splitmask-pix': 'mmvitplug.SplitMask',  # + SplitMaskPixelTarget
+    'splitmask-hog': 'mmvitplug.SplitMask',  # + SplitMaskHOGTarget
 }
+#: self-supervised pretraining: may set no number of classes (if it sets
+#: one, it must be the data's)
+UNLABELLED_ALGOS = ('dino', 'deepcluster', 'deepercluster', 'macl-simclr',
+                    'macl-mocov2', 'macl-mocov3', 'upreid', 'splitmask-pix',
+                    'splitmask-hog', 'seer')
 #: data part of the name -> number of classes
 DATA_CLASSES = {
     'in1k': 1000,
+    'in1k-1pct': 1000,  # labelled subsets (PAWS)
+    'in1k-10pct': 1000,
+    'digits-5shot': len(bundled_data.DIGIT_CLASSES),
+    'in100': 100,  # ImageNet-100 (DRLoc)
+    'market1501': 751,  # Market-1501 training identities (UP-ReID)
     'coco': 80,
     'ade20k': 150,
     'digits': len(bundled_data.DIGIT_CLASSES),
@@ -200,6 +223,7 @@ DATA_CLASSES = {
     'shapes-ade': len(bundled_data.SHAPE_SEG_CLASSES),
     'cifar10': 10,
     'cifar100': 100,
+    'ig1b': 0,  # 1B unlabelled Instagram images (SEER; private)
 }
 #: backbone type -> family words an arch name may start with
 FAMILIES = {
@@ -214,6 +238,7 @@ FAMILIES = {
     'mmvitplug.PiT': ('pit', ),
     'mmvitplug.CMT': ('cmt', ),
     'mmvitplug.XCiT': ('xcit', ),
+    'mmvitplug.RegNetY': ('regnety', ),
     'ResNet': ('resnet', ),
 }
 #: arch part of a bundled (arch dict) config: {family}-{L}l{D}d-p{P}
@@ -330,7 +355,7 @@ def check_name_claims(path, cfg):
         problems.append(f'data {data} not one of {sorted(DATA_CLASSES)}')
     else:
         found = _num_classes(cfg)
-        if not found:
+        if not found and algo not in UNLABELLED_ALGOS:
             problems.append('sets no number of classes')
         wrong = {k: v for k, v in found.items() if v != DATA_CLASSES[data]}
         if wrong:

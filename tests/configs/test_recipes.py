@@ -46,6 +46,9 @@ REQUIRED = {
             'epochs', 'drop_path'),
     'seg': ('optimizer', 'lr', 'weight_decay', 'layer_decay', 'iters',
             'drop_path'),
+    # self-supervised pretraining (DINO, PAWS, DeepCluster, ...); and
+    # 'epochs' or 'iters' (SEER: one pass over 1B images)
+    'selfsup': ('optimizer', 'lr', 'lr_batch', 'weight_decay'),
 }
 REQUIRED['distill'] = REQUIRED['pretrain'] + ('distill_type',
                                               'distill_alpha')
@@ -276,6 +279,9 @@ def test_family_config_declares_its_recipe(path):
     missing = [k for k in REQUIRED[facts['kind']] + ('source', )
                if k not in facts]
     assert not missing, f'{rel}: recipes.yml misses {missing}'
+    if facts['kind'] == 'selfsup':
+        assert 'epochs' in facts or 'iters' in facts, \
+            f'{rel}: recipes.yml gives neither epochs nor iters'
     unknown = sorted(set(facts) - set(CHECKS))
     assert not unknown, f'{rel}: unknown facts {unknown}, ' \
                         f'choose from {sorted(CHECKS)}'

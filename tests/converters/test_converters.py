@@ -142,6 +142,9 @@ OFFICIAL_SAMPLES = {
                if re.match(r'cls_attn_blocks\.\d+\.attn\.q\.', k)},
         })(official('xcit_nano_12_p8_224')),
     },
+    'RegNetY': {  # timm (tests/models/backbones/test_regnety.py: vissl)
+        'regnety_002_timm': lambda: official('regnety_002'),
+    },
 }
 SAMPLES = [(owner, label) for owner, samples in OFFICIAL_SAMPLES.items()
            for label in samples]

@@ -398,6 +398,17 @@ LOAD_SAMPLES = {
                     for k in sd
                     if re.match(r'cls_attn_blocks\.\d+\.attn\.q\.', k)},
              }))(m.state_dict())),
+    # timm: s{i+1}.b{j+1}, se.fc1 / fc2, head.fc
+    'RegNetY': (__import__('mmvitplug.models.backbones.regnety',
+                           fromlist=['RegNetY']).RegNetY,
+                dict(arch=dict(w0=8, wa=8, wm=2., depth=4, group_width=8)),
+                lambda m: {
+                    re.sub(r'^stages\.(\d+)\.(\d+)\.', lambda g:
+                           f's{int(g[1]) + 1}.b{int(g[2]) + 1}.', k)
+                    .replace('se.conv_reduce', 'se.fc1')
+                    .replace('se.conv_expand', 'se.fc2')
+                    .replace('head.', 'head.fc.'): v
+                    for k, v in with_head(m.state_dict()).items()}),
 }
 
 

@@ -247,3 +247,30 @@ def test_export_then_knn_and_detector_load_the_same_weights(
     for key, value in weights.items():
         torch.testing.assert_close(held[key[len('backbone.'):]], value,
                                    rtol=0, atol=0)
+
+
+def test_export_tool_reads_the_algorithm_of_any_scope(tmp_path, repo_root):
+    """The tool finds the backbone an algorithm declares (our DINO: the
+    teacher) and the default one of upstream types given without a scope
+    (mmpretrain's SimCLR under default_scope='mmpretrain')."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        '_export_backbone',
+        osp.join(repo_root, 'tools', 'model_converters',
+                 'export_backbone.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    state = {'teacher.module.backbone.w': torch.ones(1),
+             'backbone.w': torch.zeros(1)}
+    src = str(tmp_path / 'src.pth')
+    torch.save(dict(state_dict=state), src)
+    for config, exported, value in (
+            ('configs/bundled/dino/dino-deit-4l64d-p4_1xb64_digits.py',
+             'teacher.module.backbone', 1.),
+            ('configs/bundled/macl/macl-simclr-deit-4l64d-p8_1xb64_digits.py',
+             'backbone', 0.)):
+        dst = str(tmp_path / 'dst.pth')
+        meta = tool.main([osp.join(repo_root, config), src, dst])
+        assert meta['exported'] == exported
+        assert torch.load(dst)['state_dict'] == {
+            'backbone.w': torch.tensor([value])}

@@ -21,7 +21,7 @@ from typing import List, Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS
 
 from mmvitplug.utils.export import export_backbone, pretrained_backbone_of
 
@@ -45,8 +45,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
     cfg = Config.fromfile(args.config)
     prefix = args.prefix
     if prefix is None:
-        init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-        model_cls = MODELS.get(cfg.model['type'])
+        scope = cfg.get('default_scope', 'mmpretrain')
+        # unscoped types (mmpretrain's SimCLR...) resolve in the default scope
+        with MODELS.switch_scope_and_registry(scope) as registry:
+            model_cls = registry.get(cfg.model['type'])
         if model_cls is None:
             raise SystemExit(f"model type {cfg.model['type']!r} of "
                              f'{args.config} is not registered')

@@ -9,10 +9,11 @@ from .deit import DeiT
 from .levit import LeViT
 from .patchconvnet import PatchConvNet
 from .pit import PiT
+from .regnety import RegNetY
 from .resmlp import ResMLP
 from .xcit import XCiT
 
 __all__ = [
     'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DeiT', 'LeViT', 'Parts',
-    'PatchConvNet', 'PiT', 'ResMLP', 'VisionBackbone', 'XCiT'
+    'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP', 'VisionBackbone', 'XCiT'
 ]

@@ -1,4 +1,5 @@
 # Copyright (c) mmvitplug contributors.
 from .cosub import CoSubClassifier
+from .drloc import DRLocClassifier
 
-__all__ = ['CoSubClassifier']
+__all__ = ['CoSubClassifier', 'DRLocClassifier']

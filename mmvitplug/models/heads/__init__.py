@@ -1,6 +1,19 @@
 # Copyright (c) mmvitplug contributors.
+from .deepercluster_head import DeeperClusterHead
 from .deit_distill_head import DeiTDistillHead
+from .dino_head import DINOHead
+from .drloc_head import DRLocHead
 from .levit_head import LeViTClsHead
+from .macl_head import MACLHead, MACLMoCoV3Head
 from .multi_token_head import MultiTokenClsHead
+from .paws_head import PAWSHead
+from .seer_head import SEERNeck
+from .splitmask_head import (SplitMaskHead, SplitMaskHOGTarget,
+                             SplitMaskPixelTarget)
 
-__all__ = ['DeiTDistillHead', 'LeViTClsHead', 'MultiTokenClsHead']
+__all__ = [
+    'DeeperClusterHead', 'DINOHead', 'DeiTDistillHead', 'DRLocHead',
+    'LeViTClsHead', 'MACLHead', 'MACLMoCoV3Head', 'MultiTokenClsHead',
+    'PAWSHead', 'SEERNeck', 'SplitMaskHead', 'SplitMaskHOGTarget',
+    'SplitMaskPixelTarget'
+]

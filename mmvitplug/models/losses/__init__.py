@@ -1,6 +1,17 @@
 # Copyright (c) mmvitplug contributors.
 from .cosub import CoSubLoss
+from .dino import DINOLoss
 from .distill import DeiTDistillLoss
+from .drloc import DRLocLoss
+from .macl import MACLLoss
+from .paws import PAWSLoss
+from .seer import SEERLoss
+from .splitmask import SplitMaskLoss
+from .upreid import UPReIDLoss
 from .utils import call_loss, get_targets
 
-__all__ = ['CoSubLoss', 'DeiTDistillLoss', 'call_loss', 'get_targets']
+__all__ = [
+    'CoSubLoss', 'DINOLoss', 'DeiTDistillLoss', 'DRLocLoss', 'MACLLoss',
+    'PAWSLoss', 'SEERLoss', 'SplitMaskLoss', 'UPReIDLoss', 'call_loss',
+    'get_targets'
+]
