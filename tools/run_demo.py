@@ -9,8 +9,12 @@ Stages, each a plain ``tools/train.py`` run of a bundled-data config in
    trained from scratch on the digits, no teacher;
 3. a DeiT student hard-distilled from the ResNet teacher (distillation
    token);
-4. Mask R-CNN with a DeiT backbone and a SimpleFPN neck on shapes-coco;
-5. UperNet with a DeiT backbone and a SimpleFPN neck on shapes-ade.
+4. DINO self-supervised pretraining of a small DeiT on the digits (labels
+   unused), then the weighted k-NN top-1 of its teacher backbone
+   (exported with ``tools/model_converters/export_backbone.py``, evaluated
+   with ``tools/test.py``) next to the same backbone at random init;
+5. Mask R-CNN with a DeiT backbone and a SimpleFPN neck on shapes-coco;
+6. UperNet with a DeiT backbone and a SimpleFPN neck on shapes-ade.
 
 Run from the repository root after ``make data`` (``make demo`` does both).
 """
@@ -35,6 +39,8 @@ STAGES = [
      ['accuracy/top1'], 10.0),
     ('distill', BUNDLED + 'deit/distill-hard-deit-4l192d-p8_1xb16_digits.py',
      ['accuracy/top1'], 10.0),
+    ('ssl', BUNDLED + 'dino/dino-deit-4l64d-p4_1xb64_digits.py',
+     ['knn/top1_k20'], 10.0),
     ('det', BUNDLED + 'deit/mask-rcnn-deit-4l96d-p16_1xb4_shapes-coco.py',
      ['coco/bbox_mAP', 'coco/segm_mAP'], 0.0),
     ('seg', BUNDLED + 'deit/upernet-deit-4l96d-p16_1xb4_shapes-ade.py',
@@ -42,11 +48,11 @@ STAGES = [
 ]
 
 
-def last_metrics(work_dir, keys):
-    """The last logged value of each metric key in a run's scalars.json."""
+def last_metrics(work_dir, keys, pattern=('vis_data', 'scalars.json')):
+    """The last logged value of each metric key in a run's scalars.json
+    (``tools/test.py`` runs: ``pattern=('*.json', )``)."""
     found = {}
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                      'scalars.json')))
+    files = sorted(glob.glob(osp.join(work_dir, '*', *pattern)))
     for path in files:
         with open(path) as f:
             for line in f:
@@ -66,11 +72,13 @@ def last_checkpoint(work_dir):
         return f.read().strip()
 
 
-def train(config, work_dir, cfg_options=()):
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
-           '--work-dir', work_dir]
-    if cfg_options:
-        cmd += ['--cfg-options', *cfg_options]
+#: the k-NN evaluation of the ssl stage's backbone
+SSL_KNN = BUNDLED + 'dino/knn-deit-4l64d-p4_1xb128_digits.py'
+
+
+def run(tool, *args):
+    """``python tools/<tool> *args`` from the repository root; seconds."""
+    cmd = [sys.executable, osp.join(ROOT, 'tools', tool), *args]
     print('+ ' + ' '.join(cmd), flush=True)
     # one OpenMP thread per process: the data-loader workers share the cores
     env = dict(os.environ)
@@ -78,6 +86,28 @@ def train(config, work_dir, cfg_options=()):
     start = time.time()
     subprocess.run(cmd, check=True, cwd=ROOT, env=env)
     return time.time() - start
+
+
+def train(config, work_dir, cfg_options=()):
+    args = [config, '--work-dir', work_dir]
+    if cfg_options:
+        args += ['--cfg-options', *cfg_options]
+    return run('train.py', *args)
+
+
+def knn_rows(pretrain_config, work_dir):
+    """Export the pretrained backbone, then k-NN of it and of the same
+    backbone at random init: two result rows (name, key, value)."""
+    exported = osp.join(work_dir, 'backbone.pth')
+    run(osp.join('model_converters', 'export_backbone.py'), pretrain_config,
+        last_checkpoint(work_dir), exported)
+    rows = []
+    for name, checkpoint in (('ssl', exported), ('random', 'none')):
+        knn_dir = osp.join(work_dir, f'knn_{name}')
+        run('test.py', SSL_KNN, checkpoint, '--work-dir', knn_dir)
+        metrics = last_metrics(knn_dir, ['knn/top1_k20'], ('*.json', ))
+        rows.append((f'{name}-knn', 'knn/top1_k20', metrics['knn/top1_k20']))
+    return rows
 
 
 def main(argv=None):
@@ -98,19 +128,24 @@ def main(argv=None):
             teacher = last_checkpoint(osp.join(args.work_dir, 'teacher'))
             options = [f'model.teacher_ckpt={teacher}']
         seconds = train(config, work_dir, options)
+        if name == 'ssl':  # k-NN of the pretrained and random backbones
+            for row_name, key, value in knn_rows(config, work_dir):
+                rows.append((row_name, osp.basename(config), key, value,
+                             chance, seconds))
+            continue
         metrics = last_metrics(work_dir, keys)
         for key in keys:
             rows.append((name, osp.basename(config), key, metrics[key],
                          chance, seconds))
 
     print('\nmmvitplug demo results (bundled data, CPU)')
-    header = f'{"stage":<8} {"config":<48} {"metric":<14} ' \
+    header = f'{"stage":<10} {"config":<48} {"metric":<14} ' \
              f'{"value":>7} {"chance":>7} {"time":>7}'
     print(header)
     print('-' * len(header))
     for name, config, key, value, chance, seconds in rows:
         chance_s = f'{chance:.1f}'
-        print(f'{name:<8} {config:<48} {key:<14} {value:>7.3f} '
+        print(f'{name:<10} {config:<48} {key:<14} {value:>7.3f} '
               f'{chance_s:>7} {seconds:>6.0f}s')
 
 

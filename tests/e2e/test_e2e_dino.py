@@ -40,6 +40,7 @@ SMALL = [
     f'param_scheduler.1.end={EPOCHS}',
     f'param_scheduler.2.end={EPOCHS}',
     'custom_hooks.0.warmup_temp=0.02',
+    'custom_hooks.0.temp=0.04',
     f'custom_hooks.0.warmup_epochs={EPOCHS}',
     f'default_hooks.checkpoint.interval={EPOCHS}',
     'default_hooks.logger.interval=1',
