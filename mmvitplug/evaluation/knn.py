@@ -58,8 +58,86 @@ def knn_vote(bank: torch.Tensor,
     return torch.cat(scores)
 
 
+class BankQueryMetric(BaseMetric):
+    """Base of metrics that classify test queries by a labelled bank of
+    embeddings (k-NN, soft nearest neighbours).
+
+    Collects each prediction's ``embedding``, label and ``knn_bank`` tag
+    (:class:`mmvitplug.datasets.KNNBankDataset`); after results are
+    gathered over all processes, :meth:`scores` turns (bank, labels,
+    queries) into class scores per variant, ranked for top-k accuracies.
+
+    Args:
+        topk (Sequence[int]): Accuracies to report, each at most the number
+            of classes.
+        chunk_size (int): Queries per similarity matrix.
+        collect_device (str): Where results are gathered ('cpu' or 'gpu').
+        prefix (str, optional): Metric name prefix.
+    """
+
+    def __init__(self,
+                 topk: Sequence[int] = (1, 5),
+                 chunk_size: int = 256,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if not topk or min(topk) < 1:
+            raise ValueError(f'topk must be positive, got {topk}')
+        self.topk = tuple(topk)
+        self.chunk_size = chunk_size
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        name = type(self).__name__
+        for sample in data_samples:
+            if 'embedding' not in sample:
+                raise KeyError(
+                    f'{name} needs predictions with an `embedding` '
+                    '(use model type mmvitplug.EmbeddingModel); got keys '
+                    f'{sorted(sample)}')
+            if 'knn_bank' not in sample:
+                raise KeyError(
+                    f'{name} needs samples tagged bank / query: use '
+                    "dataset type 'mmvitplug.KNNBankDataset' (the bank is "
+                    'the labelled set)')
+            label = sample['gt_label']
+            self.results.append(
+                (sample['embedding'].detach().float().cpu().flatten(),
+                 int(label.item() if torch.is_tensor(label) else label),
+                 bool(sample['knn_bank'])))
+
+    def scores(self, bank: torch.Tensor, bank_labels: torch.Tensor,
+               queries: torch.Tensor,
+               num_classes: int) -> Dict[str, torch.Tensor]:
+        """{metric suffix: (M, num_classes) class scores of the queries}."""
+        raise NotImplementedError
+
+    def compute_metrics(self, results: List) -> Dict[str, float]:
+        bank = [r for r in results if r[2]]
+        queries = [r for r in results if not r[2]]
+        if not bank or not queries:
+            raise ValueError(
+                f'{type(self).__name__} needs bank and query samples; got '
+                f'{len(bank)} bank and {len(queries)} queries')
+        bank_labels = torch.tensor([r[1] for r in bank])
+        query_labels = torch.tensor([r[1] for r in queries])
+        num_classes = int(max(bank_labels.max(), query_labels.max())) + 1
+        if max(self.topk) > num_classes:
+            raise ValueError(f'topk {self.topk} exceeds the {num_classes} '
+                             'classes')
+        metrics = {}
+        for suffix, scores in self.scores(
+                torch.stack([r[0] for r in bank]), bank_labels,
+                torch.stack([r[0] for r in queries]), num_classes).items():
+            ranked = scores.topk(max(self.topk), dim=1).indices
+            hits = ranked == query_labels[:, None]
+            for t in self.topk:
+                metrics[f'top{t}{suffix}'] = \
+                    hits[:, :t].any(dim=1).float().mean().item() * 100
+        return metrics
+
+
 @METRICS.register_module()
-class KNNAccuracy(BaseMetric):
+class KNNAccuracy(BankQueryMetric):
     """Weighted k-NN top-1 / top-5 accuracy of embeddings, the evaluation of
     `DINO <https://arxiv.org/abs/2104.14294>`_.
 
@@ -93,56 +171,17 @@ class KNNAccuracy(BaseMetric):
                  chunk_size: int = 256,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(topk, chunk_size, collect_device, prefix)
         self.k = (k, ) if isinstance(k, int) else tuple(k)
         if not self.k or min(self.k) < 1:
             raise ValueError(f'k must be positive neighbour counts, got {k}')
         if temperature <= 0:
             raise ValueError(f'temperature ({temperature}) must be positive')
-        if not topk or min(topk) < 1:
-            raise ValueError(f'topk must be positive, got {topk}')
         self.temperature = temperature
-        self.topk = tuple(topk)
-        self.chunk_size = chunk_size
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        for sample in data_samples:
-            if 'embedding' not in sample:
-                raise KeyError(
-                    'KNNAccuracy needs predictions with an `embedding` '
-                    '(use model type mmvitplug.EmbeddingModel); got keys '
-                    f'{sorted(sample)}')
-            if 'knn_bank' not in sample:
-                raise KeyError(
-                    'KNNAccuracy needs samples tagged bank / query: use '
-                    "dataset type 'mmvitplug.KNNBankDataset'")
-            label = sample['gt_label']
-            self.results.append(
-                (sample['embedding'].detach().float().cpu().flatten(),
-                 int(label.item() if torch.is_tensor(label) else label),
-                 bool(sample['knn_bank'])))
-
-    def compute_metrics(self, results: List) -> Dict[str, float]:
-        bank = [r for r in results if r[2]]
-        queries = [r for r in results if not r[2]]
-        if not bank or not queries:
-            raise ValueError(f'k-NN needs bank and query samples; got '
-                             f'{len(bank)} bank and {len(queries)} queries')
-        bank_feats = torch.stack([r[0] for r in bank])
-        bank_labels = torch.tensor([r[1] for r in bank])
-        query_feats = torch.stack([r[0] for r in queries])
-        query_labels = torch.tensor([r[1] for r in queries])
-        num_classes = int(max(bank_labels.max(), query_labels.max())) + 1
-        if max(self.topk) > num_classes:
-            raise ValueError(f'topk {self.topk} exceeds the {num_classes} '
-                             'classes')
-        metrics = {}
-        for k in self.k:
-            scores = knn_vote(bank_feats, bank_labels, query_feats, k,
-                              self.temperature, num_classes, self.chunk_size)
-            ranked = scores.topk(max(self.topk), dim=1).indices
-            hits = ranked == query_labels[:, None]
-            for t in self.topk:
-                metrics[f'top{t}_k{k}'] = \
-                    hits[:, :t].any(dim=1).float().mean().item() * 100
-        return metrics
+    def scores(self, bank, bank_labels, queries, num_classes):
+        return {
+            f'_k{k}': knn_vote(bank, bank_labels, queries, k,
+                               self.temperature, num_classes, self.chunk_size)
+            for k in self.k
+        }

@@ -1,13 +1,13 @@
 # Copyright (c) mmvitplug contributors.
 """Soft nearest-neighbour accuracy of frozen embeddings (PAWS)."""
-from typing import Dict, List, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.evaluator import BaseMetric
 
 from mmvitplug.models.losses.paws import snn
 from mmvitplug.registry import METRICS
+from .knn import BankQueryMetric
 
 
 def snn_predict(supports: torch.Tensor,
@@ -48,7 +48,7 @@ def snn_predict(supports: torch.Tensor,
 
 
 @METRICS.register_module()
-class SNNAccuracy(BaseMetric):
+class SNNAccuracy(BankQueryMetric):
     """Soft nearest-neighbour top-1 / top-5 accuracy, the evaluation of
     `PAWS <https://arxiv.org/abs/2104.13963>`_ (official ``snn_eval.py``:
     cosine similarities to every labelled support, softmax with temperature
@@ -80,53 +80,13 @@ class SNNAccuracy(BaseMetric):
                  chunk_size: int = 256,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(topk, chunk_size, collect_device, prefix)
         if temperature <= 0:
             raise ValueError(f'temperature ({temperature}) must be positive')
-        if not topk or min(topk) < 1:
-            raise ValueError(f'topk must be positive, got {topk}')
         self.temperature = temperature
-        self.topk = tuple(topk)
-        self.chunk_size = chunk_size
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        for sample in data_samples:
-            if 'embedding' not in sample:
-                raise KeyError(
-                    'SNNAccuracy needs predictions with an `embedding` '
-                    '(use model type mmvitplug.EmbeddingModel); got keys '
-                    f'{sorted(sample)}')
-            if 'knn_bank' not in sample:
-                raise KeyError(
-                    'SNNAccuracy needs samples tagged support / query: use '
-                    "dataset type 'mmvitplug.KNNBankDataset' (bank = the "
-                    'labelled supports)')
-            label = sample['gt_label']
-            self.results.append(
-                (sample['embedding'].detach().float().cpu().flatten(),
-                 int(label.item() if torch.is_tensor(label) else label),
-                 bool(sample['knn_bank'])))
-
-    def compute_metrics(self, results: List) -> Dict[str, float]:
-        bank = [r for r in results if r[2]]
-        queries = [r for r in results if not r[2]]
-        if not bank or not queries:
-            raise ValueError(f'soft nearest neighbours need supports and '
-                             f'queries; got {len(bank)} supports and '
-                             f'{len(queries)} queries')
-        bank_labels = torch.tensor([r[1] for r in bank])
-        query_labels = torch.tensor([r[1] for r in queries])
-        num_classes = int(max(bank_labels.max(), query_labels.max())) + 1
-        if max(self.topk) > num_classes:
-            raise ValueError(f'topk {self.topk} exceeds the {num_classes} '
-                             'classes')
-        probs = snn_predict(
-            torch.stack([r[0] for r in bank]), bank_labels,
-            torch.stack([r[0] for r in queries]), self.temperature,
-            num_classes, self.chunk_size)
-        ranked = probs.topk(max(self.topk), dim=1).indices
-        hits = ranked == query_labels[:, None]
+    def scores(self, bank, bank_labels, queries, num_classes):
         return {
-            f'top{t}': hits[:, :t].any(dim=1).float().mean().item() * 100
-            for t in self.topk
+            '': snn_predict(bank, bank_labels, queries, self.temperature,
+                            num_classes, self.chunk_size)
         }
