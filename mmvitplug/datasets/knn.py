@@ -3,18 +3,10 @@
 from typing import Union
 
 from mmengine.dataset import BaseDataset
-from mmengine.registry import DATASETS as ROOT_DATASETS
 from torch.utils.data import Dataset
 
 from mmvitplug.registry import DATASETS
-
-
-def _build(dataset: Union[dict, Dataset]) -> Dataset:
-    """A dataset, built in the current default scope if given as a config
-    (``type='ImageNet'`` is mmpretrain's under ``default_scope='mmpretrain'``).
-    """
-    return ROOT_DATASETS.build(dataset) if isinstance(dataset, dict) \
-        else dataset
+from .utils import build_dataset
 
 
 @DATASETS.register_module()
@@ -37,8 +29,8 @@ class KNNBankDataset(Dataset):
 
     def __init__(self, bank: Union[dict, Dataset],
                  query: Union[dict, Dataset]):
-        self.bank = _build(bank)
-        self.query = _build(query)
+        self.bank = build_dataset(bank)
+        self.query = build_dataset(query)
         self.metainfo = getattr(self.query, 'metainfo', {})
 
     def full_init(self) -> None:

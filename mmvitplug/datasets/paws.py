@@ -7,17 +7,16 @@ from typing import Dict, Iterator, List, Optional, Sequence, Union
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.dist import get_dist_info, sync_random_seed
-from mmengine.registry import DATASETS as ROOT_DATASETS
 from torch.utils.data import Dataset, Sampler
 
 from mmvitplug.registry import DATA_SAMPLERS, DATASETS
+from .utils import build_dataset
 
 
 def _build(dataset: Union[dict, Dataset]) -> Dataset:
     """A dataset, built in the current default scope if given as a config;
     fully initialised."""
-    dataset = ROOT_DATASETS.build(dataset) if isinstance(dataset, dict) \
-        else dataset
+    dataset = build_dataset(dataset)
     if isinstance(dataset, BaseDataset):
         dataset.full_init()
     return dataset
