@@ -39,7 +39,7 @@ STAGES = [
      ['accuracy/top1'], 10.0),
     ('distill', BUNDLED + 'deit/distill-hard-deit-4l192d-p8_1xb16_digits.py',
      ['accuracy/top1'], 10.0),
-    ('ssl', BUNDLED + 'dino/dino-deit-4l64d-p4_1xb64_digits.py',
+    ('ssl', BUNDLED + 'dino/dino-deit-4l64d-p8_1xb64_digits.py',
      ['knn/top1_k20'], 10.0),
     ('det', BUNDLED + 'deit/mask-rcnn-deit-4l96d-p16_1xb4_shapes-coco.py',
      ['coco/bbox_mAP', 'coco/segm_mAP'], 0.0),
@@ -73,7 +73,7 @@ def last_checkpoint(work_dir):
 
 
 #: the k-NN evaluation of the ssl stage's backbone
-SSL_KNN = BUNDLED + 'dino/knn-deit-4l64d-p4_1xb128_digits.py'
+SSL_KNN = BUNDLED + 'dino/knn-deit-4l64d-p8_1xb128_digits.py'
 
 
 def run(tool, *args):

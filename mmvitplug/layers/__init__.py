@@ -13,7 +13,8 @@ imported here. Registry entries for these layers (``mmvitplug.LN2d``)
 live in :mod:`mmvitplug.models.norms`.
 """
 from .affine import Affine
-from .attention import Attention, attend, check_mask, masked_softmax
+from .attention import (Attention, attend, check_mask, masked_softmax,
+                        record_attention, record_weights, recording_attention)
 from .block import Block
 from .class_attention import ClassAttention, ClassAttentionBlock
 from .conv_stem import ConvStem
@@ -32,5 +33,6 @@ __all__ = [
     'ClassAttentionBlock', 'ConvStem', 'DropPath', 'LayerNorm2d',
     'LayerScale', 'Mlp', 'PatchEmbed', 'SqueezeExcite',
     'TalkingHeadsAttention', 'attend', 'check_mask', 'drop_path',
-    'masked_softmax', 'resize_pos_embed', 'tokens_to_featmap'
+    'masked_softmax', 'record_attention', 'record_weights',
+    'recording_attention', 'resize_pos_embed', 'tokens_to_featmap'
 ]

@@ -1,12 +1,68 @@
 # Copyright (c) mmvitplug contributors.
 """Scaled dot-product attention (:func:`attend`) and multi-head
 self-attention (:class:`Attention`), each with a fused and an explicit path.
+
+While :func:`record_attention` is active, every attention computed by
+:func:`attend` (and by the layers that materialise their weights
+themselves and call :func:`record_weights`) takes its explicit path and
+appends its weights to the recording, in forward order: a backbone needs
+nothing more to have its attention maps drawn.
 """
-from typing import Optional, Tuple
+import contextlib
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+#: the recordings of the active :func:`record_attention` contexts (innermost
+#: last); each is the list of weights recorded so far
+_RECORDINGS: List[List[torch.Tensor]] = []
+
+
+@contextlib.contextmanager
+def record_attention() -> Iterator[List[torch.Tensor]]:
+    """Record the attention weights computed inside the context.
+
+    While the context is active, :func:`attend` takes its explicit path
+    (the same function as the fused one) and every attention layer of
+    :mod:`mmvitplug.layers` and of the backbones appends its weights
+    (B, H, Nq, Nk), detached, in forward order, to the list this context
+    yields: the post-softmax weights that multiply the values (after head
+    mixing for talking heads, after gating for ConViT's GPSA). Token
+    attention only: XCiT's cross-covariance attention, whose weights mix
+    channels, is not recorded (its class-attention layers are). Contexts
+    nest; only the innermost records. Outside any context nothing is
+    recorded and no path changes.
+
+    Example:
+        >>> with record_attention() as weights:
+        ...     backbone(images)
+        >>> last = weights[-1]  # the last attention of the forward pass
+
+    Yields:
+        list[torch.Tensor]: The recorded weights.
+    """
+    recording: List[torch.Tensor] = []
+    _RECORDINGS.append(recording)
+    try:
+        yield recording
+    finally:
+        _RECORDINGS.pop()
+
+
+def recording_attention() -> bool:
+    """Whether a :func:`record_attention` context is active (attention
+    layers then take their explicit path and call :func:`record_weights`).
+    """
+    return bool(_RECORDINGS)
+
+
+def record_weights(weights: torch.Tensor) -> None:
+    """Append attention weights (B, H, Nq, Nk) to the innermost active
+    :func:`record_attention` recording, detached; no-op outside one."""
+    if _RECORDINGS:
+        _RECORDINGS[-1].append(weights.detach())
 
 
 def check_mask(mask: torch.Tensor, shape: Tuple[int, int, int, int],
@@ -133,7 +189,8 @@ def attend(q: torch.Tensor,
             mask, broadcastable to (B, H, Nq, Nk). Defaults to None.
         dropout_p (float): Dropout rate on the attention weights; pass 0.
             outside training. Defaults to 0.
-        fused (bool): Use the fused kernel. Defaults to True.
+        fused (bool): Use the fused kernel (the explicit path runs anyway
+            inside :func:`record_attention`). Defaults to True.
 
     Returns:
         torch.Tensor: The attention output (B, H, Nq, Dv).
@@ -144,7 +201,7 @@ def attend(q: torch.Tensor,
             f'{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}')
     if mask is not None:
         check_mask(mask, (*q.shape[:3], k.shape[2]))
-    if fused:
+    if fused and not _RECORDINGS:
         if mask is not None and mask.dtype != torch.bool:
             mask = mask.to(q.dtype)
         return F.scaled_dot_product_attention(
@@ -152,6 +209,7 @@ def attend(q: torch.Tensor,
     if scale is None:
         scale = q.shape[-1]**-0.5
     attn = masked_softmax((q * scale) @ k.transpose(-2, -1), mask)
+    record_weights(attn)
     if dropout_p > 0.:
         attn = F.dropout(attn, dropout_p)
     return attn @ v

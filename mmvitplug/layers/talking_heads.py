@@ -9,7 +9,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from .attention import check_mask, masked_softmax
+from .attention import check_mask, masked_softmax, record_weights
 
 
 class TalkingHeadsAttention(nn.Module):
@@ -105,6 +105,7 @@ class TalkingHeadsAttention(nn.Module):
             dropped = ~mask if mask.dtype == torch.bool else \
                 mask == float('-inf')
             attn = attn.masked_fill(dropped, 0.)
+        record_weights(attn)
         x = self.attn_drop(attn) @ v
         x = x.transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(x))

@@ -190,6 +190,7 @@ ALGOS = {
     'upernet': 'EncoderDecoder',
     'semfpn': 'EncoderDecoder',  # Semantic FPN (XCiT)
     'knn': 'mmvitplug.EmbeddingModel',  # k-NN evaluation
+    'linear': 'ImageClassifier',  # linear probe of a frozen backbone
     'seer': 'mmvitplug.SEER',  # SwAV on RegNetY
     'snn': 'mmvitplug.EmbeddingModel',  # soft nearest neighbours (PAWS)
     'paws': 'mmvitplug.PAWS',

@@ -49,6 +49,9 @@ REQUIRED = {
     # self-supervised pretraining (DINO, PAWS, DeepCluster, ...); and
     # 'epochs' or 'iters' (SEER: one pass over 1B images)
     'selfsup': ('optimizer', 'lr', 'lr_batch', 'weight_decay'),
+    # linear evaluation of a frozen pretrained backbone
+    'linear': ('optimizer', 'lr', 'lr_batch', 'weight_decay', 'epochs',
+               'warmup_epochs', 'eval_resize', 'n_last_blocks'),
 }
 REQUIRED['distill'] = REQUIRED['pretrain'] + ('distill_type',
                                               'distill_alpha')
@@ -227,6 +230,28 @@ def _check_grad_clip(cfg, facts):
         assert wrapper.type == 'mmvitplug.ClipOptimWrapper'
 
 
+def _num_layers(backbone):
+    from mmvitplug.registry import MODELS
+    cls = MODELS.get(backbone.type.split('.')[-1])
+    arch = backbone.arch
+    return (cls.arch_zoo[arch] if isinstance(arch, str) else arch)[
+        cls.num_stages_key]
+
+
+def _check_n_last_blocks(cfg, facts):
+    """The features are the class tokens of the last n blocks, each after
+    the final norm, concatenated for the linear head."""
+    n = facts['n_last_blocks']
+    backbone = cfg.model.backbone
+    depth = _num_layers(backbone)
+    assert tuple(i % depth for i in backbone.out_indices) == tuple(
+        range(depth - n, depth))
+    assert backbone.out_type == 'cls_token'
+    assert backbone.norm_all_outputs
+    assert cfg.model.neck == dict(type='mmvitplug.ConcatOutputs',
+                                  num_inputs=n)
+
+
 def _nothing(cfg, facts):
     """Facts read by another check ('lr_batch') or not checkable."""
 
@@ -256,6 +281,7 @@ CHECKS = {
     'distill_tau': _check_distill('distill_tau', 'tau'),
     'kl_reduction': _check_kl_reduction,
     'grad_clip': _check_grad_clip,
+    'n_last_blocks': _check_n_last_blocks,
 }
 
 
@@ -313,6 +339,10 @@ def test_recipe(rel):
             raise AssertionError(
                 f'{rel}: {key} = {facts[key]!r} ({facts["source"]}): '
                 f'{e}') from e
+    if facts['kind'] == 'linear':  # the whole backbone frozen, in eval
+        backbone = cfg.model.backbone
+        assert backbone.frozen_stages == _num_layers(backbone), backbone
+        assert backbone.init_cfg.type == 'Pretrained'
     if facts['kind'] in CLS_KINDS:
         # no weight decay on 1-D parameters (biases, norms, gains)
         paramwise = cfg.optim_wrapper.paramwise_cfg

@@ -97,3 +97,28 @@ def test_deepcluster_dist_train_two_cpu_processes(bundled_digits, tmp_path,
     assert logged(tmp_path, 'clusters_used')[-1] > 1
     labels = saved_labels(tmp_path, 2)
     assert labels.shape == (512, )  # every image, gathered from both ranks
+
+
+@pytest.mark.e2e
+def test_deepercluster_dist_train_two_cpu_processes(bundled_digits, tmp_path,
+                                                    repo_root,
+                                                    subprocess_env):
+    """DeeperCluster under 2 processes: the single-clustering path (the
+    official code needs a world size divisible by the super-classes) with
+    features gathered and the hierarchical labels broadcast."""
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29539')
+    log = run_tool([
+        'bash', osp.join(repo_root, 'tools', 'dist_train.sh'),
+        DEEPERCLUSTER, '2', '--work-dir', str(tmp_path), '--cfg-options',
+        *small(2, 384), 'custom_hooks.0.interval=1'
+    ], cwd=repo_root, env=env, timeout=600)
+    assert 'Distributed training: True' in log
+    assert log.count('DeepClusterHook, epoch') == 2  # logged by rank 0
+    # both epochs trained
+    records = train_records(tmp_path)
+    assert {r['epoch'] for r in records} == {1, 2}
+    assert logged(tmp_path, 'super_clusters_used')[-1] == 4
+    for key in ('loss_super', 'loss_sub'):
+        assert all(0 < v < 10 for v in logged(tmp_path, key)), key
+    labels = saved_labels(tmp_path, 2)
+    assert labels.shape == (384, )  # every image, gathered from both ranks

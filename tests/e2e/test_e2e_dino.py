@@ -19,7 +19,7 @@ from _e2e import logged, run_tool, train, train_records
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = 'configs/bundled/dino/dino-deit-4l64d-p4_1xb64_digits.py'
+CONFIG = 'configs/bundled/dino/dino-deit-4l64d-p8_1xb64_digits.py'
 EPOCHS = 2
 SMALL = [
     'train_dataloader.dataset.indices=128',

@@ -12,8 +12,9 @@ import os.path as osp
 import sys
 
 import pytest
+import torch
 
-from _e2e import logged, run_tool, train
+from _e2e import logged, run_tool, train, train_records
 
 CONFIG = 'configs/bundled/upreid/upreid-deit-4l64d-p8_1xb64_digits.py'
 KNN = 'configs/bundled/upreid/knn-deit-4l64d-p8_1xb128_digits.py'
@@ -53,3 +54,33 @@ def test_upreid_trains_exports_and_knn(bundled_digits, tmp_path, repo_root,
         'test_dataloader.persistent_workers=False'
     ], repo_root, subprocess_env)
     assert 'knn/top1_k20' in log
+
+
+@pytest.mark.e2e
+def test_upreid_dist_train_two_cpu_processes(bundled_digits, tmp_path,
+                                             repo_root, subprocess_env):
+    """UP-ReID under 2 processes (gloo on CPU): MoCo's queue takes the keys
+    of both ranks, the losses stay finite."""
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29541')
+    log = run_tool([
+        'bash', osp.join(repo_root, 'tools', 'dist_train.sh'), CONFIG, '2',
+        '--work-dir', str(tmp_path), '--cfg-options',
+        'default_hooks.logger.interval=1',
+        'train_dataloader.dataset.indices=128',
+        'train_dataloader.batch_size=32',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        f'train_cfg.max_epochs={EPOCHS}', f'param_scheduler.1.end={EPOCHS}',
+        f'default_hooks.checkpoint.interval={EPOCHS}'
+    ], cwd=repo_root, env=env, timeout=600)
+    assert 'Distributed training: True' in log
+    # 128 images: 64 per rank, 2 steps of 32 per epoch
+    records = train_records(tmp_path)
+    assert sorted(r['iter'] for r in records) == [1, 2, 3, 4]
+    for key in ('loss_ins', 'loss_gc', 'loss_lc'):
+        assert all(math.isfinite(v) for v in logged(tmp_path, key)), key
+    state = torch.load(osp.join(str(tmp_path), f'epoch_{EPOCHS}.pth'),
+                       map_location='cpu', weights_only=False)['state_dict']
+    # the queue took the keys of both ranks: 4 steps x 2 ranks x 2 views x
+    # 32 images (queue of 1024)
+    assert int(state['loss_module.queue_ptr']) == 512

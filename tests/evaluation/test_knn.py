@@ -265,7 +265,7 @@ def test_export_tool_reads_the_algorithm_of_any_scope(tmp_path, repo_root):
     src = str(tmp_path / 'src.pth')
     torch.save(dict(state_dict=state), src)
     for config, exported, value in (
-            ('configs/bundled/dino/dino-deit-4l64d-p4_1xb64_digits.py',
+            ('configs/bundled/dino/dino-deit-4l64d-p8_1xb64_digits.py',
              'teacher.module.backbone', 1.),
             ('configs/bundled/macl/macl-simclr-deit-4l64d-p8_1xb64_digits.py',
              'backbone', 0.)):

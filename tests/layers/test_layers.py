@@ -15,7 +15,9 @@ from mmvitplug.layers import (Attention, Block, ClassAttention,
                               ClassAttentionBlock, DropPath, LayerNorm2d,
                               LayerScale, Mlp, PatchEmbed,
                               TalkingHeadsAttention, attend, check_mask,
-                              drop_path, masked_softmax, resize_pos_embed)
+                              drop_path, masked_softmax, record_attention,
+                              record_weights, recording_attention,
+                              resize_pos_embed)
 
 
 def _grads(module):
@@ -861,7 +863,7 @@ def test_layers_package_is_pure_torch():
     """``mmvitplug.layers`` imports torch and the standard library only."""
     import mmvitplug.layers
     allowed = {'torch', 'typing', 'functools', 'math', 'collections',
-               'itertools', 'numbers', 'warnings'}
+               'itertools', 'numbers', 'warnings', 'contextlib'}
     root = osp.dirname(mmvitplug.layers.__file__)
     files = sorted(glob.glob(osp.join(root, '*.py')))
     assert len(files) > 10
@@ -906,3 +908,78 @@ def test_masked_softmax():
         check_mask(bias, (2, 3, 4, 6), 'attn_bias')
     with pytest.raises(ValueError, match='^attn_bias of shape'):
         check_mask(bias[0], (2, 3, 4, 5), 'attn_bias')
+
+
+@pytest.mark.parametrize('name', ATTENTIONS)
+def test_record_attention_records_the_weights_without_changing_output(name):
+    """Inside ``record_attention`` a fused layer takes its explicit path and
+    records the weights that multiply its values, once per call; the output
+    is the fused one."""
+    module = _randomize(ATTENTIONS[name]()).double().eval()
+    module.fused_attn = True
+    B, N = 2, 9
+    queries, keys = _query_key_tokens(module, N)
+    torch.manual_seed(0)
+    x = torch.randn(B, N, 32, dtype=torch.float64)
+    fused = module(x)
+    with record_attention() as recorded:
+        assert recording_attention()
+        out = module(x)
+    assert not recording_attention()
+    torch.testing.assert_close(out, fused, atol=1e-10, rtol=0)
+    assert len(recorded) == 1
+    weights = recorded[0]
+    assert weights.shape == (B, module.num_heads, len(queries), len(keys))
+    assert not weights.requires_grad
+    # the recorded weights are the explicit path's
+    if isinstance(module, TalkingHeadsAttention):
+        qkv = module.qkv(x).reshape(B, N, 3, module.num_heads, -1)
+        q, k, _ = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        expected = module._attn_explicit(q, k, None)
+    else:
+        captured = []
+        real_attend = attend
+
+        def spy(q, k, v, **kwargs):
+            captured.append((q, k, kwargs['scale']))
+            return real_attend(q, k, v, **kwargs)
+
+        import mmvitplug.layers.attention as attention_module
+        import mmvitplug.layers.class_attention as class_module
+        target = class_module if isinstance(module, ClassAttention) \
+            else attention_module
+        setattr(target, 'attend', spy)
+        try:
+            module(x)
+        finally:
+            setattr(target, 'attend', real_attend)
+        q, k, scale = captured[0]
+        expected = ((q * scale) @ k.transpose(-2, -1)).softmax(-1)
+        assert torch.allclose(weights.sum(-1), torch.ones(()).double())
+    torch.testing.assert_close(weights, expected, atol=1e-12, rtol=0)
+    # outside the context nothing more is recorded
+    module(x)
+    assert len(recorded) == 1
+
+
+def test_record_attention_nests_and_leaves_the_fused_path_alone(
+        monkeypatch):
+    calls = []
+    sdpa = F.scaled_dot_product_attention
+    monkeypatch.setattr(
+        F, 'scaled_dot_product_attention',
+        lambda *a, **k: calls.append(1) or sdpa(*a, **k))
+    q, k, v = torch.randn(3, 1, 2, 4, 8).unbind(0)
+    attend(q, k, v)  # no recording: the fused kernel
+    assert len(calls) == 1
+    with record_attention() as outer:
+        attend(q, k, v)
+        with record_attention() as inner:
+            attend(q, k, v)
+            attend(q[:, :, :1], k, v)
+        attend(q, k, v)
+    assert len(calls) == 1  # explicit path inside the contexts
+    assert [w.shape[2] for w in inner] == [4, 1]
+    assert len(outer) == 2  # only the innermost context records
+    record_weights(torch.ones(1))  # outside: a no-op
+    assert len(outer) == 2 and len(inner) == 2

@@ -33,7 +33,7 @@ K = 16
 IMAGENET_CFG = osp.join(REPO_ROOT, 'configs', 'dino',
                         'dino-deit-small_8xb64_in1k.py')
 DIGITS_CFG = osp.join(REPO_ROOT, 'configs', 'bundled', 'dino',
-                      'dino-deit-4l64d-p4_1xb64_digits.py')
+                      'dino-deit-4l64d-p8_1xb64_digits.py')
 
 
 @pytest.fixture(autouse=True)

@@ -336,6 +336,7 @@ def test_classifier_map_is_the_backbones_featmap(cfg, channels, img):
     model = classifier(cfg, channels)
     model.eval()
     x = torch.randn(2, 3, *img)
+    out_type = model.backbone.out_type
     feats, featmap = model.extract_feat_and_map(x)
     reference = featmap_backbone(cfg)
     # (a CvT built for maps has no class-token norm)
@@ -351,8 +352,9 @@ def test_classifier_map_is_the_backbones_featmap(cfg, channels, img):
     for a, b in zip(feats, plain):
         a, b = (a, b) if torch.is_tensor(a) else (a[0], b[0])
         torch.testing.assert_close(a, b)
-    # format_output is the class's method again
-    assert 'format_output' not in vars(model.backbone)
+    # the extra output is gone after the pass; out_type unchanged
+    assert model.backbone._also_outputs == []
+    assert model.backbone.out_type == out_type
 
 
 def test_classifier_on_a_non_square_map_with_ce():

@@ -12,7 +12,7 @@ import torch
 from _builders import REPO_ROOT
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'bundled', 'dino',
-                  'dino-deit-4l64d-p4_1xb64_digits.py')
+                  'dino-deit-4l64d-p8_1xb64_digits.py')
 
 
 def _tool():
@@ -49,20 +49,20 @@ def test_attention_map_of_dino_teacher(tmp_path, image):
     out = str(tmp_path / 'attn.png')
     maps = tool.main([CONFIG, ckpt, image, '--out', out])
     assert osp.isfile(out) and mmcv.imread(out).size > 0
-    # 2 heads, a 8x8 grid of 4-pixel patches (34x35 cropped to 32x32)
-    assert maps.shape == (2, 8, 8)
+    # 2 heads, a 4x4 grid of 8-pixel patches (34x35 cropped to 32x32)
+    assert maps.shape == (2, 4, 4)
     # weights of the class token: positive, at most 1 over the patches (the
     # rest goes to the class token itself)
     assert (maps > 0).all() and (maps.sum(dim=(1, 2)) < 1).all()
 
-    # the recomputed weights are the layer's real attention: they reproduce
-    # the attention module's output
+    # the map is the last layer's real attention: recomputed from that
+    # layer's input, it reproduces the layer's output
     teacher = model.teacher.module.backbone.eval()
-    attn = tool.last_attention_module(teacher)
+    attn = teacher.layers[-1][-1].attn
     seen = {}
     attn.register_forward_hook(
         lambda m, args, output: seen.update(x=args[0], out=output))
-    _, x = tool.load_image(image, None, 4, dict(cfg.model.data_preprocessor))
+    _, x = tool.load_image(image, None, 8, dict(cfg.model.data_preprocessor))
     ours = tool.class_token_attention(teacher, x)
     assert torch.allclose(ours, maps, atol=1e-6)
     tokens = seen['x']
@@ -70,7 +70,7 @@ def test_attention_map_of_dino_teacher(tmp_path, image):
     qkv = attn.qkv(tokens).reshape(B, N, 3, 2, C // 2).permute(2, 0, 3, 1, 4)
     q, k, v = qkv.unbind(0)
     weights = ((q * attn.scale) @ k.transpose(-2, -1)).softmax(-1)
-    assert torch.allclose(weights[0, :, 0, 1:].reshape(2, 8, 8), maps,
+    assert torch.allclose(weights[0, :, 0, 1:].reshape(2, 4, 4), maps,
                           atol=1e-6)
     expected = attn.proj((weights @ v).transpose(1, 2).reshape(B, N, C))
     assert torch.allclose(expected, seen['out'], atol=1e-5)
@@ -79,12 +79,68 @@ def test_attention_map_of_dino_teacher(tmp_path, image):
     assert not torch.allclose(student, maps)
 
 
-def test_attention_map_needs_a_class_token_trunk():
+#: backbone -> (image height, width, stride of the last attention's grid,
+#: extra tokens, constructor overrides)
+WITH_CLASS_TOKEN = {
+    'DeiT': (32, 48, 8, 1, {}),
+    'DeiT-distilled': (32, 48, 8, 2, dict(distilled=True)),
+    'CaiT': (32, 48, 8, 1, {}),  # class-attention stage
+    'PatchConvNet': (16, 24, 4, 1, {}),  # attention pooling
+    'ConViT': (32, 32, 8, 1, {}),  # MHSA blocks after the GPSA ones
+    'PiT': (32, 64, 16, 1, {}),  # last stage of the pyramid
+    # class token in the last stage; its keys are strided (stride-2 k / v
+    # projections): a 16 px query grid, a 32 px key grid
+    'CvT': (32, 64, 32, 1, {}),
+    'XCiT': (16, 32, 4, 1, {}),  # class-attention layers
+}
+
+
+@pytest.mark.parametrize('name', WITH_CLASS_TOKEN)
+def test_attention_map_of_any_class_token_backbone(name):
+    """No per-backbone code: every backbone whose last attention has a
+    class token is drawn, the map is that attention's class-token row over
+    the patch grid (non-square images: the orientation is checked), and
+    recording does not change the backbone's output."""
+    import mmvitplug.models.backbones as backbones
+    from mmvitplug.layers import record_attention
+    from _builders import build_tiny
     tool = _tool()
-    from mmvitplug.models.backbones import ResMLP
-    backbone = ResMLP(
-        arch=dict(embed_dims=32, num_layers=2, feedforward_channels=64,
-                  init_values=0.1),
-        img_size=32, patch_size=8)
-    with pytest.raises(ValueError, match='flat ViT'):
-        tool.class_token_attention(backbone, torch.zeros(1, 3, 32, 32))
+    H, W, stride, extra, overrides = WITH_CLASS_TOKEN[name]
+    cls = getattr(backbones, name.split('-')[0])
+    backbone = build_tiny(cls, **overrides).eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in backbone.parameters():  # non-trivial attention
+            p.add_(torch.randn_like(p) * 0.1)
+    x = torch.randn(1, 3, H, W)
+    with torch.no_grad():
+        plain = backbone(x)
+        with record_attention() as recorded:
+            again = backbone(x)
+    for a, b in zip(plain, again):
+        for t1, t2 in zip(a if isinstance(a, (list, tuple)) else [a],
+                          b if isinstance(b, (list, tuple)) else [b]):
+            torch.testing.assert_close(t1, t2, atol=1e-5, rtol=1e-5)
+    maps = tool.class_token_attention(backbone, x)
+    heads = recorded[-1].shape[1]
+    assert maps.shape == (heads, H // stride, W // stride)
+    last = recorded[-1][0, :, 0, extra:]
+    assert torch.equal(maps.flatten(1), last)
+    assert (maps >= 0).all() and (maps.sum(dim=(1, 2)) <= 1 + 1e-5).all()
+    # patch order is row-major: the map is not its transpose read wrongly
+    assert not torch.allclose(maps, maps.flip(-1))
+
+
+@pytest.mark.parametrize('name,match', [
+    ('ResMLP', 'computes no token attention'),  # no attention at all
+    ('LeViT', 'not a class token'),  # attention, no class token
+    ('CCT', 'not a class token'),  # sequence pooling, no class token
+])
+def test_attention_map_needs_a_class_token(name, match):
+    import mmvitplug.models.backbones as backbones
+    from _builders import TINY_KWARGS, build_tiny
+    tool = _tool()
+    backbone = build_tiny(getattr(backbones, name)).eval()
+    size = TINY_KWARGS[name].get('img_size', 32)
+    with pytest.raises(ValueError, match=match):
+        tool.class_token_attention(backbone, torch.zeros(1, 3, size, size))

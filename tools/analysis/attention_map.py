@@ -6,24 +6,25 @@ paper (Caron et al. 2021, Fig. 1 / 3; the official
 Usage::
 
     python tools/analysis/attention_map.py CONFIG CHECKPOINT IMAGE \
-        --out attention.png [--size 224]
+        --out attention.png [--size 224] [--divisor 16]
 
-``CONFIG`` is any config whose model has a flat-trunk mmvitplug backbone
-with a class token (DeiT, DeiT III, ...): a DINO pretraining config (the
-EMA teacher's backbone is shown, the model's ``pretrained_backbone``), a
-k-NN or classification config (``model.backbone``). ``CHECKPOINT`` is a
-checkpoint of that model (or ``none``: the model as initialised). The
-image is resized so that its short side is ``--size`` (default: unchanged)
-and cropped to a multiple of the patch size, normalised with the model's
-data preprocessor, and the attention of the class token to every patch in
-the last trunk layer is drawn for each head (nearest upsampling to pixels)
-next to the image, in one PNG.
+``CONFIG`` is any config whose model has an mmvitplug backbone with a
+class token (DeiT, DeiT III, CaiT, PatchConvNet, ConViT, PiT, CvT, XCiT,
+...): a DINO pretraining config (the EMA teacher's backbone is shown, the
+model's ``pretrained_backbone``), a k-NN or classification config
+(``model.backbone``). ``CHECKPOINT`` is a checkpoint of that model (or
+``none``: the model as initialised). The image is resized so that its
+short side is ``--size`` (default: unchanged) and cropped to a multiple of
+the patch size (``--divisor``), normalised with the model's data
+preprocessor, and the attention of the class token to every patch in the
+last attention layer is drawn for each head (nearest upsampling to
+pixels) next to the image, in one PNG.
 
-The weights are those of the explicit attention path: the last layer's
-attention module (an :class:`mmvitplug.layers.Attention`, with ``qkv``,
-``num_heads`` and ``scale``) is given its input by a forward pre-hook and
-``softmax(q k^T * scale)`` is recomputed from it, which is what both the
-fused and the explicit path compute.
+The weights are those the last attention layer multiplies its values
+with, recorded by :func:`mmvitplug.layers.record_attention` (which runs
+the explicit path, the same function as the fused one): any backbone whose
+attention goes through the shared layers is drawn, with no per-backbone
+code. For CaiT, PatchConvNet and XCiT that is the class-attention stage.
 """
 import argparse
 import os.path as osp
@@ -49,6 +50,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--size', type=int, default=None,
         help='resize the short side to this (default: keep the size)')
+    parser.add_argument(
+        '--divisor', type=int, default=None,
+        help='crop the image to a multiple of this (default: the '
+        "backbone's patch size; a pyramid such as PiT needs its total "
+        'stride, e.g. 32)')
     return parser.parse_args(argv)
 
 
@@ -87,62 +93,67 @@ def load_image(path: str, size: Optional[int], patch: int,
     return img, x[None]
 
 
-def last_attention_module(backbone: nn.Module) -> nn.Module:
-    """The attention module of the backbone's last trunk layer."""
-    layers = getattr(backbone, 'layers', None)
-    if not layers:
-        raise ValueError(f'{type(backbone).__name__} is not an mmvitplug '
-                         'backbone with declared trunk layers')
-    attn = getattr(layers[-1][-1], 'attn', None)
-    if attn is None or not all(
-            hasattr(attn, a) for a in ('qkv', 'num_heads', 'scale')):
-        raise ValueError(
-            f'the last layer of {type(backbone).__name__} has no '
-            'multi-head self-attention with a qkv projection '
-            '(mmvitplug.layers.Attention); attention maps need a flat ViT '
-            'trunk with a class token such as DeiT')
-    return attn
+def _grid(num_patches: int, height: int,
+          width: int) -> Optional[Tuple[int, int]]:
+    """The (h, w) token grid of ``num_patches`` tokens over an image of
+    ``height`` x ``width`` pixels with one integer stride, or None."""
+    for stride in range(1, max(height, width) + 1):
+        h, w = height // stride, width // stride
+        if h * w == num_patches and h * stride == height \
+                and w * stride == width:
+            return h, w
+        if h * w < num_patches:
+            return None
+    return None
 
 
 @torch.no_grad()
 def class_token_attention(backbone: nn.Module,
                           x: torch.Tensor) -> torch.Tensor:
-    """Attention of the class token to each patch in the last trunk layer.
+    """Attention of the class token to each patch in the backbone's last
+    attention layer.
+
+    The forward pass runs inside :func:`mmvitplug.layers.record_attention`,
+    so any backbone whose attention goes through the shared attention
+    layers is supported (DeiT, DeiT III, CaiT and PatchConvNet's class
+    attention, ConViT, PiT, CvT, XCiT's class attention, ...). The last
+    recorded attention must have a class token first: its keys are one or
+    two leading tokens (class, distillation) and a patch grid of the
+    image's aspect ratio (any stride: a pyramid's last stage too).
 
     Args:
-        backbone (nn.Module): An mmvitplug flat-trunk backbone with a class
-            token first (``num_extra_tokens`` leading tokens).
+        backbone (nn.Module): A backbone in eval mode.
         x (Tensor): One normalised image (1, 3, H, W).
 
     Returns:
-        Tensor: (heads, H / patch, W / patch) attention weights.
+        Tensor: (heads, h, w) attention weights of the class token (query
+        0) on the last layer's patch grid.
+
+    Raises:
+        ValueError: The backbone computes no recorded attention, or its
+            last attention has no class token before a patch grid.
     """
-    attn = last_attention_module(backbone)
-    captured = {}
-
-    def hook(module, args, kwargs):
-        captured['tokens'] = args[0] if args else kwargs['x']
-
-    handle = attn.register_forward_pre_hook(hook, with_kwargs=True)
-    try:
+    from mmvitplug.layers import record_attention
+    with record_attention() as recorded:
         backbone(x)
-    finally:
-        handle.remove()
-    tokens = captured['tokens']
-    B, N, C = tokens.shape
-    heads = attn.num_heads
-    qkv = attn.qkv(tokens).reshape(B, N, 3, heads, C // heads)
-    q, k, _ = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-    weights = ((q * attn.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
-    patch = backbone.patch_size
-    patch = patch[0] if isinstance(patch, (tuple, list)) else patch
-    h, w = x.shape[-2] // patch, x.shape[-1] // patch
-    extra = getattr(backbone, 'num_extra_tokens', N - h * w)
-    if extra < 1 or N - extra != h * w:
+    name = type(backbone).__name__
+    if not recorded:
         raise ValueError(
-            f'{type(backbone).__name__}: {N} tokens in the last layer are '
-            f'not a class token and a {h}x{w} patch grid')
-    return weights[0, :, 0, extra:].reshape(heads, h, w)
+            f'{name} computes no token attention through mmvitplug.layers '
+            '(record_attention recorded nothing); attention maps need a '
+            'ViT with a class token such as DeiT')
+    weights = recorded[-1]
+    heads, num_keys = weights.shape[1], weights.shape[-1]
+    H, W = x.shape[-2:]
+    for extra in (1, 2):  # class token (+ distillation token)
+        grid = _grid(num_keys - extra, H, W)
+        if grid is not None:
+            return weights[0, :, 0, extra:].reshape(heads, *grid)
+    raise ValueError(
+        f'the last attention of {name} attends over {num_keys} tokens, '
+        f'which are not a class token (and a distillation token) before a '
+        f'patch grid of the {W}x{H} image: attention maps need a ViT with '
+        'a class token such as DeiT')
 
 
 def save_figure(img: np.ndarray, maps: torch.Tensor, out: str) -> None:
@@ -171,9 +182,12 @@ def main(argv: Optional[List[str]] = None) -> torch.Tensor:
     import mmvitplug  # noqa: F401  (registers the models)
     cfg = Config.fromfile(args.config)
     backbone, preprocessor = build_backbone(cfg, args.checkpoint)
-    patch = backbone.patch_size
-    patch = patch[0] if isinstance(patch, (tuple, list)) else patch
-    img, x = load_image(args.image, args.size, patch, preprocessor)
+    divisor = args.divisor
+    if divisor is None:
+        divisor = backbone.patch_size
+        divisor = divisor[0] if isinstance(divisor, (tuple, list)) \
+            else divisor
+    img, x = load_image(args.image, args.size, divisor, preprocessor)
     maps = class_token_attention(backbone, x)
     save_figure(img, maps, args.out)
     print(f'{maps.shape[0]} heads, {maps.shape[1]}x{maps.shape[2]} patches '

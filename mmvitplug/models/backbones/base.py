@@ -53,8 +53,10 @@ stage is more than its layers applied in order.
 """
 import itertools
 from abc import ABCMeta
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Dict, Iterable, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 import torch.nn as nn
@@ -346,6 +348,8 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
                              f'{self.num_stages}], got {frozen_stages}')
         self.frozen_stages = frozen_stages
         self.with_cp = with_cp
+        # (out_type, list) of the active also_output contexts
+        self._also_outputs: List[Tuple[str, list]] = []
 
     @classmethod
     def num_stages_of(cls, settings: dict) -> int:
@@ -576,6 +580,60 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         top is applied here after the last stage)."""
         raise NotImplementedError
 
+    def _check_out_type(self, out_type: str, what: str) -> None:
+        if out_type not in self.out_types:
+            raise ValueError(
+                f"{what}: unknown out_type '{out_type}'"
+                f'{self.out_type_hints.get(out_type, "")}; '
+                f'{type(self).__name__} has {list(self.out_types)}')
+
+    def format_as(self, x, index: int, context, out_type: str):
+        """:meth:`format_output` with another ``out_type`` (one of
+        :attr:`out_types`); the backbone's own ``out_type`` is unchanged
+        afterwards.
+
+        Raises:
+            ValueError: ``out_type`` is not one of :attr:`out_types`.
+        """
+        self._check_out_type(out_type, 'format_as')
+        own = self.out_type
+        self.out_type = out_type
+        try:
+            return self.format_output(x, index, context)
+        finally:
+            self.out_type = own
+
+    @contextmanager
+    def also_output(self, out_type: str) -> Iterator[list]:
+        """While active, :meth:`forward` also formats each ``out_indices``
+        stage as ``out_type``, from the same pass, into the yielded list
+        (one entry per output stage and forward call); what ``forward``
+        returns is unchanged. E.g. an auxiliary loss on the token map of a
+        backbone that outputs class tokens (DRLoc)::
+
+            with backbone.also_output('featmap') as maps:
+                cls_tokens = backbone(images)
+            token_map = maps[-1]  # (B, C, H, W) of the last output stage
+
+        Raises:
+            ValueError: ``out_type`` is not one of :attr:`out_types`, or
+                is final-only and ``out_indices`` has other stages.
+        """
+        self._check_out_type(out_type, 'also_output')
+        last = self.num_stages - 1
+        if out_type in self.final_only_out_types and \
+                self.out_indices != (last, ):
+            raise ValueError(
+                f"also_output('{out_type}'): "
+                f'{self.final_only_out_types[out_type]}, but out_indices '
+                f'is {list(self.out_indices)}')
+        entry = (out_type, [])
+        self._also_outputs.append(entry)
+        try:
+            yield entry[1]
+        finally:
+            self._also_outputs.remove(entry)
+
     def run_layer(self, layer: nn.Module, *args):
         """``layer(*args)``, gradient-checkpointed in training when
         ``with_cp``."""
@@ -600,6 +658,8 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
             x, context = self.forward_stage(i, x, context)
             if i in self.out_indices:
                 outs.append(self.format_output(x, i, context))
+                for out_type, extra in self._also_outputs:
+                    extra.append(self.format_as(x, i, context, out_type))
         return tuple(outs)
 
 

@@ -216,6 +216,11 @@ class CaiT(VisionBackbone):
         if index < self.num_stages - 1:
             return format_tokens(x, self.out_type, hw)
         if self.out_type == 'cls_token':
+            if self.cls_token is None:
+                raise ValueError(
+                    'this CaiT was built without a class token and '
+                    "class-attention blocks (out_type='featmap' / 'raw' / "
+                    "...): build it with out_type='cls_token' to get them")
             return self.norm(self._class_attention(x))[:, 0]
         return format_tokens(self.norm(x), self.out_type, hw)
 

@@ -9,7 +9,8 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from mmvitplug.layers import Block, PatchEmbed, attend, resize_pos_embed
+from mmvitplug.layers import (Block, PatchEmbed, attend, record_weights,
+                              recording_attention, resize_pos_embed)
 from mmvitplug.registry import MODELS
 from .base import (Parts, VisionBackbone, drop_path_rates, format_tokens,
                    norm_factory)
@@ -184,7 +185,7 @@ class GPSA(nn.Module):
         q, k = self.qk(x).view(B, N, 2, H, D).permute(2, 0, 3, 1, 4)
         v = self.v(x)
         dropout = self.training and self.attn_drop.p > 0
-        if self.fused_attn and not dropout:
+        if self.fused_attn and not dropout and not recording_attention():
             content = attend(q, k, v.view(B, N, H, D).transpose(1, 2),
                              scale=self.scale)  # (B, H, N, D)
             # positional part for the whole batch: (H, N, N) @ (H, N, B*D)
@@ -197,6 +198,7 @@ class GPSA(nn.Module):
             content = ((q * self.scale) @ k.transpose(-2, -1)).softmax(-1)
             attn = (1. - gate) * content + gate * pos
             attn = attn / attn.sum(dim=-1, keepdim=True)
+            record_weights(attn)
             attn = self.attn_drop(attn)
             out = (attn @ v.view(B, N, H, D).transpose(1, 2)).transpose(1, 2)
         return self.proj_drop(self.proj(out.reshape(B, N, C)))

@@ -72,6 +72,11 @@ class DeiT(VisionBackbone):
             mean of the patch tokens, or 'raw' (B, N + extra, C).
             Defaults to 'cls_token'.
         final_norm (bool): Norm after the last block. Defaults to True.
+        norm_all_outputs (bool): Apply the final norm to the output of
+            every ``out_indices`` block, not only the last one's, as DINO's
+            ``get_intermediate_layers`` and its linear evaluation on the
+            class tokens of the last 4 blocks do. Needs ``final_norm``.
+            Defaults to False.
         qkv_bias (bool): Bias in the qkv projections. Defaults to True.
         drop_rate (float): Dropout after the position embedding, the
             attention projection and in the MLPs. Defaults to 0.
@@ -178,6 +183,7 @@ class DeiT(VisionBackbone):
                  out_indices: Union[int, Sequence[int]] = -1,
                  out_type: str = 'cls_token',
                  final_norm: bool = True,
+                 norm_all_outputs: bool = False,
                  qkv_bias: bool = True,
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,
@@ -226,7 +232,11 @@ class DeiT(VisionBackbone):
         self.patch_size = patch_size
         self.drop_path_mode = drop_path_mode
         self.layer_scale_init_value = layer_scale_init_value
+        if norm_all_outputs and not final_norm:
+            raise ValueError('norm_all_outputs=True applies the final norm '
+                             'to every output: it needs final_norm=True')
         self.final_norm = final_norm
+        self.norm_all_outputs = norm_all_outputs
         self.interpolate_mode = interpolate_mode
 
         dims = self.embed_dims
@@ -278,8 +288,9 @@ class DeiT(VisionBackbone):
 
     def format_output(self, x: torch.Tensor, index: int,
                       hw: Tuple[int, int]):
-        """The final norm after the last block, then ``out_type``."""
-        if index == self.num_stages - 1:
+        """The final norm after the last block (after every output block
+        with ``norm_all_outputs``), then ``out_type``."""
+        if index == self.num_stages - 1 or self.norm_all_outputs:
             x = self.norm(x)
         if self.out_type == 'cls_token':
             return (x[:, 0], x[:, 1]) if self.distilled else x[:, 0]

@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmvitplug.layers import DropPath, attend, tokens_to_featmap
+from mmvitplug.layers import (DropPath, attend, record_weights,
+                              recording_attention, tokens_to_featmap)
 from mmvitplug.registry import MODELS
 from .base import Parts, VisionBackbone
 
@@ -225,11 +226,13 @@ class _BiasedAttention(nn.Module):
         function) runs.
         """
         if self.fused_attn and not (bias.requires_grad
-                                    and q.device.type == 'cpu'):
+                                    and q.device.type == 'cpu'
+                                    or recording_attention()):
             return attend(q, k, v, scale=self.scale, mask=bias[None],
                           fused=True)
-        attn = (q * self.scale) @ k.transpose(-2, -1) + bias
-        return attn.softmax(dim=-1) @ v
+        attn = ((q * self.scale) @ k.transpose(-2, -1) + bias).softmax(-1)
+        record_weights(attn)
+        return attn @ v
 
 
 class LeViTAttention(_BiasedAttention):

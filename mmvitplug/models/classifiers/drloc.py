@@ -1,7 +1,6 @@
 # Copyright (c) mmvitplug contributors.
 """Supervised classification with the dense relative localisation (DRLoc)
 auxiliary loss."""
-from contextlib import contextmanager
 from typing import List, Optional, Tuple
 
 import torch
@@ -12,42 +11,6 @@ from mmpretrain.structures import DataSample
 from mmvitplug.registry import MODELS
 from ..backbones.base import VisionBackbone
 from ..heads.drloc_head import DRLocHead
-
-
-@contextmanager
-def _capture_featmap(backbone: VisionBackbone):
-    """While active, ``backbone.forward`` also formats the output of its
-    last ``out_indices`` stage as ``out_type='featmap'`` (the same tensor,
-    formatted twice) into the yielded dict's ``'featmap'``.
-
-    The contract's own output path is used: the backbone's ``forward`` (with
-    whatever a family adds, e.g. LeViT's stem maps) calls ``format_output``
-    per stage; the call for the last output stage is repeated with
-    ``out_type='featmap'``.
-    """
-    captured = {}
-    format_output = backbone.format_output
-    last = backbone.out_indices[-1]
-    out_type = backbone.out_type
-
-    def format_and_capture(x, index, context):
-        out = format_output(x, index, context)
-        if index == last:
-            if out_type == 'featmap':
-                captured['featmap'] = out
-            else:
-                backbone.out_type = 'featmap'
-                try:
-                    captured['featmap'] = format_output(x, index, context)
-                finally:
-                    backbone.out_type = out_type
-        return out
-
-    backbone.format_output = format_and_capture
-    try:
-        yield captured
-    finally:
-        del backbone.format_output  # the class's method again
 
 
 @MODELS.register_module()
@@ -133,9 +96,9 @@ class DRLocClassifier(ImageClassifier):
         """
         backbone = self.backbone
         if isinstance(backbone, VisionBackbone):
-            with _capture_featmap(backbone) as captured:
+            with backbone.also_output('featmap') as maps:
                 feats = backbone(inputs)
-            featmap = captured['featmap']
+            featmap = maps[-1]  # the last output stage's map
         else:
             feats = backbone(inputs)
             last = feats[-1] if isinstance(feats, (tuple, list)) else feats

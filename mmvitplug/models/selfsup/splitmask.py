@@ -8,7 +8,6 @@ official code was released; this is built from the paper's description
 :class:`SplitMask` for what is from the paper and what is inferred.
 """
 import math
-from contextlib import contextmanager
 from typing import List, Optional, Tuple, Union
 
 import torch
@@ -53,17 +52,6 @@ def split_patches(batch_size: int, num_patches: int, ratio: float,
         batch_size, num_patches, dtype=torch.bool, device=device)
     in_a.scatter_(1, index_a, True)
     return index_a, index_b, in_a
-
-
-@contextmanager
-def _raw_output(backbone: VisionBackbone):
-    """Make ``format_output`` give the (normalised) tokens for a while."""
-    out_type = backbone.out_type
-    backbone.out_type = 'raw'
-    try:
-        yield
-    finally:
-        backbone.out_type = out_type
 
 
 def check_subset_backbone(backbone: nn.Module):
@@ -115,8 +103,7 @@ def encode_subset(backbone: VisionBackbone, tokens: torch.Tensor,
     context = grid
     for i in range(backbone.num_stages):
         x, context = backbone.forward_stage(i, x, context)
-    with _raw_output(backbone):
-        out = backbone.format_output(x, backbone.num_stages - 1, context)
+    out = backbone.format_as(x, backbone.num_stages - 1, context, 'raw')
     return out[:, -index.shape[1]:]
 
 

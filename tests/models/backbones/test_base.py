@@ -240,3 +240,70 @@ def test_joining_part_must_be_declared():
 
     with pytest.raises(RuntimeError, match=r"undeclared \['shift'\]"):
         Undeclared()
+
+
+def test_format_as_and_also_output():
+    """Another format of the same pass: ``also_output`` collects one entry
+    per output stage and forward call without changing what ``forward``
+    returns; ``format_as`` leaves ``out_type`` as it was, even on error."""
+    model = ToyPyramid(out_indices=(1, 2)).eval()
+    pooled = ToyPyramid(out_type='avg_featmap', out_indices=(1, 2)).eval()
+    pooled.load_state_dict(model.state_dict())
+    img = torch.randn(2, 3, 32, 48)
+    plain = model(img)
+    with model.also_output('avg_featmap') as extra:
+        outs = model(img)
+        model(img[:1])
+    for a, b in zip(outs, plain):
+        torch.testing.assert_close(a, b)
+    expected = pooled(img) + pooled(img[:1])
+    assert len(extra) == 4
+    for a, b in zip(extra, expected):
+        torch.testing.assert_close(a, b)
+    assert model._also_outputs == [] and model.out_type == 'featmap'
+    model(img)
+    assert len(extra) == 4  # nothing collected after the context
+
+    # nested contexts each collect
+    with model.also_output('avg_featmap') as a, \
+            model.also_output('featmap') as b:
+        model(img)
+    assert len(a) == len(b) == 2
+    torch.testing.assert_close(b[1], plain[1])
+
+    with pytest.raises(ValueError, match=r"also_output: unknown out_type "
+                       r"'cls_token'.*\['featmap', 'avg_featmap'\]"):
+        with model.also_output('cls_token'):
+            pass
+    with pytest.raises(ValueError, match='format_as: unknown out_type'):
+        model.format_as(img, 0, None, 'raw')
+    assert model.out_type == 'featmap'
+
+    class Failing(ToyPyramid):
+        def format_output(self, x, index, context):
+            raise RuntimeError('boom')
+
+    failing = Failing()
+    with pytest.raises(RuntimeError, match='boom'):
+        failing.format_as(img, 0, None, 'avg_featmap')
+    assert failing.out_type == 'featmap'
+
+
+def test_also_output_of_a_final_only_type_needs_the_last_stage_only():
+    from mmvitplug.models.backbones import CaiT
+    from _builders import build_tiny
+    model = build_tiny(CaiT, out_indices=(1, 2), out_type='featmap')
+    with pytest.raises(ValueError, match=r"also_output\('cls_token'\).*"
+                       r'out_indices is \[1, 2\]'):
+        with model.also_output('cls_token'):
+            pass
+    last = build_tiny(CaiT).eval()  # out_type='cls_token'
+    img = torch.randn(2, 3, 32, 32)
+    with last.also_output('featmap') as maps:
+        cls = last(img)
+    assert maps[0].shape == (2, 32, 4, 4) and cls[0].shape == (2, 32)
+    # a CaiT built for maps has no class-attention blocks: a clear error
+    no_cls = build_tiny(CaiT, out_type='featmap').eval()
+    with pytest.raises(ValueError, match='without a class token'):
+        with no_cls.also_output('cls_token'):
+            no_cls(img)

@@ -160,3 +160,39 @@ def test_pretrained_224_into_384(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(
             ours(x, mode='tensor'), ref(x), atol=1e-4, rtol=1e-4)
+
+
+def test_norm_all_outputs_equals_timm_intermediate_layers():
+    """DINO's linear evaluation features: the class tokens of the last 4
+    blocks, each after the final norm (timm's ``get_intermediate_layers``
+    with ``norm=True``, the official DINO ``get_intermediate_layers``)."""
+    timm = pytest.importorskip('timm')
+    from mmvitplug.converters import convert_deit
+    torch.manual_seed(0)
+    ref = timm.create_model(
+        'vit_small_patch16_224', img_size=32, patch_size=8, depth=5,
+        embed_dim=32, num_heads=2, mlp_ratio=2, num_classes=0).eval()
+    state = convert_deit({'model': ref.state_dict()})
+    state = {k[len('backbone.'):]: v for k, v in state.items()
+             if k.startswith('backbone.')}
+    arch = dict(embed_dims=32, num_layers=5, num_heads=2,
+                feedforward_channels=64)
+    ours = DeiT(arch=arch, img_size=32, patch_size=8, out_indices=(1, 2, 3, 4),
+                norm_all_outputs=True).eval()
+    ours.load_state_dict(state, strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = ref.get_intermediate_layers(
+            x, n=4, return_prefix_tokens=True, norm=True)
+        outs = ours(x)
+        plain = DeiT(arch=arch, img_size=32, patch_size=8,
+                     out_indices=(1, 2, 3, 4)).eval()
+        plain.load_state_dict(state)
+        unnormed = plain(x)
+    for out, (_, prefix) in zip(outs, expected):
+        torch.testing.assert_close(out, prefix[:, 0], atol=1e-5, rtol=1e-5)
+    # without it only the last block's output is normalised
+    torch.testing.assert_close(unnormed[-1], outs[-1])
+    assert not torch.allclose(unnormed[0], outs[0], atol=1e-3)
+    with pytest.raises(ValueError, match='needs final_norm=True'):
+        DeiT(arch=arch, final_norm=False, norm_all_outputs=True)
