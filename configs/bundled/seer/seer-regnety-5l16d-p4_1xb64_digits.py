@@ -47,7 +47,10 @@
 # uniform codes (code_entropy -> ln K), although at init the embeddings
 # differ (mean pairwise cosine 0.64, scores spread by 0.07 over the
 # images, i.e. 1.4 / epsilon): training collapses them to a point the
-# prototypes cannot tell apart. Left open (issue 9).
+# prototypes cannot tell apart. mmpretrain's own SwAVLoss (one process:
+# the same first loss, 4.199) and 2 global crops without local ones
+# collapse the same way: not this loss, not the local crops. Left open
+# (issue 9).
 _base_ = [
     '../../_base_/datasets/digits.py',
     '../../_base_/default_runtime.py',
