@@ -1,0 +1,55 @@
+# Copyright (c) mmvitplug contributors.
+"""tools/analysis/pretrain_vs_random.py: which evaluation runs how, and
+which metrics it reports (the runs themselves are the tools' e2e tests)."""
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import pytest
+
+from _builders import REPO_ROOT
+
+
+def _tool():
+    path = osp.join(REPO_ROOT, 'tools', 'analysis', 'pretrain_vs_random.py')
+    spec = importlib.util.spec_from_file_location('pretrain_vs_random', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_test_configs_and_linear_probes_are_told_apart():
+    tool = _tool()
+    bundled = osp.join(REPO_ROOT, 'configs', 'bundled', 'dino')
+    assert tool._is_test_config(
+        osp.join(bundled, 'knn-deit-4l64d-p8_1xb128_digits.py'))
+    assert not tool._is_test_config(
+        osp.join(bundled, 'linear-deit-4l64d-p8_1xb64_digits.py'))
+
+
+def _write(path, records):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        for r in records:
+            f.write(json.dumps(r) + '\n')
+
+
+def test_metrics_are_the_last_top1_values(tmp_path):
+    tool = _tool()
+    # a test run: <ts>/<ts>.json
+    _write(str(tmp_path / 'knn' / '20260101' / '20260101.json'),
+           [{'knn/top1_k10': 40.0, 'knn/top1_k20': 41.0,
+             'knn/top5_k20': 90.0}])
+    assert tool._metrics(str(tmp_path / 'knn'), None) == {
+        'knn/top1_k10': 40.0, 'knn/top1_k20': 41.0}
+    # a training run: <ts>/vis_data/scalars.json, the last value wins
+    _write(str(tmp_path / 'lin' / '20260101' / 'vis_data' / 'scalars.json'),
+           [{'loss': 1.0, 'lr': 0.1}, {'accuracy/top1': 30.0},
+            {'accuracy/top1': 55.0}])
+    assert tool._metrics(str(tmp_path / 'lin'), None) == {
+        'accuracy/top1': 55.0}
+    assert tool._metrics(str(tmp_path / 'knn'), ['knn/top5_k20']) == {
+        'knn/top5_k20': 90.0}
+    with pytest.raises(RuntimeError, match='no metric logged'):
+        tool._metrics(str(tmp_path / 'knn'), ['accuracy/top1'])
