@@ -39,6 +39,8 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 
+from mmvitplug.utils.export import pretrained_backbone_of
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -65,7 +67,7 @@ def build_backbone(cfg: Config, checkpoint: str) -> Tuple[nn.Module, dict]:
     model = MODELS.build(cfg.model)
     if checkpoint.lower() != 'none':
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    prefix = getattr(type(model), 'pretrained_backbone', 'backbone')
+    prefix = pretrained_backbone_of(type(model))
     backbone = model.get_submodule(prefix)
     preprocessor = cfg.model.get('data_preprocessor') or cfg.get(
         'data_preprocessor', {})

@@ -91,11 +91,12 @@ def _is_test_config(path: str) -> bool:
     return cfg.get('train_cfg') is None
 
 
-def evaluate(eval_config: str, exported: Optional[str], work_dir: str,
-             seed: int) -> str:
-    """Evaluate the export (or random init when ``exported`` is None)."""
+def evaluate(eval_config: str, is_test: bool, exported: Optional[str],
+             work_dir: str, seed: int) -> str:
+    """Evaluate the export (or random init when ``exported`` is None) with
+    ``tools/test.py`` (``is_test``) or ``tools/train.py``."""
     seed_opt = f'randomness.seed={seed}'
-    if _is_test_config(eval_config):
+    if is_test:
         _run('tools/test.py', eval_config, exported or 'none', '--work-dir',
              work_dir, '--cfg-options', seed_opt)
     else:
@@ -109,6 +110,7 @@ def evaluate(eval_config: str, exported: Optional[str], work_dir: str,
 def main(argv: Optional[List[str]] = None) -> Dict[tuple, tuple]:
     args = parse_args(argv)
     results = {}
+    is_test = {c: _is_test_config(c) for c in args.eval_configs}
     for seed in args.seeds:
         pre_dir = osp.join(args.work_dir, f'seed{seed}', 'pretrain')
         last = osp.join(pre_dir, 'last_checkpoint')
@@ -124,11 +126,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[tuple, tuple]:
             name = osp.splitext(osp.basename(eval_config))[0]
             base = osp.join(args.work_dir, f'seed{seed}', name)
             ours = _metrics(
-                evaluate(eval_config, exported, base + '_pretrained', seed),
-                args.metric)
+                evaluate(eval_config, is_test[eval_config], exported,
+                         base + '_pretrained', seed), args.metric)
             rand = _metrics(
-                evaluate(eval_config, None, base + '_random', seed),
-                args.metric)
+                evaluate(eval_config, is_test[eval_config], None,
+                         base + '_random', seed), args.metric)
             for key in sorted(ours):
                 results[(name, key, seed)] = (ours[key], rand[key])
 

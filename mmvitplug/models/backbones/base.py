@@ -607,8 +607,9 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
     def also_output(self, out_type: str) -> Iterator[list]:
         """While active, :meth:`forward` also formats each ``out_indices``
         stage as ``out_type``, from the same pass, into the yielded list
-        (one entry per output stage and forward call); what ``forward``
-        returns is unchanged. E.g. an auxiliary loss on the token map of a
+        (one entry per output stage and forward call; the output itself
+        when ``out_type`` is the backbone's own); what ``forward`` returns
+        is unchanged. E.g. an auxiliary loss on the token map of a
         backbone that outputs class tokens (DRLoc)::
 
             with backbone.also_output('featmap') as maps:
@@ -657,9 +658,11 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         for i in range(self.out_indices[-1] + 1):  # later stages: unused
             x, context = self.forward_stage(i, x, context)
             if i in self.out_indices:
-                outs.append(self.format_output(x, i, context))
+                out = self.format_output(x, i, context)
+                outs.append(out)
                 for out_type, extra in self._also_outputs:
-                    extra.append(self.format_as(x, i, context, out_type))
+                    extra.append(out if out_type == self.out_type else
+                                 self.format_as(x, i, context, out_type))
         return tuple(outs)
 
 
