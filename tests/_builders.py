@@ -4,6 +4,7 @@
 Import it as ``from _builders import ...`` (``tests/`` is on ``sys.path``
 through ``tests/conftest.py``).
 """
+import importlib.util
 import os.path as osp
 
 import torch
@@ -11,6 +12,18 @@ import torch
 #: The repository root and the tests' data folder.
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEST_DATA = osp.join(REPO_ROOT, 'tests', 'data')
+
+
+def load_tool(path: str):
+    """``tools/<path>`` (e.g. ``'analysis/attention_map.py'``) as a module,
+    so that a test calls its functions or ``main(argv)`` in-process."""
+    name = '_tool_' + osp.splitext(path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO_ROOT, 'tools', path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 #: A 3-block arch of each backbone family, small enough for CPU tests.
 TINY_ARCHS = {

@@ -5,12 +5,12 @@ The runs write mmengine's ``<work_dir>/<timestamp>/vis_data/scalars.json``
 (one JSON record per logged step); the readers below go through every run
 under a work dir in order, so a resumed run continues the first one's list.
 """
-import glob
-import json
 import os.path as osp
 import subprocess
 import sys
 from typing import List, Optional, Sequence
+
+from mmvitplug.utils.logs import logged_records
 
 
 def run_tool(args: Sequence[str], cwd: str, env: dict,
@@ -46,13 +46,8 @@ def train(repo_root: str, config: str, work_dir, *args: str, env: dict,
 
 
 def scalar_records(work_dir) -> List[dict]:
-    """Every logged record of every run under ``work_dir``, in order."""
-    records = []
-    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            records += [json.loads(line) for line in f]
-    return records
+    """Every record the training runs under ``work_dir`` logged, in order."""
+    return logged_records(str(work_dir), runs=['train'])
 
 
 def logged(work_dir, key: str) -> list:

@@ -19,13 +19,13 @@ Stages, each a plain ``tools/train.py`` run of a bundled-data config in
 Run from the repository root after ``make data`` (``make demo`` does both).
 """
 import argparse
-import glob
-import json
 import os
 import os.path as osp
 import subprocess
 import sys
 import time
+
+from mmvitplug.utils.logs import last_logged
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -46,25 +46,6 @@ STAGES = [
     ('seg', BUNDLED + 'deit/upernet-deit-4l96d-p16_1xb4_shapes-ade.py',
      ['mIoU'], 21.7),  # always predicting background
 ]
-
-
-def last_metrics(work_dir, keys, pattern=('vis_data', 'scalars.json')):
-    """The last logged value of each metric key in a run's scalars.json
-    (``tools/test.py`` runs: ``pattern=('*.json', )``)."""
-    found = {}
-    files = sorted(glob.glob(osp.join(work_dir, '*', *pattern)))
-    for path in files:
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                for key in keys:
-                    if key in record:
-                        found[key] = record[key]
-    missing = [k for k in keys if k not in found]
-    if missing:
-        raise RuntimeError(f'no {missing} logged under {work_dir}; '
-                           'see the training log there')
-    return found
 
 
 def last_checkpoint(work_dir):
@@ -105,7 +86,7 @@ def knn_rows(pretrain_config, work_dir):
     for name, checkpoint in (('ssl', exported), ('random', 'none')):
         knn_dir = osp.join(work_dir, f'knn_{name}')
         run('test.py', SSL_KNN, checkpoint, '--work-dir', knn_dir)
-        metrics = last_metrics(knn_dir, ['knn/top1_k20'], ('*.json', ))
+        metrics = last_logged(knn_dir, ['knn/top1_k20'], runs=['test'])
         rows.append((f'{name}-knn', 'knn/top1_k20', metrics['knn/top1_k20']))
     return rows
 
@@ -133,7 +114,7 @@ def main(argv=None):
                 rows.append((row_name, osp.basename(config), key, value,
                              chance, seconds))
             continue
-        metrics = last_metrics(work_dir, keys)
+        metrics = last_logged(work_dir, keys, runs=['train'])
         for key in keys:
             rows.append((name, osp.basename(config), key, metrics[key],
                          chance, seconds))

@@ -8,7 +8,6 @@ here until it brings its samples).
 """
 import contextlib
 import functools
-import importlib.util
 import re
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from mmvitplug.converters import (AnyLayout, KeyLayout, convert_cait,
                                   prepare_state_dict, recognising_converters,
                                   register_converter, registered_converters,
                                   strip_ddp_prefix, unregister_converter)
-from _builders import REPO_ROOT, TEST_DATA
+from _builders import TEST_DATA, load_tool
 
 timm = pytest.importorskip('timm')
 
@@ -429,11 +428,7 @@ def test_convert_deit_unknown_keys():
 # ------------------------------------------------------------------ CLI
 @pytest.fixture(scope='module')
 def cli():
-    path = Path(REPO_ROOT) / 'tools/model_converters/convert.py'
-    spec = importlib.util.spec_from_file_location('convert', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('model_converters/convert.py')
 
 
 @pytest.mark.parametrize('spelling', ['DeiT', 'deit', 'mmvitplug.DeiT'])

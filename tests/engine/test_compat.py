@@ -1,7 +1,6 @@
 # Copyright (c) mmvitplug contributors.
 """The stack fixes: weights-only resume, CPU distributed, config checks."""
 import importlib
-import importlib.util
 import io
 import os.path as osp
 import pickle
@@ -22,6 +21,7 @@ from mmvitplug.utils import (check_plugin_imports, check_torchrun_env, compat,
                              enable_amp, finish_distributed,
                              patch_cpu_distributed, plugin_types)
 from mmvitplug.utils.compat import MMENGINE_CHECKPOINT_GLOBALS
+from _builders import load_tool
 
 
 def _mmengine_checkpoint_bytes():
@@ -319,16 +319,6 @@ def test_bf16_optim_wrapper_autocasts_and_steps():
 # ---------------------------------------------------------------------------
 # tools/test.py --amp: the test loop runs under autocast
 
-def _load_tool(repo_root, name):
-    """``tools/<name>.py`` as a module (its ``main(argv)`` runs in-process).
-    """
-    spec = importlib.util.spec_from_file_location(
-        f'_mmvitplug_tool_{name}', osp.join(repo_root, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 _BACKBONE = """dict(
     type='mmvitplug.DeiT',
     arch=dict(embed_dims=32, num_layers=2, num_heads=2,
@@ -468,7 +458,7 @@ def _run_test_tool(repo_root, tmp_path, task, data_root, *args):
     config.write_text(TEST_ONLY_CFGS[task].replace('{data}', data_root))
     checkpoint = tmp_path / 'random.pth'  # missing keys: random weights
     torch.save(dict(state_dict={}), str(checkpoint))
-    _load_tool(repo_root, 'test').main([
+    load_tool('test.py').main([
         str(config), str(checkpoint), '--work-dir',
         str(tmp_path / 'work'), *args
     ])

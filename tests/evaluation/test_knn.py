@@ -17,6 +17,7 @@ from mmvitplug.datasets import KNNBankDataset
 from mmvitplug.evaluation import KNNAccuracy, knn_vote
 from mmvitplug.models.selfsup import EmbeddingModel
 from mmvitplug.utils.export import export_backbone, pretrained_backbone_of
+from _builders import load_tool
 from _e2e import run_tool
 
 KNN_CONFIG = 'configs/bundled/deit/knn-deit-4l192d-p8_1xb128_digits.py'
@@ -253,13 +254,7 @@ def test_export_tool_reads_the_algorithm_of_any_scope(tmp_path, repo_root):
     """The tool finds the backbone an algorithm declares (our DINO: the
     teacher) and the default one of upstream types given without a scope
     (mmpretrain's SimCLR under default_scope='mmpretrain')."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        '_export_backbone',
-        osp.join(repo_root, 'tools', 'model_converters',
-                 'export_backbone.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('model_converters/export_backbone.py')
     state = {'teacher.module.backbone.w': torch.ones(1),
              'backbone.w': torch.zeros(1)}
     src = str(tmp_path / 'src.pth')

@@ -1,7 +1,6 @@
 # Copyright (c) mmvitplug contributors.
 """tools/analysis/attention_map.py: the last layer's class-token attention
 per head (DINO paper), from a DINO pretraining config and checkpoint."""
-import importlib.util
 import os.path as osp
 
 import mmcv
@@ -9,18 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from _builders import REPO_ROOT
+from _builders import REPO_ROOT, load_tool
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'bundled', 'dino',
                   'dino-deit-4l64d-p8_1xb64_digits.py')
 
 
 def _tool():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis', 'attention_map.py')
-    spec = importlib.util.spec_from_file_location('attention_map', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/attention_map.py')
 
 
 @pytest.fixture
@@ -31,11 +26,41 @@ def image(tmp_path):
     return path
 
 
+@pytest.mark.parametrize('config,to_rgb', [
+    # SelfSupDataPreprocessor in the model's config
+    (CONFIG, True),
+    # mmpretrain's ClsDataPreprocessor, from the config's top level
+    (osp.join(REPO_ROOT, 'configs', 'bundled', 'deit',
+              'sup-deit-4l192d-p8_1xb16_digits.py'), True),
+    (osp.join(REPO_ROOT, 'configs', 'bundled', 'deit',
+              'sup-deit-4l192d-p8_1xb16_digits.py'), False),
+])
+def test_image_is_the_input_the_model_trained_on(image, config, to_rgb):
+    """The image goes through the model's data preprocessor: the channel
+    order and normalisation of training, whatever the preprocessor type."""
+    from mmengine.config import Config
+    tool = _tool()
+    cfg = Config.fromfile(config)
+    pre = cfg.model.get('data_preprocessor') or cfg.data_preprocessor
+    pre['to_rgb'] = to_rgb
+    _, preprocessor = tool.build_backbone(cfg, 'none')
+    shown, x = tool.load_image(image, None, 8, preprocessor)
+    rgb = mmcv.imread(image, channel_order='rgb')[:32, :32]
+    assert np.array_equal(shown, rgb)
+    pixels = torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)
+    if not to_rgb:
+        pixels = pixels.flip(0)
+    mean = torch.tensor(pre['mean'])[:, None, None]
+    std = torch.tensor(pre['std'])[:, None, None]
+    assert x.shape == (1, 3, 32, 32)
+    torch.testing.assert_close(x[0], (pixels - mean) / std)
+
+
 def test_attention_map_of_dino_teacher(tmp_path, image):
     tool = _tool()
     from mmengine.config import Config
     cfg = Config.fromfile(CONFIG)
-    backbone, _ = tool.build_backbone(cfg, 'none')
+    backbone, preprocessor = tool.build_backbone(cfg, 'none')
     # a checkpoint whose teacher differs from the student: the teacher's
     # backbone is the one shown
     from mmengine.registry import MODELS
@@ -62,7 +87,7 @@ def test_attention_map_of_dino_teacher(tmp_path, image):
     seen = {}
     attn.register_forward_hook(
         lambda m, args, output: seen.update(x=args[0], out=output))
-    _, x = tool.load_image(image, None, 8, dict(cfg.model.data_preprocessor))
+    _, x = tool.load_image(image, None, 8, preprocessor)
     ours = tool.class_token_attention(teacher, x)
     assert torch.allclose(ours, maps, atol=1e-6)
     tokens = seen['x']

@@ -1,22 +1,17 @@
 # Copyright (c) mmvitplug contributors.
 """tools/analysis/pretrain_vs_random.py: which evaluation runs how, and
 which metrics it reports (the runs themselves are the tools' e2e tests)."""
-import importlib.util
 import json
 import os
 import os.path as osp
 
 import pytest
 
-from _builders import REPO_ROOT
+from _builders import REPO_ROOT, load_tool
 
 
 def _tool():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis', 'pretrain_vs_random.py')
-    spec = importlib.util.spec_from_file_location('pretrain_vs_random', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/pretrain_vs_random.py')
 
 
 def test_test_configs_and_linear_probes_are_told_apart():

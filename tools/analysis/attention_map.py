@@ -60,24 +60,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_backbone(cfg: Config, checkpoint: str) -> Tuple[nn.Module, dict]:
-    """The backbone to show, with the checkpoint loaded, and the data
-    preprocessor's config (mean, std, to_rgb)."""
+def build_backbone(cfg: Config,
+                   checkpoint: str) -> Tuple[nn.Module, nn.Module]:
+    """The backbone to show, with the checkpoint loaded, and the model's
+    data preprocessor (the channel order and normalisation of training)."""
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model = MODELS.build(cfg.model)
+    model_cfg = cfg.model.copy()
+    if model_cfg.get('data_preprocessor') is None:  # as the Runner does
+        model_cfg['data_preprocessor'] = cfg.get('data_preprocessor')
+    model = MODELS.build(model_cfg)
     if checkpoint.lower() != 'none':
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     prefix = pretrained_backbone_of(type(model))
     backbone = model.get_submodule(prefix)
-    preprocessor = cfg.model.get('data_preprocessor') or cfg.get(
-        'data_preprocessor', {})
-    return backbone.eval(), dict(preprocessor)
+    return backbone.eval(), model.data_preprocessor.eval()
 
 
 def load_image(path: str, size: Optional[int], patch: int,
-               preprocessor: dict) -> Tuple[np.ndarray, torch.Tensor]:
-    """The RGB image as shown and its normalised tensor (1, 3, H, W) with H
-    and W multiples of ``patch``."""
+               preprocessor: nn.Module) -> Tuple[np.ndarray, torch.Tensor]:
+    """The RGB image as shown and the model's input (1, 3, H, W), H and W
+    multiples of ``patch``: the BGR image ``LoadImageFromFile`` gives,
+    through the model's data preprocessor."""
     img = mmcv.imread(path, channel_order='rgb')
     if size is not None:
         img = mmcv.imrescale(img, (size, 10**6), interpolation='bicubic')
@@ -86,13 +89,11 @@ def load_image(path: str, size: Optional[int], patch: int,
         raise ValueError(f'image {path} ({img.shape[1]}x{img.shape[0]}) is '
                          f'smaller than one patch ({patch} px)')
     img = img[:h, :w]
-    x = torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1)
-    if not preprocessor.get('to_rgb', preprocessor.get('bgr_to_rgb', False)):
-        x = x.flip(0)  # the model expects BGR
-    mean = torch.tensor(preprocessor.get('mean', [0., 0., 0.]))
-    std = torch.tensor(preprocessor.get('std', [1., 1., 1.]))
-    x = (x - mean[:, None, None]) / std[:, None, None]
-    return img, x[None]
+    bgr = torch.from_numpy(np.ascontiguousarray(img[..., ::-1]))
+    with torch.no_grad():
+        x = preprocessor(
+            dict(inputs=bgr.permute(2, 0, 1)[None], data_samples=None), False)
+    return img, x['inputs']
 
 
 def _grid(num_patches: int, height: int,

@@ -23,13 +23,13 @@ difference) and the mean over seeds; a pretraining run already finished
 in ``DIR`` is reused (``--retrain`` to run it again).
 """
 import argparse
-import glob
-import json
 import os
 import os.path as osp
 import subprocess
 import sys
 from typing import Dict, List, Optional
+
+from mmvitplug.utils.logs import last_logged
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -59,27 +59,19 @@ def _run(*args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def _records(work_dir: str) -> List[dict]:
-    """Every JSON record mmengine logged under ``work_dir`` (test runs:
-    ``<ts>/<ts>.json``; training runs: ``<ts>/vis_data/scalars.json``)."""
-    records = []
-    for pattern in (('*', '*.json'), ('*', 'vis_data', 'scalars.json')):
-        for path in sorted(glob.glob(osp.join(work_dir, *pattern))):
-            with open(path) as f:
-                records += [json.loads(line) for line in f if line.strip()]
-    return records
-
-
 def _metrics(work_dir: str, keys: Optional[List[str]]) -> Dict[str, float]:
-    """The last value of each wanted metric logged under ``work_dir``."""
-    found = {}
-    for record in _records(work_dir):
-        for key, value in record.items():
-            wanted = key in keys if keys else (
-                key.split('/')[0] in ('knn', 'snn', 'accuracy')
-                and '/top1' in key)
-            if wanted:
-                found[key] = value
+    """The last value of each wanted metric logged under ``work_dir``
+    (default: the top-1 metrics of k-NN, soft-NN and linear probes)."""
+    try:
+        logged = last_logged(work_dir, keys)
+    except RuntimeError as error:
+        raise RuntimeError(f'no metric logged: {error}') from None
+    found = {
+        key: value
+        for key, value in logged.items()
+        if keys or (key.split('/')[0] in ('knn', 'snn', 'accuracy')
+                    and '/top1' in key)
+    }
     if not found:
         raise RuntimeError(f'no metric logged under {work_dir}')
     return found

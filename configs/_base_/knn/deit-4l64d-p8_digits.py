@@ -1,8 +1,8 @@
 # Weighted k-NN evaluation on the bundled digits (knn/digits.py) of the
 # 4-block DeiT of 64 dims (2 heads, MLP 256) on 8x8 patches that the DINO
-# and MACL digits configs pretrain: the class token after the final norm
-# is the embedding. The k-NN configs of those families list this file as
-# their `_base_`.
+# MACL and UP-ReID digits configs pretrain: the class token after the
+# final norm is the embedding (UP-ReID's config takes the patch average).
+# The k-NN configs of those families list this file as their `_base_`.
 _base_ = ['digits.py', '../default_runtime.py']
 
 model = dict(

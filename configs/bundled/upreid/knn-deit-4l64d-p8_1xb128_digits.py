@@ -7,20 +7,6 @@
 #   tools/test.py THIS_CONFIG BACKBONE    # backbone.* weights exported by
 #                                         # export_backbone.py
 # Source: bundled-data evaluation config, not a paper recipe.
-_base_ = [
-    '../../_base_/knn/digits.py',
-    '../../_base_/default_runtime.py',
-]
+_base_ = ['../../_base_/knn/deit-4l64d-p8_digits.py']
 
-model = dict(
-    type='mmvitplug.EmbeddingModel',
-    backbone=dict(
-        type='mmvitplug.DeiT',
-        arch=dict(
-            embed_dims=64, num_layers=4, num_heads=2,
-            feedforward_channels=256),
-        img_size=32,
-        patch_size=8,
-        out_type='avg_featmap'),
-    data_preprocessor={{_base_.data_preprocessor}},
-)
+model = dict(backbone=dict(out_type='avg_featmap'))
