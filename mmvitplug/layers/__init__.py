@@ -25,13 +25,14 @@ from .mlp import Mlp
 from .norm import LayerNorm2d
 from .patch_embed import PatchEmbed
 from .pos_embed import resize_pos_embed
+from .sobel import Sobel
 from .squeeze_excite import SqueezeExcite
 from .talking_heads import TalkingHeadsAttention
 
 __all__ = [
     'Affine', 'Attention', 'Block', 'ClassAttention',
     'ClassAttentionBlock', 'ConvStem', 'DropPath', 'LayerNorm2d',
-    'LayerScale', 'Mlp', 'PatchEmbed', 'SqueezeExcite',
+    'LayerScale', 'Mlp', 'PatchEmbed', 'Sobel', 'SqueezeExcite',
     'TalkingHeadsAttention', 'attend', 'check_mask', 'drop_path',
     'masked_softmax', 'record_attention', 'record_weights',
     'recording_attention', 'resize_pos_embed', 'tokens_to_featmap'

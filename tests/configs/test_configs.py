@@ -190,12 +190,14 @@ ALGOS = {
     'upernet': 'EncoderDecoder',
     'semfpn': 'EncoderDecoder',  # Semantic FPN (XCiT)
     'knn': 'mmvitplug.EmbeddingModel',  # k-NN evaluation
+    'knn-sobel': 'mmvitplug.EmbeddingModel',  # of a Sobel-input backbone
     'linear': 'ImageClassifier',  # linear probe of a frozen backbone
     'seer': 'mmvitplug.SEER',  # SwAV on RegNetY
     'snn': 'mmvitplug.EmbeddingModel',  # soft nearest neighbours (PAWS)
     'paws': 'mmvitplug.PAWS',
     'dino': 'mmvitplug.DINO',
     'deepcluster': 'mmvitplug.DeepCluster',
+    'deepcluster-sobel': 'mmvitplug.DeepCluster',  # on Sobel input
     'deepercluster': 'mmvitplug.DeeperCluster',
     'macl-simclr': 'SimCLR',  # mmpretrain's, with mmvitplug.MACLHead
     'macl-mocov2': 'MoCo',
@@ -206,7 +208,8 @@ ALGOS = {
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
 #: one, it must be the data's)
-UNLABELLED_ALGOS = ('dino', 'deepcluster', 'deepercluster', 'macl-simclr',
+UNLABELLED_ALGOS = ('dino', 'deepcluster', 'deepcluster-sobel',
+                    'deepercluster', 'macl-simclr',
                     'macl-mocov2', 'macl-mocov3', 'upreid', 'splitmask-pix',
                     'splitmask-hog', 'seer')
 #: data part of the name -> number of classes
@@ -303,9 +306,9 @@ def check_name_claims(path, cfg):
     algo_arch, data = match['algo_arch'], match['data']
     gpus, batch = int(match['gpus']), int(match['batch'])
     algos = [a for a in ALGOS if algo_arch.startswith(a + '-')]
-    if len(algos) != 1:
+    if not algos:
         return [f'{name}: algorithm not one of {sorted(ALGOS)}']
-    algo = algos[0]
+    algo = max(algos, key=len)  # deepcluster-sobel, not deepcluster
     arch = algo_arch[len(algo) + 1:]
     model = cfg.model
     # algorithm
@@ -316,6 +319,11 @@ def check_name_claims(path, cfg):
         kind = algo.split('-')[1]
         if [loss.get('distill_type') for loss in losses] != [kind]:
             problems.append(f'{algo}: distiller losses {losses}')
+    sobel = (model.get('data_preprocessor') or {}).get('type') == \
+        'mmvitplug.SobelDataPreprocessor'
+    if sobel != algo.endswith('-sobel'):
+        problems.append(f'{algo}: Sobel input is {sobel}, the name says '
+                        f'{algo.endswith("-sobel")}')
     if algo == 'upernet' and model.decode_head.type != 'UPerHead':
         problems.append(f'upernet: decode head {model.decode_head.type}')
     if algo == 'semfpn' and model.decode_head.type != 'FPNHead':

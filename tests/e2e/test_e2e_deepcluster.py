@@ -24,6 +24,10 @@ DEEPCLUSTER = ('configs/bundled/deepcluster/'
                'deepcluster-deit-4l128d-p8_1xb16_digits.py')
 DEEPERCLUSTER = ('configs/bundled/deepercluster/'
                  'deepercluster-deit-4l128d-p8_1xb64_digits.py')
+SOBEL = ('configs/bundled/deepcluster/'
+         'deepcluster-sobel-regnety-5l16d-p4_1xb16_digits.py')
+SOBEL_KNN = ('configs/bundled/deepcluster/'
+             'knn-sobel-regnety-5l16d-p4_1xb128_digits.py')
 
 
 def small(epochs, images):
@@ -59,6 +63,32 @@ def test_deepcluster_trains_on_digits(bundled_digits, tmp_path, repo_root,
     assert all(0 < v < 10 for v in losses), losses
     labels = saved_labels(tmp_path, 2)
     assert labels.shape == (512, ) and int(labels.max()) < 50
+
+
+@pytest.mark.e2e
+def test_deepcluster_on_sobel_input_trains_exports_and_evaluates(
+        bundled_digits, tmp_path, repo_root, subprocess_env):
+    """The convnet on the paper's Sobel input: the clustering features,
+    the training steps and the k-NN evaluation of the export all see the
+    2-channel gradients (a 3-channel image would not fit the stem)."""
+    train(repo_root, SOBEL, tmp_path, '--cfg-options', *small(2, 256),
+          env=subprocess_env)
+    assert logged(tmp_path, 'clusters_used')[-1] > 1
+    exported = str(tmp_path / 'backbone.pth')
+    run_tool([
+        sys.executable,
+        osp.join(repo_root, 'tools', 'model_converters', 'export_backbone.py'),
+        SOBEL, str(tmp_path / 'epoch_2.pth'), exported
+    ], cwd=repo_root, env=subprocess_env)
+    stem = torch.load(exported, map_location='cpu')['state_dict'][
+        'backbone.stem.conv.weight']
+    assert stem.shape[1] == 2  # grey-level gradients x and y
+    log = run_tool([
+        sys.executable,
+        osp.join(repo_root, 'tools', 'test.py'), SOBEL_KNN, exported,
+        '--work-dir', str(tmp_path / 'knn')
+    ], cwd=repo_root, env=subprocess_env)
+    assert 'knn/top1_k10' in log
 
 
 @pytest.mark.e2e

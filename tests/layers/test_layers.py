@@ -13,7 +13,7 @@ from mmcv.cnn import build_norm_layer
 import mmvitplug.models.norms  # noqa: F401  (registers mmvitplug.LN2d)
 from mmvitplug.layers import (Attention, Block, ClassAttention,
                               ClassAttentionBlock, DropPath, LayerNorm2d,
-                              LayerScale, Mlp, PatchEmbed,
+                              LayerScale, Mlp, PatchEmbed, Sobel,
                               TalkingHeadsAttention, attend, check_mask,
                               drop_path, masked_softmax, record_attention,
                               record_weights, recording_attention,
@@ -983,3 +983,29 @@ def test_record_attention_nests_and_leaves_the_fused_path_alone(
     assert len(outer) == 2  # only the innermost context records
     record_weights(torch.ones(1))  # outside: a no-op
     assert len(outer) == 2 and len(inner) == 2
+
+
+def test_sobel_is_the_grey_level_gradient():
+    # a vertical step (0 on the left, 3 on the right; channels whose mean
+    # is the step) and a horizontal one
+    step = torch.zeros(1, 3, 4, 4)
+    step[:, :, :, 2:] = torch.tensor([1., 3., 5.])[:, None, None]
+    out = Sobel()(step)
+    assert out.shape == (1, 2, 4, 4)
+    # horizontal derivative [[1, 0, -1], [2, 0, -2], [1, 0, -1]]: -4 * 3
+    # beside the step inside, -3 * 3 on the top / bottom rows (zero
+    # padding), 3 * 3 / 4 * 3 at the right border (the padded zeros)
+    gx = torch.tensor([[0., -9., -9., 9.], [0., -12., -12., 12.],
+                       [0., -12., -12., 12.], [0., -9., -9., 9.]])
+    torch.testing.assert_close(out[0, 0], gx)
+    # vertical derivative: only the zero padding at the top and bottom
+    gy = torch.tensor([[0., -3., -9., -9.], [0., 0., 0., 0.],
+                       [0., 0., 0., 0.], [0., 3., 9., 9.]])
+    torch.testing.assert_close(out[0, 1], gy)
+    # the transposed image swaps the two derivatives
+    turned = Sobel()(step.transpose(-1, -2))
+    torch.testing.assert_close(turned[0, 1], gx.t())
+    assert not list(Sobel().parameters()) and not Sobel().state_dict()
+    with pytest.raises(ValueError, match=r'Sobel takes images \(B, C, H, '
+                       r'W\), got shape \(3, 4, 4\)'):
+        Sobel()(step[0])

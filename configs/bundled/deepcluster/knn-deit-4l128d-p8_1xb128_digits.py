@@ -1,6 +1,6 @@
 # Weighted k-NN evaluation (DINO's: cosine, T 0.07, k 10 / 20; bank = the
 # training images, queries = the validation images) of the 4-block DeiT of
-# deepcluster-deit-4l128d-p8_1xb64_digits.py and
+# deepcluster-deit-4l128d-p8_1xb16_digits.py and
 # ../deepercluster/deepercluster-deit-4l128d-p8_1xb64_digits.py: the class
 # token after the final norm is the embedding.
 #   tools/test.py THIS_CONFIG none        # random init

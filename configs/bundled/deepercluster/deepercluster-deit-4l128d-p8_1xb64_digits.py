@@ -11,14 +11,11 @@
 # VGG16-BN + Sobel, k 320000, 16 super-classes, PCA 4096, reassignment
 # every 3 epochs: configs/deepercluster/).
 #
-# The 4-block DeiT, pipelines and optimizer of
-# ../deepcluster/deepcluster-deit-4l128d-p8_1xb64_digits.py; evaluate with
+# The 4-block DeiT, views and optimizer of
+# ../deepcluster/deepcluster-deit-4l128d-p8_1xb16_digits.py; evaluate with
 # ../deepcluster/knn-deit-4l128d-p8_1xb128_digits.py after
 # tools/model_converters/export_backbone.py.
-_base_ = [
-    '../../_base_/datasets/digits.py',
-    '../../_base_/default_runtime.py',
-]
+_base_ = ['../../_base_/selfsup/clustering_digits.py']
 
 embed_dims = 128
 
@@ -41,15 +38,7 @@ model = dict(
     head=dict(type='mmvitplug.DeeperClusterHead', in_channels=embed_dims),
 )
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.4, 1.0)),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    batch_size=64,
-    sampler=dict(_delete_=True, type='mmvitplug.UniformClusterSampler'),
-    dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=64)
 
 custom_hooks = [
     dict(
@@ -78,14 +67,4 @@ train_cfg = dict(by_epoch=True, max_epochs=12)
 auto_scale_lr = dict(base_batch_size=64)
 
 # pretraining only: no validation loop (k-NN evaluation is a test config)
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
-
-default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=12, max_keep_ckpts=1, save_best=None))
-randomness = dict(seed=0)
+default_hooks = dict(checkpoint=dict(interval=12))
