@@ -20,6 +20,7 @@ from .class_attention import ClassAttention, ClassAttentionBlock
 from .conv_stem import ConvStem
 from .drop import DropPath, drop_path
 from .format import tokens_to_featmap
+from .hilo import HiLoAttention
 from .layer_scale import LayerScale
 from .mlp import Mlp
 from .norm import LayerNorm2d
@@ -31,8 +32,9 @@ from .talking_heads import TalkingHeadsAttention
 
 __all__ = [
     'Affine', 'Attention', 'Block', 'ClassAttention',
-    'ClassAttentionBlock', 'ConvStem', 'DropPath', 'LayerNorm2d',
-    'LayerScale', 'Mlp', 'PatchEmbed', 'Sobel', 'SqueezeExcite',
+    'ClassAttentionBlock', 'ConvStem', 'DropPath', 'HiLoAttention',
+    'LayerNorm2d', 'LayerScale', 'Mlp', 'PatchEmbed', 'Sobel',
+    'SqueezeExcite',
     'TalkingHeadsAttention', 'attend', 'check_mask', 'drop_path',
     'masked_softmax', 'record_attention', 'record_weights',
     'recording_attention', 'resize_pos_embed', 'tokens_to_featmap'
