@@ -8,9 +8,9 @@ blocks that at least two architecture families share (the pluggable
 :class:`Block`, :class:`ClassAttentionBlock`). A block used by one family
 only lives in that family's file under ``mmvitplug/models/backbones/``.
 
-The package is pure torch: no OpenMMLab package and no registry is
-imported here. Registry entries for these layers (``mmvitplug.LN2d``)
-live in :mod:`mmvitplug.models.norms`.
+The package is pure torch (and torchvision's ops): no OpenMMLab package
+and no registry is imported here. Registry entries for these layers
+(``mmvitplug.LN2d``) live in :mod:`mmvitplug.models.norms`.
 """
 from .affine import Affine
 from .attention import (Attention, attend, check_mask, masked_softmax,
@@ -18,6 +18,7 @@ from .attention import (Attention, attend, check_mask, masked_softmax,
 from .block import Block
 from .class_attention import ClassAttention, ClassAttentionBlock
 from .conv_stem import ConvStem
+from .deform_conv import DeformableTokenMerging, DeformConv2dPack
 from .drop import DropPath, drop_path
 from .format import tokens_to_featmap
 from .hilo import HiLoAttention
@@ -32,7 +33,8 @@ from .talking_heads import TalkingHeadsAttention
 
 __all__ = [
     'Affine', 'Attention', 'Block', 'ClassAttention',
-    'ClassAttentionBlock', 'ConvStem', 'DropPath', 'HiLoAttention',
+    'ClassAttentionBlock', 'ConvStem', 'DeformConv2dPack',
+    'DeformableTokenMerging', 'DropPath', 'HiLoAttention',
     'LayerNorm2d', 'LayerScale', 'Mlp', 'PatchEmbed', 'Sobel',
     'SqueezeExcite',
     'TalkingHeadsAttention', 'attend', 'check_mask', 'drop_path',

@@ -860,10 +860,12 @@ def test_block_keep_mask_equals_dropping_tokens(attn_layer, fused):
 
 # ------------------------------------------------------------ package rules
 def test_layers_package_is_pure_torch():
-    """``mmvitplug.layers`` imports torch and the standard library only."""
+    """``mmvitplug.layers`` imports torch, torchvision (its ops) and the
+    standard library only."""
     import mmvitplug.layers
-    allowed = {'torch', 'typing', 'functools', 'math', 'collections',
-               'itertools', 'numbers', 'warnings', 'contextlib'}
+    allowed = {'torch', 'torchvision', 'typing', 'functools', 'math',
+               'collections', 'itertools', 'numbers', 'warnings',
+               'contextlib'}
     root = osp.dirname(mmvitplug.layers.__file__)
     files = sorted(glob.glob(osp.join(root, '*.py')))
     assert len(files) > 10
