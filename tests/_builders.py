@@ -54,6 +54,9 @@ TINY_ARCHS = {
     'CMT':  # staged: 4 stages, each a patch embedding + 5 blocks in all
     dict(embed_dims=(8, 16, 24, 32), depths=(1, 1, 2, 1),
          num_heads=(1, 2, 2, 4), mlp_ratio=2., stem_channels=8),
+    'LITv2':  # staged: 4 stages, 5 blocks + 3 token mergings
+    dict(embed_dims=8, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8),
+         window_sizes=(0, 0, 2, 1)),
     'XCiT':  # 2 stride-2 convs (patch 4), 16 x 16 images: a 4 x 4 grid
     dict(embed_dims=32, num_layers=3, num_heads=4, patch_size=4,
          init_values=0.5, tokens_norm=False, mlp_ratio=2.),
@@ -74,6 +77,7 @@ TINY_KWARGS = {
     'CvT': dict(),
     'PiT': dict(img_size=32),
     'CMT': dict(img_size=64),  # position biases for 64 x 64 images
+    'LITv2': dict(),
     'XCiT': dict(),
 }
 #: The DeiT III settings of a DeiT arch dict.

@@ -13,6 +13,7 @@ from .convit import convert_convit
 from .cvt import convert_cvt
 from .deit import convert_deit
 from .levit import convert_levit
+from .litv2 import convert_litv2
 from .patchconvnet import convert_patchconvnet
 from .pit import convert_pit
 from .registry import (AnyLayout, Converter, KeyLayout, converter_for_type,
@@ -28,6 +29,7 @@ from .xcit import convert_xcit
 __all__ = [
     'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait', 'convert_cct',
     'convert_cmt', 'convert_convit', 'convert_cvt', 'convert_deit',
+    'convert_litv2',
     'convert_levit', 'convert_patchconvnet', 'convert_pit',
     'convert_regnety', 'convert_resmlp',
     'convert_xcit', 'converter_for_type', 'converter_of_function',

@@ -50,9 +50,9 @@ class HiLoAttention(nn.Module):
         attn_drop (float): Dropout on the attention weights in training.
             Defaults to 0.
         proj_drop (float): Dropout on the output in training. Defaults to 0.
-        fused (bool): Use :func:`torch.nn.functional.scaled_dot_product_\
-attention` (True) or the explicit softmax path (False); they compute the
-            same function. Defaults to True.
+        fused_attn (bool): Use :func:`torch.nn.functional.scaled_dot_\
+product_attention` (True) or the explicit softmax path (False); they
+            compute the same function. Defaults to True.
     """
 
     def __init__(self,
@@ -64,7 +64,7 @@ attention` (True) or the explicit softmax path (False); they compute the
                  qk_scale: Optional[float] = None,
                  attn_drop: float = 0.,
                  proj_drop: float = 0.,
-                 fused: bool = True):
+                 fused_attn: bool = True):
         super().__init__()
         if num_heads < 1 or dim % num_heads != 0:
             raise ValueError(f'dim {dim} must be a multiple of num_heads '
@@ -86,7 +86,7 @@ attention` (True) or the explicit softmax path (False); they compute the
         self.h_dim = self.h_heads * self.head_dim
         self.scale = qk_scale or self.head_dim**-0.5
         self.attn_drop = attn_drop
-        self.fused = fused
+        self.fused_attn = fused_attn
         if self.l_heads > 0:
             self.l_q = nn.Linear(dim, self.l_dim, bias=qkv_bias)
             self.l_kv = nn.Linear(dim, self.l_dim * 2, bias=qkv_bias)
@@ -104,7 +104,7 @@ attention` (True) or the explicit softmax path (False); they compute the
         return attend(
             q, k, v, scale=self.scale,
             dropout_p=self.attn_drop if self.training else 0.,
-            fused=self.fused)
+            fused=self.fused_attn)
 
     def hifi(self, x: torch.Tensor) -> torch.Tensor:
         """Window attention of the Hi-Fi heads: (B, H, W, C) with H and W

@@ -124,6 +124,11 @@ OFFICIAL_SAMPLES = {
             Path(TEST_DATA) / 'cmt_golden.pt',
             weights_only=True)['state_dict'],
     },
+    'LITv2': {  # the official code's state dict (.../test_litv2.py)
+        'golden': lambda: torch.load(
+            Path(TEST_DATA) / 'litv2_golden.pt',
+            weights_only=True)['state_dict'],
+    },
     'CvT': {  # the official code's state dict (tests/models/.../test_cvt.py)
         'golden': lambda: torch.load(
             Path(TEST_DATA) / 'cvt_golden.pt',

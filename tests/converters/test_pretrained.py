@@ -20,6 +20,7 @@ from mmvitplug.models.backbones.cmt import CMT
 from mmvitplug.models.backbones.convit import ConViT
 from mmvitplug.models.backbones.cvt import CvT
 from mmvitplug.models.backbones.levit import LeViT
+from mmvitplug.models.backbones.litv2 import LITv2
 from mmvitplug.models.backbones.pit import PiT
 from mmvitplug.models.utils import (convert_if_official, is_official_layout,
                                     load_pretrained, unwrap_state_dict)
@@ -363,6 +364,18 @@ LOAD_SAMPLES = {
                     else f'transformers.{g[1]}.blocks.'
                     f'{int(g[2]) - (g[1] != "0")}.'), k): v
                 for k, v in m.state_dict().items()})),
+    # mmvitplug stages.{s}.{j} -> official layers.{s}.blocks / the DTM
+    # layers.{s - 1}.downsample; norm{i}: the detection backbone's names
+    'LITv2': (LITv2, dict(arch=dict(embed_dims=4, depths=(1, 1, 1, 1),
+                                    num_heads=(1, 2, 2, 4),
+                                    window_sizes=(0, 0, 2, 1))),
+              lambda m: with_head({
+                  re.sub(r'^stages\.(\d+)\.(\d+)\.', lambda g: (
+                      f'layers.{int(g[1]) - 1}.downsample.'
+                      if g[1] != '0' and g[2] == '0'
+                      else f'layers.{g[1]}.blocks.'
+                      f'{int(g[2]) - (g[1] != "0")}.'), k): v
+                  for k, v in m.state_dict().items()})),
     'CvT': (CvT, dict(arch=dict(embed_dims=(16, 24, 32), num_heads=(1, 2, 2),
                                 depths=(1, 1, 2))),
             lambda m: with_head(cvt_official(m.state_dict()))),

@@ -25,7 +25,7 @@ def test_hilo_matches_the_official_code(index, fused):
     case = _golden_cases()[index]
     dim, heads, ws, alpha, H, W = case['case']
     attn = HiLoAttention(dim, heads, window_size=ws, alpha=alpha,
-                         qkv_bias=True, fused=fused).eval()
+                         qkv_bias=True, fused_attn=fused).eval()
     attn.load_state_dict(case['state_dict'])  # the official names
     with torch.no_grad():
         y = attn(case['x'], (H, W))
@@ -102,7 +102,7 @@ def test_dropouts_act_in_training_only():
 
 
 def test_explicit_path_records_the_weights():
-    attn = HiLoAttention(16, 4, window_size=2, alpha=0.5, fused=True)
+    attn = HiLoAttention(16, 4, window_size=2, alpha=0.5, fused_attn=True)
     x = torch.randn(1, 16, 16)
     with record_attention() as recorded:
         attn(x, (4, 4))

@@ -211,10 +211,16 @@ def build_models(args):
     if same_weights:
         convert = converter_fn(args.converter or args.backbone)
         state = convert(ref.state_dict())
-        backbone.load_state_dict(
+        result = backbone.load_state_dict(
             {k[9:]: v
              for k, v in state.items() if k.startswith('backbone.')},
-            strict=True)
+            strict=False)
+        if result.unexpected_keys:
+            raise KeyError(f'converted keys the backbone lacks: '
+                           f'{result.unexpected_keys}')
+        if result.missing_keys:  # e.g. LITv2's output norms of stages 0-2
+            print(f'not in the reference (unused by the classifier, left '
+                  f'at their initialisation): {result.missing_keys}')
         head = {k[8:]: v for k, v in state.items()
                 if k.startswith('head.fc.')}
         if set(head) == {'weight', 'bias'} and \

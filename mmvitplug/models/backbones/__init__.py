@@ -7,6 +7,7 @@ from .convit import ConViT
 from .cvt import CvT
 from .deit import DeiT
 from .levit import LeViT
+from .litv2 import LITv2
 from .patchconvnet import PatchConvNet
 from .pit import PiT
 from .regnety import RegNetY
@@ -14,6 +15,6 @@ from .resmlp import ResMLP
 from .xcit import XCiT
 
 __all__ = [
-    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DeiT', 'LeViT', 'Parts',
+    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DeiT', 'LITv2', 'LeViT', 'Parts',
     'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP', 'VisionBackbone', 'XCiT'
 ]

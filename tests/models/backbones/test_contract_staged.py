@@ -26,6 +26,7 @@ from mmvitplug.layers import DropPath
 from mmvitplug.models.backbones.cmt import CMT
 from mmvitplug.models.backbones.cvt import CvT
 from mmvitplug.models.backbones.levit import LeViT
+from mmvitplug.models.backbones.litv2 import LITv2
 from mmvitplug.models.backbones.pit import PiT
 from _builders import TINY_ARCHS, TINY_KWARGS
 from _contract import (ToyPyramid, check_pretrained_loads_once,
@@ -131,6 +132,19 @@ FAMILIES = [
         drop_path='linear',
         fused_attn=True,
         frozen_kwargs=dict(drop_rate=0.5)),
+    StagedFamily(
+        cls=LITv2,
+        arch=TINY_ARCHS['LITv2'],
+        kwargs=TINY_KWARGS['LITv2'],
+        out_types=('avg_featmap', 'featmap', 'raw'),
+        shapes={  # odd sides rounded down, HiLo pads its 2x2 windows
+            (64, 64): ((8, 16, 16), (16, 8, 8), (32, 4, 4), (64, 2, 2)),
+            (64, 100): ((8, 16, 25), (16, 8, 12), (32, 4, 6), (64, 2, 3)),
+        },
+        bad_input=((28, 64), 'LITv2 needs images of at least 32x32'),
+        drop_path='linear',
+        fused_attn=True,
+        frozen_kwargs=dict(drop_rate=0.5)),
     StagedFamily(  # any input size: no bad_input
         cls=LeViT,
         arch=TINY_ARCHS['LeViT'],
@@ -191,6 +205,14 @@ def stage_of(model, name):
         return 'stem', None
     if head in parts.top:
         return 'top', None
+    joins = dict(parts.joins)
+    if head in joins:  # entering before trunk layer j (LITv2's norm{i})
+        j = getattr(model, joins[head])
+        if j == 0:
+            return 'stem', None
+        if j == model.num_trunk_layers:
+            return 'top', None
+        return 'layer', j
     assert head == parts.stages, f'{name!r} is in no declared part'
     fields = rest.split('.')
     stages = getattr(model, parts.stages)
