@@ -241,6 +241,7 @@ FAMILIES = {
     'mmvitplug.CvT': ('cvt', ),
     'mmvitplug.PiT': ('pit', ),
     'mmvitplug.CMT': ('cmt', ),
+    'mmvitplug.LITv2': ('litv2', ),
     'mmvitplug.XCiT': ('xcit', ),
     'mmvitplug.RegNetY': ('regnety', ),
     'ResNet': ('resnet', ),

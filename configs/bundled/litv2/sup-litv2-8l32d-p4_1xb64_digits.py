@@ -1,0 +1,38 @@
+# LITv2 on the bundled digits (32x32): a 4x4 patch embedding, then four
+# stages of 32 / 64 / 128 / 256 channels and 1 / 1 / 2 / 1 blocks
+# (ConvFFN only in the first two, HiLo attention with windows 2 and 1 and
+# 1 / 2 / 4 / 8 heads in the last two, alpha 0.9 as LITv2-S), stages 2-4
+# opened by a deformable token merging: 8 trunk layers, maps of 8x8, 4x4,
+# 2x2 and 1x1. AdamW + warm-up + cosine of the transformer digits schedule
+# at a small-data lr, the offsets' lr x 0.01 as the official recipe,
+# stochastic depth 0.1.
+# Source: bundled-data smoke config, not a paper recipe.
+_base_ = [
+    '../../_base_/datasets/digits.py',
+    '../../_base_/schedules/digits_adamw_15e.py',
+]
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmvitplug.LITv2',
+        arch=dict(
+            embed_dims=32,
+            depths=(1, 1, 2, 1),
+            num_heads=(1, 2, 4, 8),
+            window_sizes=(0, 0, 2, 1)),
+        drop_path_rate=0.1),
+    neck=None,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=10,
+        in_channels=256,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
+    ),
+)
+optim_wrapper = dict(
+    optimizer=dict(lr=2e-3),
+    paramwise_cfg=dict(
+        custom_keys={'conv_offset.weight': dict(lr_mult=0.01)}))

@@ -1,0 +1,72 @@
+# LITv2-S trained on ImageNet-1k at 224 (https://arxiv.org/abs/2205.13213;
+# 82.0 top-1, 28M parameters in the official README). Recipe of the official
+# classification/configs/litv2-small.yaml with the defaults of its config.py
+# (ziplab/LITv2 7501c86, Swin's training code), run on 8 GPUs x 128 images
+# as the README's total batch of 1024: AdamW, lr 5e-4 x total batch / 512
+# (main.py's linear scaling; auto_scale_lr does it here: 1e-3 for 8 x 128),
+# weight decay 0.05 except on 1-D parameters and biases, the deformable
+# offsets' weights (conv_offset) at lr x 0.01 (OFFSET_LR_MULTI), 20 linear
+# warm-up epochs from 5e-7 x batch / 512, cosine to 5e-6 x batch / 512
+# (1e-5 at 8 x 128; mmengine's eta_min is not rescaled), gradient-norm
+# clipping 5.0, 300 epochs, stochastic depth 0.2 (linear over the blocks);
+# data: Swin's timm pipeline (RandomResizedCrop 224 bicubic, flip,
+# rand-m9-mstd0.5-inc1, random erasing 0.25, Mixup 0.8 / CutMix 1.0,
+# label smoothing 0.1) without repeated augmentation, evaluation resize
+# 256 then centre crop 224 (TEST.CROP). The official run uses AMP: add
+# --amp on GPUs.
+# Source: official litv2-small.yaml and config.py / main.py / optimizer.py
+# defaults.
+_base_ = [
+    '../_base_/datasets/imagenet_deit.py',
+    '../_base_/schedules/deit_adamw_300e.py',
+    '../_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
+
+arch = 'litv2-s'
+drop_path_rate = 0.2
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmvitplug.LITv2', arch=arch, drop_path_rate=drop_path_rate),
+    neck=None,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=768,
+        loss=dict(
+            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
+    ),
+)
+
+train_dataloader = dict(
+    batch_size=128, sampler=dict(type='DefaultSampler', shuffle=True))
+
+lr = 5e-4  # for a total batch of 512, scaled by auto_scale_lr
+warmup_epochs = 20
+epochs = 300
+optim_wrapper = dict(
+    optimizer=dict(lr=lr, weight_decay=0.05),
+    clip_grad=dict(_delete_=True, max_norm=5.0),
+    paramwise_cfg=dict(
+        flat_decay_mult=0.0,
+        custom_keys={'conv_offset.weight': dict(lr_mult=0.01)}))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=5e-7 / lr,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=epochs,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=epochs)
+auto_scale_lr = dict(base_batch_size=512, enable=True)
