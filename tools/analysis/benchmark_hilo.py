@@ -1,0 +1,117 @@
+# Copyright (c) mmvitplug contributors.
+"""HiLo attention against plain multi-head self-attention of the same size
+(LITv2's headline claim: HiLo is faster than MSA, more so on larger grids).
+
+Both layers are :class:`mmvitplug.layers.HiLoAttention` with the same
+channels and heads: HiLo with ``--window`` and ``--alpha`` (LITv2: 2 and
+0.9), MSA with window 1 (every head attends to every token: plain MSA,
+the same q / k / v / output projections). For each token grid, measured
+interleaved in one process: tokens per second of a forward pass (eval,
+no_grad), of a forward + backward pass, and the peak memory of the latter
+(CPU: resident-set growth, as ``benchmark.py``); each the median over
+``--repeats`` rounds after ``--warmup``, and the paired median ratio
+HiLo / MSA (> 1: HiLo is faster; memory < 1: HiLo uses less).
+
+Example (LITv2-S's third stage, 384 channels and 12 heads, on the grids
+of 224, 448 and 896 px images)::
+
+    python tools/analysis/benchmark_hilo.py --dim 384 --heads 12 \
+        --grids 14 28 56 --batch 4 --threads 2
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+from benchmark import MMAP_ENV, PeakMemory, sync
+
+from mmvitplug.layers import HiLoAttention
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--dim', type=int, default=384)
+    parser.add_argument('--heads', type=int, default=12)
+    parser.add_argument('--window', type=int, default=2)
+    parser.add_argument('--alpha', type=float, default=0.9)
+    parser.add_argument('--grids', type=int, nargs='+', default=[14, 28, 56],
+                        help='sides of the square token grids')
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--device', default='cpu')
+    return parser.parse_args(argv)
+
+
+def measure(layer, x, grid):
+    """Forward tokens/s, forward + backward tokens/s, peak MiB."""
+    device = x.device
+    tokens = x.shape[0] * x.shape[1]
+    layer.eval()
+    sync(device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        layer(x, grid)
+    sync(device)
+    infer = tokens / (time.perf_counter() - start)
+    layer.train()
+    xg = x.detach().requires_grad_()
+    with PeakMemory(device) as mem:
+        sync(device)
+        start = time.perf_counter()
+        layer(xg, grid).square().mean().backward()
+        sync(device)
+        train = tokens / (time.perf_counter() - start)
+    return infer, train, mem.peak / 2**20
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == 'cpu' and MMAP_ENV not in os.environ:
+        # freed tensors must leave the resident set for the memory column
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  {**os.environ, MMAP_ENV: '65536'})
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    layers = {
+        f'HiLo (window {args.window}, alpha {args.alpha})':
+        HiLoAttention(args.dim, args.heads, window_size=args.window,
+                      alpha=args.alpha, qkv_bias=True).to(device),
+        'MSA': HiLoAttention(args.dim, args.heads, window_size=1,
+                             qkv_bias=True).to(device),
+    }
+    print(f'device={device} threads={args.threads} dim={args.dim} '
+          f'heads={args.heads} batch={args.batch} repeats={args.repeats} '
+          '(median)')
+    print(f'{"grid":<8}{"layer":<28}{"infer tok/s":>13}{"train tok/s":>13}'
+          f'{"train MiB":>11}')
+    for side in args.grids:
+        grid = (side, side)
+        x = torch.randn(args.batch, side * side, args.dim, device=device)
+        runs = {name: [] for name in layers}
+        for r in range(args.warmup + args.repeats):
+            # alternate the order so that drift hits both layers alike
+            order = list(layers.items())
+            for name, layer in (order if r % 2 == 0 else order[::-1]):
+                result = measure(layer, x, grid)
+                if r >= args.warmup:
+                    runs[name].append(result)
+        for name, results in runs.items():
+            med = [statistics.median(col) for col in zip(*results)]
+            print(f'{side}x{side:<5}{name:<28}{med[0]:>13.0f}{med[1]:>13.0f}'
+                  f'{med[2]:>11.1f}')
+        hilo, msa = runs.values()
+        ratios = [
+            statistics.median(h[i] / m[i] for h, m in zip(hilo, msa))
+            for i in range(3)
+        ]
+        print(f'{side}x{side:<5}{"ratio HiLo / MSA (paired)":<28}'
+              f'{ratios[0]:>13.2f}{ratios[1]:>13.2f}{ratios[2]:>11.2f}')
+
+
+if __name__ == '__main__':
+    main()
