@@ -6,38 +6,13 @@
 # anchors of 16-256 px, fewer RoIs and proposals. Bundled-data smoke model,
 # not a paper recipe. A config sets model.backbone (type, arch, out_indices
 # = its last block), the neck's backbone_channel and the number of classes.
-_base_ = ['mmdet::_base_/models/mask-rcnn_r50_fpn.py']
-custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
-
-channels = 64
-norm_cfg = dict(type='mmvitplug.LN2d', eps=1e-6)
+# The heads are those of mask-rcnn_fpn-c64.py.
+_base_ = ['mask-rcnn_fpn-c64.py']
 
 model = dict(
-    backbone=dict(_delete_=True, out_type='featmap'),
     neck=dict(
         _delete_=True,
         type='mmvitplug.SimpleFPN',
-        out_channels=channels,
+        out_channels={{_base_.channels}},
         num_outs=5,
-        norm_cfg=norm_cfg),
-    rpn_head=dict(
-        in_channels=channels,
-        feat_channels=channels,
-        # shapes are 13-70 px: anchors of 16..256 px on strides 4..64
-        anchor_generator=dict(scales=[4])),
-    roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=channels),
-        bbox_head=dict(in_channels=channels, fc_out_channels=256),
-        mask_roi_extractor=dict(out_channels=channels),
-        mask_head=dict(
-            num_convs=2,
-            in_channels=channels,
-            conv_out_channels=32,
-            norm_cfg=norm_cfg)),
-    train_cfg=dict(
-        rpn=dict(sampler=dict(num=128)),
-        rpn_proposal=dict(nms_pre=500, max_per_img=200),
-        rcnn=dict(sampler=dict(num=64))),
-    test_cfg=dict(
-        rpn=dict(nms_pre=500, max_per_img=200),
-        rcnn=dict(max_per_img=20)))
+        norm_cfg={{_base_.norm_cfg}}))

@@ -10,21 +10,16 @@
 # Source: bundled-data smoke config, not a paper recipe.
 # Generate the data first: python tools/make_bundled_data.py
 _base_ = [
-    'mmseg::_base_/models/upernet_r50.py',
+    '../../_base_/models/upernet-c64.py',
     '../../_base_/datasets/shapes-ade.py',
     '../../_base_/schedules/shapes-ade_adamw_500i.py',
 ]
-custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 crop_size = (128, 128)
-channels = 64
-norm_cfg = dict(type='BN', requires_grad=True)
 
 model = dict(
-    pretrained=None,
     data_preprocessor=dict(size=crop_size, test_cfg=dict(size_divisor=32)),
     backbone=dict(
-        _delete_=True,
         type='mmvitplug.CMT',
         arch=dict(
             embed_dims=(32, 48, 64, 96),
@@ -33,21 +28,15 @@ model = dict(
             mlp_ratio=3.6,
             stem_channels=16,
             img_size=128),
-        out_type='featmap',
         out_indices=(0, 1, 2, 3)),
     decode_head=dict(
         in_channels=[32, 48, 64, 96],
         in_index=[0, 1, 2, 3],
-        channels=channels,
-        norm_cfg=norm_cfg,
         num_classes=4),
     auxiliary_head=dict(
         in_channels=64,
         in_index=2,
-        channels=32,
-        norm_cfg=norm_cfg,
-        num_classes=4),
-    test_cfg=dict(mode='whole'))
+        num_classes=4))
 
 train_dataloader = dict(batch_size=4, num_workers=1)
 val_dataloader = dict(num_workers=1)

@@ -9,39 +9,28 @@
 # Source: bundled-data smoke config, not a paper recipe.
 # Generate the data first: python tools/make_bundled_data.py
 _base_ = [
-    'mmseg::_base_/models/upernet_r50.py',
+    '../../_base_/models/upernet-c64.py',
     '../../_base_/datasets/shapes-ade.py',
     '../../_base_/schedules/shapes-ade_adamw_500i.py',
 ]
-custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 crop_size = (128, 128)
-channels = 64
-norm_cfg = dict(type='BN', requires_grad=True)
 
 model = dict(
-    pretrained=None,
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
-        _delete_=True,
         type='mmvitplug.CvT',
         arch=dict(
             embed_dims=(32, 64, 96), num_heads=(1, 2, 3), depths=(1, 1, 2)),
-        out_type='featmap',
         out_indices=(0, 1, 2)),
     decode_head=dict(
         in_channels=[32, 64, 96],
         in_index=[0, 1, 2],
-        channels=channels,
-        norm_cfg=norm_cfg,
         num_classes=4),
     auxiliary_head=dict(
         in_channels=96,
         in_index=2,
-        channels=32,
-        norm_cfg=norm_cfg,
-        num_classes=4),
-    test_cfg=dict(mode='whole'))
+        num_classes=4))
 
 train_dataloader = dict(batch_size=4, num_workers=1)
 val_dataloader = dict(num_workers=1)

@@ -1,0 +1,66 @@
+# Copyright (c) mmvitplug contributors.
+"""Smoke training of each backbone family's bundled configs through
+tools/train.py: a few dozen iterations of classification (digits), Mask
+R-CNN (shapes-coco) and UperNet (shapes-ade), each ending with its
+evaluation (the metric must be printed). Families with more to check
+(LeViT, XCiT, ResMLP, PatchConvNet, DeiT) have e2e files of their own.
+"""
+import pytest
+
+from _e2e import smoke_train
+
+pytestmark = pytest.mark.e2e
+
+#: family: (digits config, shapes arch, training images for cls / det,
+#: UperNet iterations); configs under configs/bundled/<family>/
+FAMILIES = {
+    'cait': ('sup-cait-4l192d-p4_1xb64_digits.py', 'cait-4l96d-p16', 640,
+             96, 30),
+    'cct': ('sup-cct-6l128d-p4_1xb64_digits.py', 'cct-4l96d-p16', 640, 96,
+            30),
+    'convit': ('sup-convit-4l192d-p8_1xb16_digits.py', 'convit-4l96d-p16',
+               640, 96, 30),
+    'cvt': ('sup-cvt-6l32d-p4_1xb64_digits.py', 'cvt-6l32d-p4', 320, 80, 20),
+    'pit': ('sup-pit-7l64d-p4_1xb64_digits.py', 'pit-6l32d-p8', 640, 96, 30),
+    'cmt': ('sup-cmt-9l32d-p4_1xb64_digits.py', 'cmt-9l32d-p4', 320, 80, 20),
+    'litv2': ('sup-litv2-8l32d-p4_1xb64_digits.py', 'litv2-8l32d-p4', 320,
+              80, 20),
+}
+
+
+def runs(family):
+    """task: (config, --cfg-options, a metric the final evaluation prints)
+    """
+    digits, arch, cls_images, det_images, seg_iters = FAMILIES[family]
+    cfg = f'configs/bundled/{family}/'
+    return {
+        # 2 epochs of 32-image batches on the first training images (a few
+        # classes: a smoke test, not a learning test), then top-1 on val
+        'cls': (cfg + digits, [
+            'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+            'train_dataloader.batch_size=32',
+            f'train_dataloader.dataset.indices={cls_images}'
+        ], 'accuracy/top1'),
+        # one epoch on a few images, then box / mask mAP on the val split
+        # (score threshold 0 so the barely trained model yields detections)
+        'det': (cfg + f'mask-rcnn-{arch}_1xb4_shapes-coco.py', [
+            'train_cfg.max_epochs=1',
+            f'train_dataloader.dataset.indices={det_images}',
+            'model.test_cfg.rcnn.score_thr=0.0'
+        ], 'coco/bbox_mAP'),
+        # a few iterations, then mIoU on the val split
+        'seg': (cfg + f'upernet-{arch}_1xb4_shapes-ade.py', [
+            f'train_cfg.max_iters={seg_iters}',
+            f'train_cfg.val_interval={seg_iters}'
+        ], 'mIoU'),
+    }
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+@pytest.mark.parametrize('task', ['cls', 'det', 'seg'])
+def test_bundled_config_trains(family, task, tmp_path, repo_root,
+                               bundled_data, subprocess_env):
+    config, options, metric = runs(family)[task]
+    log = smoke_train(repo_root, config, tmp_path / task, *options,
+                      env=subprocess_env, timeout=300)
+    assert metric in log  # the evaluation ran
