@@ -126,3 +126,22 @@ def test_bad_input_names_the_expected_shape():
     with pytest.raises(ValueError, match=r'takes tokens \(B, H \* W, 16\) '
                        r'of the grid 3x3, got shape \(1, 16, 16\)'):
         attn(torch.randn(1, 16, 16), (3, 3))
+
+
+def test_qk_scale_and_qkv_bias():
+    torch.manual_seed(0)
+    x = torch.randn(1, 16, 16)
+    default = HiLoAttention(16, 4, window_size=1, qkv_bias=True)
+    scaled = HiLoAttention(16, 4, window_size=1, qkv_bias=True, qk_scale=1.)
+    scaled.load_state_dict(default.state_dict())
+    assert default.scale == 0.5 and scaled.scale == 1.
+    q = default.l_q(x).view(1, 16, 4, 4).transpose(1, 2)
+    k, v = default.l_kv(x).view(1, 16, 2, 4, 4).permute(2, 0, 3, 1, 4)
+    w = (q @ k.transpose(-2, -1)).softmax(-1)  # scale 1
+    expected = default.l_proj((w @ v).transpose(1, 2).reshape(1, 16, 16))
+    torch.testing.assert_close(scaled(x, (4, 4)), expected)
+    assert not torch.allclose(default(x, (4, 4)), expected)
+    no_bias = HiLoAttention(16, 4, window_size=2, alpha=0.5, qkv_bias=False)
+    for layer in (no_bias.l_q, no_bias.l_kv, no_bias.h_qkv):
+        assert layer.bias is None
+    assert no_bias.l_proj.bias is not None  # output projections keep theirs

@@ -175,3 +175,12 @@ def test_blocks_without_attention_in_the_first_stages():
     assert (hilo.l_heads, hilo.h_heads, hilo.window_size) == (3, 1, 2)
     plain = model.stages[3][1].attn  # window 1: plain attention
     assert (plain.l_heads, plain.h_heads) == (8, 0)
+
+
+def test_qkv_bias_and_dropouts_reach_the_attention():
+    model = LITv2(GOLDEN_ARCH, qkv_bias=False, drop_rate=0.1,
+                  attn_drop_rate=0.2)
+    hilo = model.stages[2][1].attn
+    assert hilo.l_q.bias is None and hilo.h_qkv.bias is None
+    assert hilo.attn_drop == 0.2 and hilo.proj_drop.p == 0.1
+    assert model.stages[0][0].mlp.drop.p == 0.1
