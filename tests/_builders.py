@@ -54,6 +54,18 @@ TINY_ARCHS = {
     'CMT':  # staged: 4 stages, each a patch embedding + 5 blocks in all
     dict(embed_dims=(8, 16, 24, 32), depths=(1, 1, 2, 1),
          num_heads=(1, 2, 2, 4), mlp_ratio=2., stem_channels=8),
+    'HATNet':  # staged: 4 stages, 5 blocks + 3 downsampling convolutions
+    dict(embed_dims=(8, 16, 24, 32), head_dim=8, depths=(1, 1, 2, 1),
+         expansions=(2, 2, 2, 2), grid_sizes=(4, 2, 2, 1),
+         ds_ratios=(4, 2, 2, 1), kernel_sizes=(3, 3, 3, 3)),
+    'LIT':  # staged: 4 stages, 5 blocks + 3 token mergings; LIT-S style
+    dict(embed_dims=(8, 16, 32, 64), depths=(1, 1, 2, 1),
+         num_heads=(1, 2, 4, 8), mlp_ratios=(4, 4, 4, 4),
+         has_msa=(0, 0, 1, 1), position='relative'),
+    'LIT-Ti':  # LIT-Ti style: position embeddings, class token (a LIT)
+    dict(embed_dims=(8, 16, 24, 32), depths=(1, 1, 2, 1),
+         num_heads=(1, 2, 3, 4), mlp_ratios=(8, 8, 4, 4),
+         has_msa=(0, 0, 1, 1), position='absolute', norm_eps=1e-6),
     'LITv2':  # staged: 4 stages, 5 blocks + 3 token mergings
     dict(embed_dims=8, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8),
          window_sizes=(0, 0, 2, 1)),
@@ -77,6 +89,9 @@ TINY_KWARGS = {
     'CvT': dict(),
     'PiT': dict(img_size=32),
     'CMT': dict(img_size=64),  # position biases for 64 x 64 images
+    'HATNet': dict(),
+    'LIT': dict(img_size=64),  # relative-position tables of 64 x 64
+    'LIT-Ti': dict(img_size=64),  # position embeddings of 64 x 64
     'LITv2': dict(),
     'XCiT': dict(),
 }

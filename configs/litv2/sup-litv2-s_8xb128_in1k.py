@@ -18,7 +18,7 @@
 # defaults.
 _base_ = [
     '../_base_/datasets/imagenet_deit.py',
-    '../_base_/schedules/deit_adamw_300e.py',
+    '../_base_/schedules/swin_adamw_300e.py',
     '../_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
@@ -43,30 +43,6 @@ model = dict(
 train_dataloader = dict(
     batch_size=128, sampler=dict(type='DefaultSampler', shuffle=True))
 
-lr = 5e-4  # for a total batch of 512, scaled by auto_scale_lr
-warmup_epochs = 20
-epochs = 300
 optim_wrapper = dict(
-    optimizer=dict(lr=lr, weight_decay=0.05),
-    clip_grad=dict(_delete_=True, max_norm=5.0),
     paramwise_cfg=dict(
-        flat_decay_mult=0.0,
         custom_keys={'conv_offset.weight': dict(lr_mult=0.01)}))
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=5e-7 / lr,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min=1e-5,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=epochs,
-        convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=epochs)
-auto_scale_lr = dict(base_batch_size=512, enable=True)

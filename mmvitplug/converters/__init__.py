@@ -12,7 +12,9 @@ from .cmt import convert_cmt
 from .convit import convert_convit
 from .cvt import convert_cvt
 from .deit import convert_deit
+from .hatnet import convert_hatnet
 from .levit import convert_levit
+from .lit import convert_lit
 from .litv2 import convert_litv2
 from .patchconvnet import convert_patchconvnet
 from .pit import convert_pit
@@ -29,11 +31,10 @@ from .xcit import convert_xcit
 __all__ = [
     'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait', 'convert_cct',
     'convert_cmt', 'convert_convit', 'convert_cvt', 'convert_deit',
-    'convert_litv2',
-    'convert_levit', 'convert_patchconvnet', 'convert_pit',
-    'convert_regnety', 'convert_resmlp',
-    'convert_xcit', 'converter_for_type', 'converter_of_function',
-    'get_converter', 'prepare_state_dict', 'recognising_converters',
-    'register_converter', 'registered_converters', 'strip_ddp_prefix',
-    'unregister_converter', 'unwrap_state_dict'
+    'convert_hatnet', 'convert_levit', 'convert_lit', 'convert_litv2',
+    'convert_patchconvnet', 'convert_pit', 'convert_regnety',
+    'convert_resmlp', 'convert_xcit', 'converter_for_type',
+    'converter_of_function', 'get_converter', 'prepare_state_dict',
+    'recognising_converters', 'register_converter', 'registered_converters',
+    'strip_ddp_prefix', 'unregister_converter', 'unwrap_state_dict'
 ]

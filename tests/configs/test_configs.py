@@ -241,14 +241,16 @@ FAMILIES = {
     'mmvitplug.CvT': ('cvt', ),
     'mmvitplug.PiT': ('pit', ),
     'mmvitplug.CMT': ('cmt', ),
+    'mmvitplug.HATNet': ('hatnet', ),
+    'mmvitplug.LIT': ('lit', 'lit-ti'),
     'mmvitplug.LITv2': ('litv2', ),
     'mmvitplug.XCiT': ('xcit', ),
     'mmvitplug.RegNetY': ('regnety', ),
     'ResNet': ('resnet', ),
 }
 #: arch part of a bundled (arch dict) config: {family}-{L}l{D}d-p{P}
-BUNDLED_ARCH = re.compile(
-    r'(?P<family>[a-z0-9]+)-(?P<layers>\d+)l(?P<dims>\d+)d-p(?P<patch>\d+)')
+BUNDLED_ARCH = re.compile(r'(?P<family>[a-z0-9]+(?:-[a-z]+)*)-'
+                          r'(?P<layers>\d+)l(?P<dims>\d+)d-p(?P<patch>\d+)')
 NAME = re.compile(r'(?P<algo_arch>[a-z0-9-]+)_(?P<gpus>\d+)xb(?P<batch>\d+)'
                   r'_(?P<data>[a-z0-9-]+)')
 
@@ -360,6 +362,11 @@ def check_name_claims(path, cfg):
             if parts['family'] == 'deit3' and not backbone.get(
                     'layer_scale_init_value'):
                 problems.append(f'arch {arch}: no DeiT III LayerScale')
+            # LIT-Ti: the PVT-like LIT ('absolute' position embeddings)
+            position = backbone.arch.get('position')
+            if backbone.type == 'mmvitplug.LIT' and \
+                    (parts['family'] == 'lit-ti') != (position == 'absolute'):
+                problems.append(f'arch {arch}: position {position!r}')
     # data
     if data not in DATA_CLASSES:
         problems.append(f'data {data} not one of {sorted(DATA_CLASSES)}')

@@ -124,6 +124,19 @@ OFFICIAL_SAMPLES = {
             Path(TEST_DATA) / 'cmt_golden.pt',
             weights_only=True)['state_dict'],
     },
+    'HATNet': {  # the official code's state dict (.../test_hatnet.py)
+        'golden': lambda: torch.load(
+            Path(TEST_DATA) / 'hatnet_golden.pt',
+            weights_only=True)['state_dict'],
+    },
+    'LIT': {  # the official code's state dicts (.../test_lit.py)
+        'golden_ti': lambda: torch.load(
+            Path(TEST_DATA) / 'lit_golden.pt',
+            weights_only=True)['ti']['state_dict'],
+        'golden_s': lambda: torch.load(
+            Path(TEST_DATA) / 'lit_golden.pt',
+            weights_only=True)['s']['state_dict'],
+    },
     'LITv2': {  # the official code's state dict (.../test_litv2.py)
         'golden': lambda: torch.load(
             Path(TEST_DATA) / 'litv2_golden.pt',

@@ -19,7 +19,9 @@ from mmvitplug.models.backbones.cct import CCT
 from mmvitplug.models.backbones.cmt import CMT
 from mmvitplug.models.backbones.convit import ConViT
 from mmvitplug.models.backbones.cvt import CvT
+from mmvitplug.models.backbones.hatnet import HATNet
 from mmvitplug.models.backbones.levit import LeViT
+from mmvitplug.models.backbones.lit import LIT
 from mmvitplug.models.backbones.litv2 import LITv2
 from mmvitplug.models.backbones.pit import PiT
 from mmvitplug.models.utils import (convert_if_official, is_official_layout,
@@ -362,6 +364,30 @@ LOAD_SAMPLES = {
                 re.sub(r'^stages\.(\d+)\.(\d+)\.', lambda g: (
                     f'pools.{int(g[1]) - 1}.' if g[1] != '0' and g[2] == '0'
                     else f'transformers.{g[1]}.blocks.'
+                    f'{int(g[2]) - (g[1] != "0")}.'), k): v
+                for k, v in m.state_dict().items()})),
+    # mmvitplug stages.{s}.{j} -> official blocks.{s}.{i} / ds{s + 1};
+    # head -> classifier.1
+    'HATNet': (HATNet, dict(arch=dict(
+        embed_dims=(8, 16, 24, 32), head_dim=8, depths=(1, 1, 1, 1),
+        expansions=(2, 2, 2, 2), grid_sizes=(2, 2, 1, 1),
+        ds_ratios=(2, 2, 1, 1), kernel_sizes=(3, 3, 3, 3))),
+               lambda m: {
+                   re.sub(r'^stages\.(\d+)\.(\d+)\.', lambda g: (
+                       f'ds{int(g[1]) + 1}.' if g[1] != '0' and g[2] == '0'
+                       else f'blocks.{g[1]}.{int(g[2]) - (g[1] != "0")}.'),
+                       k).replace('head.', 'classifier.1.'): v
+                   for k, v in with_head(m.state_dict()).items()}),
+    # LIT-S style: as LITv2 below
+    'LIT': (LIT, dict(arch=dict(embed_dims=(4, 8, 16, 32),
+                                depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4),
+                                mlp_ratios=(4, 4, 4, 4), has_msa=(0, 0, 1, 1),
+                                position='relative'), img_size=32),
+            lambda m: with_head({
+                re.sub(r'^stages\.(\d+)\.(\d+)\.', lambda g: (
+                    f'layers.{int(g[1]) - 1}.downsample.'
+                    if g[1] != '0' and g[2] == '0'
+                    else f'layers.{g[1]}.blocks.'
                     f'{int(g[2]) - (g[1] != "0")}.'), k): v
                 for k, v in m.state_dict().items()})),
     # mmvitplug stages.{s}.{j} -> official layers.{s}.blocks / the DTM

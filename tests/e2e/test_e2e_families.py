@@ -12,7 +12,8 @@ from _e2e import smoke_train
 pytestmark = pytest.mark.e2e
 
 #: family: (digits config, shapes arch, training images for cls / det,
-#: UperNet iterations); configs under configs/bundled/<family>/
+#: UperNet iterations); configs under configs/bundled/<family>/ (or the
+#: folder FOLDERS gives)
 FAMILIES = {
     'cait': ('sup-cait-4l192d-p4_1xb64_digits.py', 'cait-4l96d-p16', 640,
              96, 30),
@@ -23,16 +24,24 @@ FAMILIES = {
     'cvt': ('sup-cvt-6l32d-p4_1xb64_digits.py', 'cvt-6l32d-p4', 320, 80, 20),
     'pit': ('sup-pit-7l64d-p4_1xb64_digits.py', 'pit-6l32d-p8', 640, 96, 30),
     'cmt': ('sup-cmt-9l32d-p4_1xb64_digits.py', 'cmt-9l32d-p4', 320, 80, 20),
+    'hatnet': ('sup-hatnet-8l32d-p4_1xb64_digits.py', 'hatnet-8l32d-p4',
+               320, 80, 20),
+    'lit': ('sup-lit-8l32d-p4_1xb64_digits.py', 'lit-8l32d-p4', 320, 80,
+            20),
+    'lit-ti': ('sup-lit-ti-8l32d-p4_1xb64_digits.py', 'lit-ti-8l32d-p4',
+               320, 80, 20),
     'litv2': ('sup-litv2-8l32d-p4_1xb64_digits.py', 'litv2-8l32d-p4', 320,
               80, 20),
 }
+#: families whose configs share another family's folder
+FOLDERS = {'lit-ti': 'lit'}
 
 
 def runs(family):
     """task: (config, --cfg-options, a metric the final evaluation prints)
     """
     digits, arch, cls_images, det_images, seg_iters = FAMILIES[family]
-    cfg = f'configs/bundled/{family}/'
+    cfg = f'configs/bundled/{FOLDERS.get(family, family)}/'
     return {
         # 2 epochs of 32-image batches on the first training images (a few
         # classes: a smoke test, not a learning test), then top-1 on val

@@ -6,7 +6,9 @@ from .cmt import CMT
 from .convit import ConViT
 from .cvt import CvT
 from .deit import DeiT
+from .hatnet import HATNet
 from .levit import LeViT
+from .lit import LIT
 from .litv2 import LITv2
 from .patchconvnet import PatchConvNet
 from .pit import PiT
@@ -15,6 +17,7 @@ from .resmlp import ResMLP
 from .xcit import XCiT
 
 __all__ = [
-    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DeiT', 'LITv2', 'LeViT', 'Parts',
-    'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP', 'VisionBackbone', 'XCiT'
+    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DeiT', 'HATNet', 'LIT', 'LITv2',
+    'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP',
+    'VisionBackbone', 'XCiT'
 ]

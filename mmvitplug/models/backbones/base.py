@@ -275,8 +275,10 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
             :attr:`optional_arch_keys`).
         out_indices (int | Sequence[int]): Stages whose output is returned;
             negative values count from the end. Defaults to -1.
-        out_type (str): How outputs are formatted, one of the family's
-            :attr:`out_types`. Defaults to the first of them.
+        out_type (str, optional): How outputs are formatted, one of the
+            family's :attr:`out_types`. Defaults to None:
+            :meth:`default_out_type` (the first of them unless the family
+            says otherwise).
         frozen_stages (int): -1 freezes nothing; 0 freezes the stem; k > 0
             also the first k stages, and k == the number of stages also the
             top. Frozen parts have ``requires_grad=False`` and stay in eval
@@ -323,7 +325,7 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys,
                                         self.optional_arch_keys, name)
         if out_type is None:
-            out_type = self.out_types[0]
+            out_type = self.default_out_type()
         if out_type not in self.out_types:
             raise ValueError(
                 f"Unknown out_type '{out_type}'"
@@ -350,6 +352,12 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         self.with_cp = with_cp
         # (out_type, list) of the active also_output contexts
         self._also_outputs: List[Tuple[str, list]] = []
+
+    def default_out_type(self) -> str:
+        """The ``out_type`` of ``out_type=None``, chosen once
+        :attr:`arch_settings` is parsed: the first of :attr:`out_types`
+        unless a family overrides it."""
+        return self.out_types[0]
 
     @classmethod
     def num_stages_of(cls, settings: dict) -> int:

@@ -3,6 +3,7 @@ from .deepercluster_head import DeeperClusterHead
 from .deit_distill_head import DeiTDistillHead
 from .dino_head import DINOHead
 from .drloc_head import DRLocHead
+from .dropout_linear_head import DropoutLinearClsHead
 from .levit_head import LeViTClsHead
 from .macl_head import MACLHead, MACLMoCoV3Head
 from .multi_token_head import MultiTokenClsHead
@@ -13,6 +14,7 @@ from .splitmask_head import (SplitMaskHead, SplitMaskHOGTarget,
 
 __all__ = [
     'DeeperClusterHead', 'DINOHead', 'DeiTDistillHead', 'DRLocHead',
+    'DropoutLinearClsHead',
     'LeViTClsHead', 'MACLHead', 'MACLMoCoV3Head', 'MultiTokenClsHead',
     'PAWSHead', 'SEERNeck', 'SplitMaskHead', 'SplitMaskHOGTarget',
     'SplitMaskPixelTarget'

@@ -25,7 +25,9 @@ import torch.utils.checkpoint
 from mmvitplug.layers import DropPath
 from mmvitplug.models.backbones.cmt import CMT
 from mmvitplug.models.backbones.cvt import CvT
+from mmvitplug.models.backbones.hatnet import HATNet
 from mmvitplug.models.backbones.levit import LeViT
+from mmvitplug.models.backbones.lit import LIT
 from mmvitplug.models.backbones.litv2 import LITv2
 from mmvitplug.models.backbones.pit import PiT
 from _builders import TINY_ARCHS, TINY_KWARGS
@@ -145,6 +147,49 @@ FAMILIES = [
         drop_path='linear',
         fused_attn=True,
         frozen_kwargs=dict(drop_rate=0.5)),
+    StagedFamily(
+        cls=HATNet,
+        arch=TINY_ARCHS['HATNet'],
+        kwargs=TINY_KWARGS['HATNet'],
+        out_types=('avg_featmap', 'featmap'),
+        shapes={  # 100 wide: cells padded and masked, sides rounded up
+            (64, 64): ((8, 16, 16), (16, 8, 8), (24, 4, 4), (32, 2, 2)),
+            (64, 100): ((8, 16, 25), (16, 8, 13), (24, 4, 7), (32, 2, 4)),
+        },
+        bad_input=((28, 64), 'HATNet needs images of at least 32x32'),
+        drop_path='linear',
+        fused_attn=True,
+        frozen_kwargs=dict(drop_rate=0.5)),
+    StagedFamily(
+        cls=LIT,
+        arch=TINY_ARCHS['LIT'],
+        kwargs=TINY_KWARGS['LIT'],
+        out_types=('avg_featmap', 'cls_token', 'featmap', 'raw'),
+        shapes={  # 100 wide: padded to 100, tables resized, odd sides floor
+            (64, 64): ((8, 16, 16), (16, 8, 8), (32, 4, 4), (64, 2, 2)),
+            (64, 98): ((8, 16, 25), (16, 8, 12), (32, 4, 6), (64, 2, 3)),
+        },
+        bad_input=((28, 64), 'LIT needs images of at least 32x32'),
+        drop_path='linear',
+        fused_attn=True,
+        frozen_kwargs=dict(drop_rate=0.5)),
+    StagedFamily(  # LIT-Ti style: position embeddings, class token
+        cls=LIT,
+        arch=TINY_ARCHS['LIT-Ti'],
+        kwargs=TINY_KWARGS['LIT-Ti'],
+        out_types=('avg_featmap', 'cls_token', 'featmap', 'raw'),
+        shapes={  # position embeddings resized bilinearly
+            (64, 64): ((8, 16, 16), (16, 8, 8), (24, 4, 4), (32, 2, 2)),
+            (64, 98): ((8, 16, 25), (16, 8, 12), (24, 4, 6), (32, 2, 3)),
+        },
+        variants={'cls_token': {}, 'no_cls_token': dict(
+            with_cls_token=False)},
+        full='cls_token',
+        bad_input=((28, 64), 'LIT needs images of at least 32x32'),
+        drop_path='linear',
+        fused_attn=True,
+        frozen_kwargs=dict(drop_rate=0.5),
+        label='LIT-Ti'),
     StagedFamily(  # any input size: no bad_input
         cls=LeViT,
         arch=TINY_ARCHS['LeViT'],
@@ -569,5 +614,6 @@ def test_in_channels(fam):
 
 def test_every_staged_family_has_a_tiny_arch():
     for fam in FAMILIES[1:]:
-        assert TINY_ARCHS[fam.name] == fam.arch, fam.id
-        assert TINY_KWARGS[fam.name] == fam.kwargs, fam.id
+        # a family's second spec (a label) has an entry of its own
+        assert TINY_ARCHS[fam.id] == fam.arch, fam.id
+        assert TINY_KWARGS[fam.id] == fam.kwargs, fam.id
