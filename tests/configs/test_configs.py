@@ -427,6 +427,11 @@ def test_config_is_what_its_name_claims(path):
     ('bundled/deit/mask-rcnn-deit-4l96d-p16_1xb4_shapes-coco.py',
      'mask-rcnn-deit-4l96d-p16_2xb4_shapes-coco.py',
      'auto_scale_lr.base_batch_size 4, expected 8'),
+    # LIT-Ti names an 'absolute' LIT, LIT a 'relative' one
+    ('bundled/lit/sup-lit-8l32d-p4_1xb64_digits.py',
+     'sup-lit-ti-8l32d-p4_1xb64_digits.py', "position 'relative'"),
+    ('bundled/lit/sup-lit-ti-8l32d-p4_1xb64_digits.py',
+     'sup-lit-8l32d-p4_1xb64_digits.py', "position 'absolute'"),
 ])
 def test_name_claims_catch_mismatches(config, claimed, expected):
     path = osp.join(CONFIG_ROOT, config)
