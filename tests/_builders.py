@@ -69,6 +69,10 @@ TINY_ARCHS = {
     'LITv2':  # staged: 4 stages, 5 blocks + 3 token mergings
     dict(embed_dims=8, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8),
          window_sizes=(0, 0, 2, 1)),
+    'SReT':  # staged: 3 stages, 4 recursive units + 2 poolings
+    dict(embed_dims=(8, 16, 32), num_heads=(1, 2, 4), depths=(2, 1, 1),
+         groups1=(4, 2, 1), groups2=(2, 1, 1), mlp_ratio=2.,
+         np_mlp_ratio=1.),
     'XCiT':  # 2 stride-2 convs (patch 4), 16 x 16 images: a 4 x 4 grid
     dict(embed_dims=32, num_layers=3, num_heads=4, patch_size=4,
          init_values=0.5, tokens_norm=False, mlp_ratio=2.),
@@ -93,6 +97,7 @@ TINY_KWARGS = {
     'LIT': dict(img_size=64),  # relative-position tables of 64 x 64
     'LIT-Ti': dict(img_size=64),  # position embeddings of 64 x 64
     'LITv2': dict(),
+    'SReT': dict(img_size=64),  # a position embedding of 8 x 8
     'XCiT': dict(),
 }
 #: The DeiT III settings of a DeiT arch dict.

@@ -26,6 +26,7 @@ from .registry import (AnyLayout, Converter, KeyLayout, converter_for_type,
                        unwrap_state_dict)
 from .regnety import convert_regnety
 from .resmlp import convert_resmlp
+from .sret import convert_sret
 from .xcit import convert_xcit
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
     'convert_cmt', 'convert_convit', 'convert_cvt', 'convert_deit',
     'convert_hatnet', 'convert_levit', 'convert_lit', 'convert_litv2',
     'convert_patchconvnet', 'convert_pit', 'convert_regnety',
-    'convert_resmlp', 'convert_xcit', 'converter_for_type',
+    'convert_resmlp', 'convert_sret', 'convert_xcit', 'converter_for_type',
     'converter_of_function', 'get_converter', 'prepare_state_dict',
     'recognising_converters', 'register_converter', 'registered_converters',
     'strip_ddp_prefix', 'unregister_converter', 'unwrap_state_dict'

@@ -244,6 +244,7 @@ FAMILIES = {
     'mmvitplug.HATNet': ('hatnet', ),
     'mmvitplug.LIT': ('lit', 'lit-ti'),
     'mmvitplug.LITv2': ('litv2', ),
+    'mmvitplug.SReT': ('sret', ),
     'mmvitplug.XCiT': ('xcit', ),
     'mmvitplug.RegNetY': ('regnety', ),
     'ResNet': ('resnet', ),

@@ -129,6 +129,11 @@ OFFICIAL_SAMPLES = {
             Path(TEST_DATA) / 'hatnet_golden.pt',
             weights_only=True)['state_dict'],
     },
+    'SReT': {  # the official code's state dict (.../test_sret.py)
+        'golden': lambda: torch.load(
+            Path(TEST_DATA) / 'sret_golden.pt',
+            weights_only=True)['state_dict'],
+    },
     'LIT': {  # the official code's state dicts (.../test_lit.py)
         'golden_ti': lambda: torch.load(
             Path(TEST_DATA) / 'lit_golden.pt',

@@ -24,6 +24,7 @@ from mmvitplug.models.backbones.levit import LeViT
 from mmvitplug.models.backbones.lit import LIT
 from mmvitplug.models.backbones.litv2 import LITv2
 from mmvitplug.models.backbones.pit import PiT
+from mmvitplug.models.backbones.sret import SReT
 from mmvitplug.models.utils import (convert_if_official, is_official_layout,
                                     load_pretrained, unwrap_state_dict)
 from mmvitplug.models.utils.pretrained import find_converter
@@ -278,6 +279,31 @@ def with_head(state, dims=32, num_classes=10):
     return state
 
 
+def sret_official(state):
+    """mmvitplug SReT names -> official ``SReT.py`` names (each shared
+    block under both of its official indices)."""
+    out = {}
+    for key, value in state.items():
+        found = re.match(r'stages\.(\d+)\.(\d+)\.(.+)', key)
+        if not found:
+            out[key] = value
+            continue
+        stage, j, rest = int(found[1]), int(found[2]), found[3]
+        if stage and j == 0:
+            out[f'pools.{stage - 1}.{rest}'] = value
+            continue
+        unit = j - (stage > 0)
+        where, _, name = rest.partition('.')
+        prefix = f'transformers.{stage}.blocks.'
+        if where == 'block':
+            out[f'{prefix}{4 * unit}.{name}'] = value
+            out[f'{prefix}{4 * unit + 2}.{name}'] = value
+        else:  # projs.{p}.name
+            p, _, name = name.partition('.')
+            out[f'{prefix}{4 * unit + 1 + 2 * int(p)}.{name}'] = value
+    return out
+
+
 def resmlp_official(state):
     """mmvitplug ResMLP names -> official ``resmlp_models.py`` names."""
     out = {}
@@ -378,6 +404,14 @@ LOAD_SAMPLES = {
                        else f'blocks.{g[1]}.{int(g[2]) - (g[1] != "0")}.'),
                        k).replace('head.', 'classifier.1.'): v
                    for k, v in with_head(m.state_dict()).items()}),
+    # mmvitplug stages.{s}.{j}.block / projs.{p} -> official
+    # transformers.{s}.blocks.{4u} and {4u + 2} (the shared block twice) /
+    # {4u + 1 + 2p}; stages.{s}.0 -> pools.{s - 1}
+    'SReT': (SReT, dict(arch=dict(embed_dims=(8, 16, 32), num_heads=(1, 2, 4),
+                                  depths=(1, 1, 1), groups1=(2, 1, 1),
+                                  groups2=(2, 1, 1), mlp_ratio=2.,
+                                  np_mlp_ratio=1.), img_size=32),
+             lambda m: with_head(sret_official(m.state_dict()))),
     # LIT-S style: as LITv2 below
     'LIT': (LIT, dict(arch=dict(embed_dims=(4, 8, 16, 32),
                                 depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4),

@@ -10,7 +10,7 @@
 _base_ = [
     './sup-xcit-4l128d-p4_1xb64_digits.py',
     '../../_teachers/resnet18-w32_digits.py',
-    '../../_base_/distillers/deit.py',
+    '../../_base_/distillers/deit_one_head.py',
 ]
 
 model = dict(
@@ -25,12 +25,7 @@ model = dict(
     teacher=_base_.teacher,
     teacher_ckpt=_base_.teacher_ckpt,
     distiller=dict(
-        _base_.deit_distiller_inputs,
-        # one head: its logits are both the class and distillation logits
-        recorders=dict(
-            cls_logits=dict(source='head'),
-            dist_logits=dict(source='head'),
-            teacher_logits=dict(source='teacher.head')),
+        _base_.deit_one_head_distiller_inputs,
         losses=dict(
             loss_deit=dict(
                 type='mmvitplug.DeiTDistillLoss', distill_type='hard',

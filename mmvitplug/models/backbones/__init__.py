@@ -14,10 +14,11 @@ from .patchconvnet import PatchConvNet
 from .pit import PiT
 from .regnety import RegNetY
 from .resmlp import ResMLP
+from .sret import SReT
 from .xcit import XCiT
 
 __all__ = [
     'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DeiT', 'HATNet', 'LIT', 'LITv2',
     'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP',
-    'VisionBackbone', 'XCiT'
+    'SReT', 'VisionBackbone', 'XCiT'
 ]

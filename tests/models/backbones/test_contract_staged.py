@@ -30,6 +30,7 @@ from mmvitplug.models.backbones.levit import LeViT
 from mmvitplug.models.backbones.lit import LIT
 from mmvitplug.models.backbones.litv2 import LITv2
 from mmvitplug.models.backbones.pit import PiT
+from mmvitplug.models.backbones.sret import SReT
 from _builders import TINY_ARCHS, TINY_KWARGS
 from _contract import (ToyPyramid, check_pretrained_loads_once,
                        check_with_cp_identical, entry_depths, perturb,
@@ -190,6 +191,19 @@ FAMILIES = [
         fused_attn=True,
         frozen_kwargs=dict(drop_rate=0.5),
         label='LIT-Ti'),
+    StagedFamily(
+        cls=SReT,
+        arch=TINY_ARCHS['SReT'],
+        kwargs=TINY_KWARGS['SReT'],
+        out_types=('pre_logits', 'avg_featmap', 'featmap', 'raw'),
+        shapes={  # 100 wide: sides rounded up, slices padded and masked
+            (64, 64): ((8, 8, 8), (16, 4, 4), (32, 2, 2)),
+            (64, 100): ((8, 8, 13), (16, 4, 7), (32, 2, 4)),
+        },
+        bad_input=((28, 64), 'SReT needs images of at least 32x32'),
+        # the official spread, not linear to the rate: test_sret.py
+        fused_attn=True,
+        frozen_kwargs=dict(drop_rate=0.5)),
     StagedFamily(  # any input size: no bad_input
         cls=LeViT,
         arch=TINY_ARCHS['LeViT'],
