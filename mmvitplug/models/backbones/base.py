@@ -359,6 +359,43 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         unless a family overrides it."""
         return self.out_types[0]
 
+    def stage_settings(self,
+                       *keys: str,
+                       defaults: Optional[dict] = None,
+                       num_stages: Optional[int] = None
+                       ) -> Dict[str, list]:
+        """The per-stage lists ``keys`` of :attr:`arch_settings`, checked
+        to have one entry per stage (as many as the arch's ``depths``).
+
+        Args:
+            *keys (str): Arch keys of per-stage lists.
+            defaults (dict, optional): Values of keys the arch may omit.
+            num_stages (int, optional): The number of stages the family
+                has, when it is fixed (e.g. the four of a pyramid).
+
+        Returns:
+            dict: ``'depths'`` and each key -> a list.
+
+        Raises:
+            ValueError: ``depths`` does not have ``num_stages`` entries, or
+                a list has not one entry per stage.
+        """
+        settings = dict(defaults or {}, **self.arch_settings)
+        depths = list(settings['depths'])
+        if num_stages is not None and len(depths) != num_stages:
+            raise ValueError(
+                f'{type(self).__name__} has {num_stages} stages: arch '
+                f'depths needs {num_stages} entries, got {depths}')
+        lists = {'depths': depths}
+        for key in keys:
+            value = list(settings[key])
+            if len(value) != len(depths):
+                raise ValueError(
+                    f'arch {key} has {len(value)} entries but depths has '
+                    f'{len(depths)} (one per stage)')
+            lists[key] = value
+        return lists
+
     @classmethod
     def num_stages_of(cls, settings: dict) -> int:
         """Number of stages of parsed arch settings."""

@@ -480,16 +480,13 @@ class CMT(VisionBackbone):
         super().__init__(arch, out_indices, out_type, frozen_stages, with_cp,
                          init_cfg)
         settings = self.arch_settings
-        dims = list(settings['embed_dims'])
-        depths = list(settings['depths'])
-        heads = list(settings['num_heads'])
-        sr_ratios = list(settings.get('sr_ratios', [8, 4, 2, 1]))
-        for key, value in (('embed_dims', dims), ('num_heads', heads),
-                           ('sr_ratios', sr_ratios)):
-            if len(value) != len(depths):
-                raise ValueError(
-                    f'arch {key} has {len(value)} entries but depths has '
-                    f'{len(depths)} (one per stage)')
+        per_stage = self.stage_settings(
+            'embed_dims', 'num_heads', 'sr_ratios',
+            defaults=dict(sr_ratios=[8, 4, 2, 1]))
+        dims = per_stage['embed_dims']
+        depths = per_stage['depths']
+        heads = per_stage['num_heads']
+        sr_ratios = per_stage['sr_ratios']
         self.embed_dims = dims
         self.depths = depths
         self.patch_size = 4  # stride of the first stage

@@ -304,20 +304,10 @@ class HATNet(VisionBackbone):
         super().__init__(arch, out_indices, out_type, frozen_stages, with_cp,
                          init_cfg)
         settings = self.arch_settings
-        depths = list(settings['depths'])
-        if len(depths) != 4:
-            raise ValueError(f'HATNet has 4 stages: arch depths needs 4 '
-                             f'entries, got {depths}')
-        per_stage = {
-            key: list(settings[key])
-            for key in ('embed_dims', 'expansions', 'grid_sizes',
-                        'ds_ratios', 'kernel_sizes')
-        }
-        for key, value in per_stage.items():
-            if len(value) != len(depths):
-                raise ValueError(
-                    f'arch {key} has {len(value)} entries but depths has '
-                    f'{len(depths)} (one per stage)')
+        per_stage = self.stage_settings(
+            'embed_dims', 'expansions', 'grid_sizes', 'ds_ratios',
+            'kernel_sizes', num_stages=4)
+        depths = per_stage['depths']
         dims = per_stage['embed_dims']
         self.embed_dims = dims
         self.depths = depths

@@ -24,12 +24,18 @@ POSITIONS = ('absolute', 'relative')
 
 
 @functools.lru_cache(maxsize=32)
-def relative_position_index(height: int, width: int) -> torch.Tensor:
+def relative_position_index(height: int,
+                            width: int,
+                            device: torch.device = torch.device('cpu')
+                            ) -> torch.Tensor:
     """Index (N, N), N = height * width, of every token pair's offset
-    (dy, dx) in a ((2 height - 1) x (2 width - 1)) table, row-major."""
+    (dy, dx) in a ((2 height - 1) x (2 width - 1)) table, row-major; cached
+    per grid and device (every block of a stage, every forward)."""
     coords = torch.stack(
         torch.meshgrid(
-            torch.arange(height), torch.arange(width), indexing='ij'))
+            torch.arange(height, device=device),
+            torch.arange(width, device=device),
+            indexing='ij'))
     coords = coords.flatten(1)
     rel = coords[:, :, None] - coords[:, None, :]
     return (rel[0] + height - 1) * (2 * width - 1) + rel[1] + width - 1
@@ -106,7 +112,7 @@ class RelPosAttention(Attention):
         H, W = grid
         table = resize_table(self.relative_position_bias_table,
                              self.table_size, (2 * H - 1, 2 * W - 1))
-        index = relative_position_index(H, W).to(table.device)
+        index = relative_position_index(H, W, table.device)
         bias = table[index.view(-1)].view(H * W, H * W, -1)
         return bias.permute(2, 0, 1).unsqueeze(0)
 
@@ -323,19 +329,9 @@ class LIT(VisionBackbone):
                          init_cfg)
         settings = self.arch_settings
         position = settings['position']
-        depths = list(settings['depths'])
-        if len(depths) != 4:
-            raise ValueError(f'LIT has 4 stages: arch depths needs 4 '
-                             f'entries, got {depths}')
-        per_stage = {
-            key: list(settings[key])
-            for key in ('embed_dims', 'num_heads', 'mlp_ratios', 'has_msa')
-        }
-        for key, value in per_stage.items():
-            if len(value) != len(depths):
-                raise ValueError(
-                    f'arch {key} has {len(value)} entries but depths has '
-                    f'{len(depths)} (one per stage)')
+        per_stage = self.stage_settings(
+            'embed_dims', 'num_heads', 'mlp_ratios', 'has_msa', num_stages=4)
+        depths = per_stage['depths']
         self.with_cls_token = self._has_cls_token()
         if self.out_type == 'cls_token' and not self.with_cls_token:
             raise ValueError(
@@ -404,7 +400,11 @@ class LIT(VisionBackbone):
             setattr(self, f'stage{i}_second_layer', first + 1)
 
     def _has_cls_token(self) -> bool:
-        absolute = self.arch_settings['position'] == 'absolute'
+        position = self.arch_settings.get('position')
+        if position not in POSITIONS:
+            raise ValueError(f'arch position must be one of '
+                             f'{list(POSITIONS)}, got {position!r}')
+        absolute = position == 'absolute'
         wanted = self._with_cls_token_arg
         if wanted and not absolute:
             raise ValueError(
@@ -415,10 +415,6 @@ class LIT(VisionBackbone):
     def default_out_type(self) -> str:
         """'cls_token' for a model with a class token (the official LIT-Ti
         head), else 'avg_featmap'."""
-        if self.arch_settings.get('position') not in POSITIONS:
-            raise ValueError(
-                f"arch position must be one of {list(POSITIONS)}, got "
-                f"{self.arch_settings.get('position')!r}")
         return 'cls_token' if self._has_cls_token() else 'avg_featmap'
 
     # -------------------------------------------------------------- forward

@@ -207,17 +207,11 @@ class LITv2(VisionBackbone):
         super().__init__(arch, out_indices, out_type, frozen_stages, with_cp,
                          init_cfg)
         settings = self.arch_settings
-        depths = list(settings['depths'])
-        heads = list(settings['num_heads'])
-        windows = list(settings['window_sizes'])
-        if len(depths) != 4:
-            raise ValueError(f'LITv2 has 4 stages: arch depths needs 4 '
-                             f'entries, got {depths}')
-        for key, value in (('num_heads', heads), ('window_sizes', windows)):
-            if len(value) != len(depths):
-                raise ValueError(
-                    f'arch {key} has {len(value)} entries but depths has '
-                    f'{len(depths)} (one per stage)')
+        per_stage = self.stage_settings(
+            'num_heads', 'window_sizes', num_stages=4)
+        depths = per_stage['depths']
+        heads = per_stage['num_heads']
+        windows = per_stage['window_sizes']
         dims = [settings['embed_dims'] * 2**i for i in range(len(depths))]
         self.embed_dims = dims
         self.depths = depths

@@ -14,7 +14,7 @@ from mmengine.model.weight_init import trunc_normal_
 
 from mmvitplug.layers import DropPath, Mlp, attend
 from mmvitplug.registry import MODELS
-from .base import Parts, VisionBackbone
+from .base import Parts, VisionBackbone, format_tokens
 
 Size = Tuple[int, int]
 
@@ -346,16 +346,9 @@ class SReT(VisionBackbone):
         super().__init__(arch, out_indices, out_type, frozen_stages, with_cp,
                          init_cfg)
         settings = self.arch_settings
-        depths = list(settings['depths'])
-        per_stage = {
-            key: list(settings[key])
-            for key in ('embed_dims', 'num_heads', 'groups1', 'groups2')
-        }
-        for key, value in per_stage.items():
-            if len(value) != len(depths):
-                raise ValueError(
-                    f'arch {key} has {len(value)} entries but depths has '
-                    f'{len(depths)} (one per stage)')
+        per_stage = self.stage_settings('embed_dims', 'num_heads', 'groups1',
+                                        'groups2')
+        depths = per_stage['depths']
         dims = per_stage['embed_dims']
         self.embed_dims = dims
         self.depths = depths
@@ -440,15 +433,9 @@ class SReT(VisionBackbone):
 
     def format_output(self, x: torch.Tensor, index: int, context):
         """The stage's tokens as ``out_type`` says."""
-        grid = context[0]
         if self.out_type == 'pre_logits':
             return self.norm(x.mean(dim=1))
-        if self.out_type == 'avg_featmap':
-            return x.mean(dim=1)
-        if self.out_type == 'raw':
-            return x
-        B, N, C = x.shape
-        return x.transpose(1, 2).reshape(B, C, *grid).contiguous()
+        return format_tokens(x, self.out_type, context[0])
 
     # ------------------------------------------------------------- weights
     def resize_pretrained_state_dict(self, state_dict: dict) -> dict:

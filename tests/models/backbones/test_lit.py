@@ -283,6 +283,8 @@ def test_bad_input_and_arch():
     with pytest.raises(ValueError, match=r"arch position must be one of "
                        r"\['absolute', 'relative'\], got 'learned'"):
         LIT(dict(ARCHS['s'], position='learned'))
+    with pytest.raises(ValueError, match="got 'learned'"):  # out_type given
+        LIT(dict(ARCHS['s'], position='learned'), out_type='featmap')
     with pytest.raises(ValueError, match="with_cls_token=True needs an "
                        "'absolute' arch"):
         LIT('lit-s', with_cls_token=True)
