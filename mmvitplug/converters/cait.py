@@ -1,11 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """Official / timm CaiT checkpoints -> mmvitplug classifier state dicts."""
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 _BACKBONE_KEYS = ('cls_token', 'pos_embed')
 _BACKBONE_PATTERNS = (
@@ -58,25 +58,25 @@ def convert_cait(
         KeyError: If a key is not part of the official CaiT layout, so no
             weight is dropped silently.
     """
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        layer_scale = re.fullmatch(_BLOCK_LAYER_SCALE, key)
-        if layer_scale:
-            block, branch = layer_scale.groups()
-            converted[f'backbone.{block}.ls{branch}.gamma'] = value
-        elif key in _BACKBONE_KEYS or any(
-                re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
-            converted[f'backbone.{key}'] = value
-        elif re.fullmatch(r'head\.(weight|bias)', key):
-            converted[f'head.fc.{key[5:]}'] = value
-        else:
-            unknown.append(key)
-    if unknown:
-        raise KeyError(
-            f'convert_cait: {len(unknown)} key(s) are not in the official '
-            f'CaiT layout: {unknown[:10]}; expected cls_token, pos_embed, '
-            'patch_embed.proj.*, blocks.{i}.{norm1,attn.qkv,attn.proj_l,'
-            'attn.proj_w,attn.proj,norm2,mlp.fc1,mlp.fc2,gamma_1,gamma_2}, '
-            'blocks_token_only.{j}.{norm1,attn.q,attn.k,attn.v,attn.proj,'
-            'norm2,mlp.fc1,mlp.fc2,gamma_1,gamma_2}, norm.*, head.*')
-    return converted
+    return map_keys(
+        state_dict, _convert_key, 'convert_cait',
+        'cls_token, pos_embed, patch_embed.proj.*, blocks.{i}.{norm1,'
+        'attn.qkv,attn.proj_l,attn.proj_w,attn.proj,norm2,mlp.fc1,mlp.fc2,'
+        'gamma_1,gamma_2}, blocks_token_only.{j}.{norm1,attn.q,attn.k,'
+        'attn.v,attn.proj,norm2,mlp.fc1,mlp.fc2,gamma_1,gamma_2}, norm.*, '
+        'head.*',
+        layout='the official CaiT layout')
+
+
+def _convert_key(key: str) -> Optional[str]:
+    """The mmvitplug key of an official key, or None if it is unknown."""
+    layer_scale = re.fullmatch(_BLOCK_LAYER_SCALE, key)
+    if layer_scale:
+        block, branch = layer_scale.groups()
+        return f'backbone.{block}.ls{branch}.gamma'
+    if key in _BACKBONE_KEYS or any(
+            re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
+        return f'backbone.{key}'
+    if re.fullmatch(r'head\.(weight|bias)', key):
+        return f'head.fc.{key[5:]}'
+    return None

@@ -1,11 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """Official CCT checkpoints -> mmvitplug classifier state dicts."""
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 #: official ``classifier.blocks.{i}.<name>`` -> ours ``blocks.{i}.<name>``
 _BLOCK_NAMES = {
@@ -67,24 +67,22 @@ def convert_cct(
             model, which CCT never builds), so no weight is dropped
             silently.
     """
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        block = _BLOCK.fullmatch(key)
-        if block:
-            i, name, kind = block.groups()
-            converted[f'backbone.blocks.{i}.{_BLOCK_NAMES[name]}.{kind}'] = \
-                value
-        elif key in _DIRECT:
-            converted[_DIRECT[key]] = value
-        elif _TOKENIZER.fullmatch(key):
-            converted[f'backbone.{key}'] = value
-        else:
-            unknown.append(key)
-    if unknown:
-        raise KeyError(
-            f'convert_cct: {len(unknown)} key(s) are not in the official '
-            f'CCT layout: {unknown[:10]}; expected '
-            'tokenizer.conv_layers.{i}.0.weight, classifier.{positional_emb,'
-            'attention_pool.*,norm.*,fc.*} and classifier.blocks.{i}.'
-            '{pre_norm,self_attn.qkv,self_attn.proj,norm1,linear1,linear2}.*')
-    return converted
+    return map_keys(
+        state_dict, _convert_key, 'convert_cct',
+        'tokenizer.conv_layers.{i}.0.weight, classifier.{positional_emb,'
+        'attention_pool.*,norm.*,fc.*} and classifier.blocks.{i}.'
+        '{pre_norm,self_attn.qkv,self_attn.proj,norm1,linear1,linear2}.*',
+        layout='the official CCT layout')
+
+
+def _convert_key(key: str) -> Optional[str]:
+    """The mmvitplug key of an official key, or None if it is unknown."""
+    block = _BLOCK.fullmatch(key)
+    if block:
+        i, name, kind = block.groups()
+        return f'backbone.blocks.{i}.{_BLOCK_NAMES[name]}.{kind}'
+    if key in _DIRECT:
+        return _DIRECT[key]
+    if _TOKENIZER.fullmatch(key):
+        return f'backbone.{key}'
+    return None

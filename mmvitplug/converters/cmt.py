@@ -1,11 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """Official CMT checkpoints -> mmvitplug classifier state dicts."""
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 _STAGES = 'abcd'
 _PARAMS = r'(weight|bias)'
@@ -62,25 +62,16 @@ def convert_cmt(
         KeyError: If a key is not part of the official CMT layout, so no
             weight is dropped silently.
     """
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        new = _convert_key(key)
-        if new is None:
-            unknown.append(key)
-        else:
-            converted[new] = value
-    if unknown:
-        raise KeyError(
-            f'convert_cmt: {len(unknown)} key(s) are not in the official '
-            f'CMT layout: {unknown[:10]}; expected stem_conv{{1,2,3}}.*, '
-            'stem_norm{1,2,3}.*, patch_embed_{a,b,c,d}.{proj,norm}.*, '
-            'relative_pos_{a,b,c,d}, blocks_{a,b,c,d}.{j}.{proj,norm1,'
-            'attn.{q,k,v,proj,sr.0,sr.1},norm2,mlp.{conv1.0,conv1.2,proj,'
-            'proj_bn,conv2.0,conv2.1}}.*, _fc.*, _bn.* or head.*')
-    return converted
+    return map_keys(
+        state_dict, _convert_key, 'convert_cmt',
+        'stem_conv{1,2,3}.*, stem_norm{1,2,3}.*, patch_embed_{a,b,c,d}.'
+        '{proj,norm}.*, relative_pos_{a,b,c,d}, blocks_{a,b,c,d}.{j}.{proj,'
+        'norm1,attn.{q,k,v,proj,sr.0,sr.1},norm2,mlp.{conv1.0,conv1.2,proj,'
+        'proj_bn,conv2.0,conv2.1}}.*, _fc.*, _bn.* or head.*',
+        layout='the official CMT layout')
 
 
-def _convert_key(key: str):
+def _convert_key(key: str) -> Optional[str]:
     """The mmvitplug key of an official key, or None if it is unknown."""
     found = re.fullmatch(r'stem_conv([123])\.' + _PARAMS, key) or \
         re.fullmatch(r'stem_norm([123])\.' + _NORM_BUFFERS, key)

@@ -1,11 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """Official / timm ConViT checkpoints -> mmvitplug classifier state dicts."""
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 _BACKBONE_KEYS = ('cls_token', 'pos_embed')
 _BACKBONE_PATTERNS = (
@@ -53,21 +53,20 @@ def convert_convit(
         KeyError: If a key is not part of the official ConViT layout, so no
             weight is dropped silently.
     """
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        if key in _BACKBONE_KEYS or any(
-                re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
-            converted[f'backbone.{key}'] = value
-        elif re.fullmatch(r'head\.(weight|bias)', key):
-            converted[f'head.fc.{key[5:]}'] = value
-        else:
-            unknown.append(key)
-    if unknown:
-        raise KeyError(
-            f'convert_convit: {len(unknown)} key(s) are not in the official '
-            f'ConViT layout: {unknown[:10]}; expected cls_token, pos_embed, '
-            'patch_embed.proj.*, blocks.{i}.{norm1,norm2,mlp.fc1,mlp.fc2,'
-            'attn.proj}.*, GPSA blocks.{i}.attn.{qk,v,pos_proj,'
-            'gating_param}, self-attention blocks.{i}.attn.qkv.*, norm.*, '
-            'head.*')
-    return converted
+    return map_keys(
+        state_dict, _convert_key, 'convert_convit',
+        'cls_token, pos_embed, patch_embed.proj.*, blocks.{i}.{norm1,norm2,'
+        'mlp.fc1,mlp.fc2,attn.proj}.*, GPSA blocks.{i}.attn.{qk,v,pos_proj,'
+        'gating_param}, self-attention blocks.{i}.attn.qkv.*, norm.*, '
+        'head.*',
+        layout='the official ConViT layout')
+
+
+def _convert_key(key: str) -> Optional[str]:
+    """The mmvitplug key of an official key, or None if it is unknown."""
+    if key in _BACKBONE_KEYS or any(
+            re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
+        return f'backbone.{key}'
+    if re.fullmatch(r'head\.(weight|bias)', key):
+        return f'head.fc.{key[5:]}'
+    return None

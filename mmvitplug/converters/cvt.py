@@ -1,11 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """Official CvT checkpoints -> mmvitplug classifier state dicts."""
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 _BLOCK = (r'(norm1|norm2|mlp\.fc1|mlp\.fc2|attn\.proj|attn\.proj_[qkv])'
           r'\.(weight|bias)'
@@ -57,42 +57,40 @@ def convert_cvt(
             (``POS_EMBED: True``) or the 'avg' / 'linear' projections, or
             if class tokens of several stages are found.
     """
-    converted, unknown, cls_tokens = {}, [], []
-    for key, value in state_dict.items():
-        stage = re.fullmatch(r'stage(\d+)\.(.*)', key)
-        if stage:
-            i, rest = int(stage.group(1)), stage.group(2)
-            block = re.fullmatch(r'blocks\.(\d+)\.(.*)', rest)
-            if re.fullmatch(_EMBED, rest):
-                name = rest if i == 0 else f'stages.{i}.0.{rest[12:]}'
-                converted[f'backbone.{name}'] = value
-                continue
-            if block and re.fullmatch(_BLOCK, block.group(2)):
-                j = int(block.group(1)) + (1 if i else 0)
-                converted[f'backbone.stages.{i}.{j}.{block.group(2)}'] = \
-                    value
-                continue
-            if rest == 'cls_token':
-                cls_tokens.append(key)
-                name = 'patch_embed' if i == 0 else f'stages.{i}.0'
-                converted[f'backbone.{name}.cls_token'] = value
-                continue
-        elif re.fullmatch(r'norm\.(weight|bias)', key):
-            converted[f'backbone.{key}'] = value
-            continue
-        elif re.fullmatch(r'head\.(weight|bias)', key):
-            converted[f'head.fc.{key[5:]}'] = value
-            continue
-        unknown.append(key)
-    if unknown:
-        raise KeyError(
-            f'convert_cvt: {len(unknown)} key(s) are not in the official CvT'
-            f' layout: {unknown[:10]}; expected stage{{i}}.patch_embed.'
-            '{proj,norm}.*, stage{i}.blocks.{j}.{norm1,norm2,attn.'
-            '{conv_proj_{q,k,v}.{conv,bn},proj_{q,k,v},proj},mlp.{fc1,fc2}}'
-            '.*, stage{i}.cls_token, norm.*, head.*')
+    converted = map_keys(
+        state_dict, _convert_key, 'convert_cvt',
+        'stage{i}.patch_embed.{proj,norm}.*, stage{i}.blocks.{j}.{norm1,'
+        'norm2,attn.{conv_proj_{q,k,v}.{conv,bn},proj_{q,k,v},proj},mlp.'
+        '{fc1,fc2}}.*, stage{i}.cls_token, norm.*, head.*',
+        layout='the official CvT layout')
+    cls_tokens = [
+        key for key in state_dict if re.fullmatch(r'stage\d+\.cls_token', key)
+    ]
     if len(cls_tokens) > 1:
         raise KeyError(f'convert_cvt: class tokens in several stages '
                        f'{cls_tokens}; mmvitplug.CvT has one, in the last '
                        'stage')
     return converted
+
+
+def _convert_key(key: str) -> Optional[str]:
+    """The mmvitplug key of an official key, or None if it is unknown."""
+    stage = re.fullmatch(r'stage(\d+)\.(.*)', key)
+    if stage:
+        i, rest = int(stage.group(1)), stage.group(2)
+        if re.fullmatch(_EMBED, rest):
+            name = rest if i == 0 else f'stages.{i}.0.{rest[12:]}'
+            return f'backbone.{name}'
+        block = re.fullmatch(r'blocks\.(\d+)\.(.*)', rest)
+        if block and re.fullmatch(_BLOCK, block.group(2)):
+            j = int(block.group(1)) + (1 if i else 0)
+            return f'backbone.stages.{i}.{j}.{block.group(2)}'
+        if rest == 'cls_token':
+            name = 'patch_embed' if i == 0 else f'stages.{i}.0'
+            return f'backbone.{name}.cls_token'
+        return None
+    if re.fullmatch(r'norm\.(weight|bias)', key):
+        return f'backbone.{key}'
+    if re.fullmatch(r'head\.(weight|bias)', key):
+        return f'head.fc.{key[5:]}'
+    return None

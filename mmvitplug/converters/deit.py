@@ -1,11 +1,12 @@
 # Copyright (c) mmvitplug contributors.
 """Official / timm DeiT checkpoints -> mmvitplug classifier state dicts."""
+import functools
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 _BACKBONE_KEYS = ('cls_token', 'dist_token', 'pos_embed')
 _BACKBONE_PATTERNS = (
@@ -58,28 +59,27 @@ def convert_deit(
             weight is dropped silently.
     """
     distilled = 'head_dist.weight' in state_dict or 'dist_token' in state_dict
-    head_name = 'head' if distilled else 'fc'
+    return map_keys(
+        state_dict, functools.partial(_convert_key, distilled=distilled),
+        'convert_deit',
+        'cls_token, dist_token, pos_embed, patch_embed.proj.*, '
+        'blocks.{i}.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*, '
+        'blocks.{i}.{gamma_1,gamma_2,ls1.gamma,ls2.gamma}, norm.*, head.*, '
+        'head_dist.*',
+        layout='the official DeiT layout')
 
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        layer_scale = re.fullmatch(_OFFICIAL_LAYER_SCALE, key)
-        if layer_scale:
-            block, branch = layer_scale.groups()
-            converted[f'backbone.{block}.ls{branch}.gamma'] = value
-        elif key in _BACKBONE_KEYS or any(
-                re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
-            converted[f'backbone.{key}'] = value
-        elif re.fullmatch(r'head\.(weight|bias)', key):
-            converted[f'head.{head_name}.{key[5:]}'] = value
-        elif distilled and re.fullmatch(r'head_dist\.(weight|bias)', key):
-            converted[f'head.{key}'] = value
-        else:
-            unknown.append(key)
-    if unknown:
-        raise KeyError(
-            f'convert_deit: {len(unknown)} key(s) are not in the official '
-            f'DeiT layout: {unknown[:10]}; expected cls_token, dist_token, '
-            'pos_embed, patch_embed.proj.*, blocks.{i}.{norm1,attn.qkv,'
-            'attn.proj,norm2,mlp.fc1,mlp.fc2}.*, blocks.{i}.{gamma_1,'
-            'gamma_2,ls1.gamma,ls2.gamma}, norm.*, head.*, head_dist.*')
-    return converted
+
+def _convert_key(key: str, distilled: bool) -> Optional[str]:
+    """The mmvitplug key of an official key, or None if it is unknown."""
+    layer_scale = re.fullmatch(_OFFICIAL_LAYER_SCALE, key)
+    if layer_scale:
+        block, branch = layer_scale.groups()
+        return f'backbone.{block}.ls{branch}.gamma'
+    if key in _BACKBONE_KEYS or any(
+            re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
+        return f'backbone.{key}'
+    if re.fullmatch(r'head\.(weight|bias)', key):
+        return f'head.{"head" if distilled else "fc"}.{key[5:]}'
+    if distilled and re.fullmatch(r'head_dist\.(weight|bias)', key):
+        return f'head.{key}'
+    return None

@@ -1,11 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """Official HAT-Net checkpoints -> mmvitplug classifier state dicts."""
 import re
-from typing import Dict, Optional
+from typing import Dict, Union
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import DROP, KeyLayout, map_keys, register_converter
 
 _PARAMS = r'(weight|bias)'
 #: Names inside an official block: H-MHSA and the inverted residual.
@@ -49,28 +49,19 @@ def convert_hatnet(
         KeyError: If a key is not part of the official HAT-Net layout, so
             no weight is dropped silently.
     """
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        if re.fullmatch(r'blocks\.\d+\.\d+\.attn\.proj_norm\.' + _PARAMS,
-                        key):
-            continue
-        new = _convert_key(key)
-        if new is None:
-            unknown.append(key)
-        else:
-            converted[new] = value
-    if unknown:
-        raise KeyError(
-            f'convert_hatnet: {len(unknown)} key(s) are not in the official '
-            f'HAT-Net layout: {unknown[:10]}; expected patch_embed.{{0,1,3}}'
-            '.*, blocks.{s}.{i}.{attn.{norm,qkv,proj,proj_norm,grid_norm,'
-            'ds_norm,q,kv},conv.{conv1.{0,1},conv2.0,conv3.{0,1}}}.*, '
-            'ds{2,3,4}.{conv,norm}.* or classifier.1.*')
-    return converted
+    return map_keys(
+        state_dict, _convert_key, 'convert_hatnet',
+        'patch_embed.{0,1,3}.*, blocks.{s}.{i}.{attn.{norm,qkv,proj,'
+        'proj_norm,grid_norm,ds_norm,q,kv},conv.{conv1.{0,1},conv2.0,'
+        'conv3.{0,1}}}.*, ds{2,3,4}.{conv,norm}.* or classifier.1.*',
+        layout='the official HAT-Net layout')
 
 
-def _convert_key(key: str) -> Optional[str]:
-    """The mmvitplug key of an official key, or None if it is unknown."""
+def _convert_key(key: str) -> Union[str, object, None]:
+    """The mmvitplug key of an official key, DROP for the unused
+    ``attn.proj_norm``, or None if it is unknown."""
+    if re.fullmatch(r'blocks\.\d+\.\d+\.attn\.proj_norm\.' + _PARAMS, key):
+        return DROP
     if re.fullmatch(r'patch_embed\.[013]\.' + _PARAMS, key):
         return f'backbone.{key}'
     found = re.fullmatch(r'blocks\.(\d+)\.(\d+)\.(.+)', key)

@@ -1,11 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """Official / timm LeViT checkpoints -> mmvitplug classifier state dicts."""
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, Optional, Union
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import DROP, KeyLayout, map_keys, register_converter
 
 _BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
 #: Official LeViT (facebookresearch/LeViT ``levit.py``): flat ``blocks.k``.
@@ -31,7 +31,13 @@ def _head(key: str) -> Optional[str]:
     return f'head.{name}.{"bn" if layer == "bn" else "linear"}.{param}'
 
 
-def _convert_official(state_dict) -> Tuple[dict, List[str]]:
+#: What a key function returns: a key, DROP or None (unknown).
+_Key = Union[str, object, None]
+
+
+def _official_key_function(state_dict) -> Callable[[str], _Key]:
+    """The key function of an official checkpoint: its flat blocks are
+    placed in stages from the kinds of all of them."""
     # classify each flat block: attention residual, MLP residual or
     # subsampling attention, then walk them in order
     kinds: Dict[int, str] = {}
@@ -52,48 +58,42 @@ def _convert_official(state_dict) -> Tuple[dict, List[str]]:
             where[k] = f'stages.{stage}.{layer}.attn'
         else:
             where[k] = f'stages.{stage}.{layer}.mlp'
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
+
+    def convert_key(key: str) -> _Key:
         m = re.fullmatch(r'patch_embed\.([0246])\.(c|bn)\.(\w+)', key)
-        b = re.fullmatch(r'blocks\.(\d+)\.(.+)', key)
         if m:
-            i, layer, param = m.groups()
-            layer = 'conv' if layer == 'c' else 'bn'
-            converted[f'backbone.patch_embed.convs.{int(i) // 2}.'
-                      f'{layer}.{param}'] = value
-        elif _head(key):
-            converted[_head(key)] = value
-        elif b and int(b.group(1)) in where:
-            k, rest = int(b.group(1)), b.group(2)
-            base = where[k]
-            if rest.endswith('attention_bias_idxs'):
-                continue  # derived indices, recomputed for any grid
-            if kinds[k] == 'sub':
-                sub = re.fullmatch(
-                    r'(kv|q\.1|proj\.1)\.(c|bn)\.' + _BN, rest)
-                if rest == 'attention_biases':
-                    converted[f'backbone.{base}.attention_biases'] = value
-                    continue
-                if not sub:
-                    unknown.append(key)
-                    continue
-                name = {'kv': 'kv', 'q.1': 'q', 'proj.1': 'proj'}[sub[1]]
-                converted[f'backbone.{base}.{name}.'
-                          f'{_linear_bn(f"{sub[2]}.{sub[3]}")}'] = value
-                continue
-            mm = re.fullmatch(r'm\.(qkv|proj\.1|0|2)\.(c|bn)\.' + _BN, rest)
-            if rest == 'm.attention_biases' and kinds[k] == 'attn':
-                converted[f'backbone.{base}.attention_biases'] = value
-            elif mm:
-                name = {'qkv': 'qkv', 'proj.1': 'proj', '0': 'fc1',
-                        '2': 'fc2'}[mm[1]]
-                converted[f'backbone.{base}.{name}.'
-                          f'{_linear_bn(f"{mm[2]}.{mm[3]}")}'] = value
-            else:
-                unknown.append(key)
-        else:
-            unknown.append(key)
-    return converted, unknown
+            i, part, param = m.groups()
+            part = 'conv' if part == 'c' else 'bn'
+            return f'backbone.patch_embed.convs.{int(i) // 2}.{part}.{param}'
+        if _head(key):
+            return _head(key)
+        b = re.fullmatch(r'blocks\.(\d+)\.(.+)', key)
+        if not (b and int(b.group(1)) in where):
+            return None
+        k, rest = int(b.group(1)), b.group(2)
+        base = where[k]
+        if rest.endswith('attention_bias_idxs'):
+            return DROP  # derived indices, recomputed for any grid
+        if kinds[k] == 'sub':
+            if rest == 'attention_biases':
+                return f'backbone.{base}.attention_biases'
+            sub = re.fullmatch(r'(kv|q\.1|proj\.1)\.(c|bn)\.' + _BN, rest)
+            if not sub:
+                return None
+            name = {'kv': 'kv', 'q.1': 'q', 'proj.1': 'proj'}[sub[1]]
+            return f'backbone.{base}.{name}.' \
+                f'{_linear_bn(f"{sub[2]}.{sub[3]}")}'
+        if rest == 'm.attention_biases' and kinds[k] == 'attn':
+            return f'backbone.{base}.attention_biases'
+        mm = re.fullmatch(r'm\.(qkv|proj\.1|0|2)\.(c|bn)\.' + _BN, rest)
+        if mm:
+            name = {'qkv': 'qkv', 'proj.1': 'proj', '0': 'fc1',
+                    '2': 'fc2'}[mm[1]]
+            return f'backbone.{base}.{name}.' \
+                f'{_linear_bn(f"{mm[2]}.{mm[3]}")}'
+        return None
+
+    return convert_key
 
 
 _TIMM_RULES = (
@@ -119,22 +119,17 @@ _TIMM_RULES = (
 )
 
 
-def _convert_timm(state_dict) -> Tuple[dict, List[str]]:
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        if key.endswith('attention_bias_idxs'):
-            continue  # derived indices, recomputed for any grid
-        if _head(key):
-            converted[_head(key)] = value
-            continue
-        for pattern, rename in _TIMM_RULES:
-            m = re.fullmatch(pattern, key)
-            if m:
-                converted['backbone.' + rename(m)] = value
-                break
-        else:
-            unknown.append(key)
-    return converted, unknown
+def _timm_key(key: str) -> _Key:
+    """The mmvitplug key of a timm key, DROP or None if it is unknown."""
+    if key.endswith('attention_bias_idxs'):
+        return DROP  # derived indices, recomputed for any grid
+    if _head(key):
+        return _head(key)
+    for pattern, rename in _TIMM_RULES:
+        m = re.fullmatch(pattern, key)
+        if m:
+            return 'backbone.' + rename(m)
+    return None
 
 
 @register_converter('LeViT', recognise=LAYOUT)
@@ -168,19 +163,15 @@ def convert_levit(
             dropped silently.
     """
     if OFFICIAL_LAYOUT(state_dict.keys()):
-        converted, unknown = _convert_official(state_dict)
-        layout = 'official'
+        convert_key, layout = _official_key_function(state_dict), 'official'
     else:
-        converted, unknown = _convert_timm(state_dict)
-        layout = 'timm'
-    if unknown:
-        raise KeyError(
-            f'convert_levit: {len(unknown)} key(s) are not in the {layout} '
-            f'LeViT layout: {unknown[:10]}; expected (official) '
-            'patch_embed.{0,2,4,6}.{c,bn}.*, blocks.{k}.m.{qkv,proj.1,0,2}.'
-            '{c,bn}.*, blocks.{k}.{kv,q.1,proj.1}.{c,bn}.*, '
-            '[...]attention_biases, head{,_dist}.{bn,l}.* or (timm) '
-            'stem.conv{1-4}.*, stages.{s}.blocks.{j}.{attn,mlp}.*, '
-            'stages.{s}.downsample.{attn_downsample,mlp}.*, '
-            'head{,_dist}.{bn,linear}.*')
-    return converted
+        convert_key, layout = _timm_key, 'timm'
+    return map_keys(
+        state_dict, convert_key, 'convert_levit',
+        '(official) patch_embed.{0,2,4,6}.{c,bn}.*, blocks.{k}.m.{qkv,'
+        'proj.1,0,2}.{c,bn}.*, blocks.{k}.{kv,q.1,proj.1}.{c,bn}.*, '
+        '[...]attention_biases, head{,_dist}.{bn,l}.* or (timm) '
+        'stem.conv{1-4}.*, stages.{s}.blocks.{j}.{attn,mlp}.*, '
+        'stages.{s}.downsample.{attn_downsample,mlp}.*, '
+        'head{,_dist}.{bn,linear}.*',
+        layout=f'the {layout} LeViT layout')

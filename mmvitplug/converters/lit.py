@@ -2,11 +2,11 @@
 """Official LIT checkpoints (LIT-Ti and LIT-S/M/B) -> mmvitplug classifier
 state dicts."""
 import re
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import DROP, KeyLayout, map_keys, register_converter
 
 _PARAMS = r'(weight|bias)'
 _BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
@@ -72,28 +72,15 @@ def convert_lit(
         KeyError: If a key is not part of the official LIT layouts, so no
             weight is dropped silently.
     """
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        if re.fullmatch(
-                r'layers\.\d+\.blocks\.\d+\.attn\.relative_position_index',
-                key):
-            continue
-        new = _convert_key(key)
-        if new is None:
-            unknown.append(key)
-        else:
-            converted[new] = value
-    if unknown:
-        raise KeyError(
-            f'convert_lit: {len(unknown)} key(s) are not in the official '
-            f'LIT layouts: {unknown[:10]}; expected (LIT-Ti) patch_embed1.'
-            '{proj,norm}.*, patch_embed{2,3,4}.{dconv,norm_layer}.*, '
-            'block{k}.{i}.*, pos_embed{k}, cls_token, or (LIT-S/M/B) '
-            'patch_embed.{proj,norm}.*, layers.{s}.blocks.{i}.{norm1,norm2,'
-            'attn.{qkv,proj,relative_position_bias_table},mlp.{fc1,fc2}}, '
-            'layers.{s}.downsample.{dconv,norm_layer}.*, norm{i}.*, and '
-            'norm.* or head.*')
-    return converted
+    return map_keys(
+        state_dict, _convert_key, 'convert_lit',
+        '(LIT-Ti) patch_embed1.{proj,norm}.*, patch_embed{2,3,4}.{dconv,'
+        'norm_layer}.*, block{k}.{i}.*, pos_embed{k}, cls_token, or '
+        '(LIT-S/M/B) patch_embed.{proj,norm}.*, layers.{s}.blocks.{i}.'
+        '{norm1,norm2,attn.{qkv,proj,relative_position_bias_table},mlp.'
+        '{fc1,fc2}}, layers.{s}.downsample.{dconv,norm_layer}.*, norm{i}.*, '
+        'and norm.* or head.*',
+        layout='the official LIT layouts')
 
 
 def _block_key(stage: int, index: int, name: str) -> Optional[str]:
@@ -102,8 +89,12 @@ def _block_key(stage: int, index: int, name: str) -> Optional[str]:
     return f'backbone.stages.{stage}.{index + (stage > 0)}.{name}'
 
 
-def _convert_key(key: str) -> Optional[str]:
-    """The mmvitplug key of an official key, or None if it is unknown."""
+def _convert_key(key: str) -> Union[str, object, None]:
+    """The mmvitplug key of an official key, DROP for LIT-S/M/B's
+    ``relative_position_index`` buffers, or None if it is unknown."""
+    if re.fullmatch(
+            r'layers\.\d+\.blocks\.\d+\.attn\.relative_position_index', key):
+        return DROP
     found = re.fullmatch(r'patch_embed1?\.(proj|norm)\.' + _PARAMS, key)
     if found:
         return f'backbone.patch_embed.{found.group(1)}.{found.group(2)}'

@@ -1,11 +1,12 @@
 # Copyright (c) mmvitplug contributors.
 """Official LITv2 checkpoints -> mmvitplug classifier state dicts."""
+import functools
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 _PARAMS = r'(weight|bias)'
 _BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
@@ -58,25 +59,17 @@ def convert_litv2(
     stages = {int(m.group(1)) for m in (
         re.match(r'layers\.(\d+)\.', key) for key in state_dict) if m}
     last = max(stages, default=0)
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        new = _convert_key(key, last)
-        if new is None:
-            unknown.append(key)
-        else:
-            converted[new] = value
-    if unknown:
-        raise KeyError(
-            f'convert_litv2: {len(unknown)} key(s) are not in the official '
-            f'LITv2 layout: {unknown[:10]}; expected patch_embed.{{proj,'
-            'norm}.*, layers.{s}.blocks.{i}.{norm1,norm2,attn.{l_q,l_kv,'
-            'l_proj,h_qkv,h_proj},mlp.{fc1,dwconv.dwconv,fc2}}.*, '
-            'layers.{s}.downsample.{dconv,norm_layer}.*, norm.*, '
-            'norm{i}.* or head.*')
-    return converted
+    return map_keys(
+        state_dict, functools.partial(_convert_key, last=last),
+        'convert_litv2',
+        'patch_embed.{proj,norm}.*, layers.{s}.blocks.{i}.{norm1,norm2,'
+        'attn.{l_q,l_kv,l_proj,h_qkv,h_proj},mlp.{fc1,dwconv.dwconv,fc2}}.*, '
+        'layers.{s}.downsample.{dconv,norm_layer}.*, norm.*, norm{i}.* or '
+        'head.*',
+        layout='the official LITv2 layout')
 
 
-def _convert_key(key: str, last: int):
+def _convert_key(key: str, last: int) -> Optional[str]:
     """The mmvitplug key of an official key, or None if it is unknown."""
     found = re.fullmatch(r'patch_embed\.(proj|norm)\.' + _PARAMS, key)
     if found:

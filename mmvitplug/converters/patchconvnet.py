@@ -1,11 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """Official PatchConvNet checkpoints -> mmvitplug classifier state dicts."""
 import re
-from typing import Dict
+from typing import Dict, Union
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import DROP, KeyLayout, map_keys, register_converter
 
 _BACKBONE_PATTERNS = (
     r'cls_token',
@@ -59,29 +59,18 @@ def convert_patchconvnet(
             so no weight is dropped silently, or the per-class heads are
             incomplete.
     """
-    converted, unknown, multi = {}, [], {}
+    converted = map_keys(
+        state_dict, _convert_key, 'convert_patchconvnet',
+        'cls_token, patch_embed.proj.{i}.0.weight, blocks.{i}.{norm1,'
+        'gamma_1,attn.qkv_pos.{0,2,4.conv_reduce,4.conv_expand,5}}.*, '
+        'blocks_token_only.{i}.{norm1,attn.{q,k,v,proj},gamma_1,norm2,'
+        'mlp.{fc1,fc2},gamma_2}.*, norm.*, head.* or head.{i}.*',
+        layout='the official PatchConvNet layout')
+    multi = {}
     for key, value in state_dict.items():
-        stem = re.fullmatch(_STEM, key)
         head = re.fullmatch(_MULTI_HEAD, key)
-        if stem:
-            converted[f'backbone.patch_embed.proj.{stem.group(1)}.weight'] \
-                = value
-        elif any(re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
-            converted[f'backbone.{key}'] = value
-        elif re.fullmatch(r'head\.(weight|bias)', key):
-            converted[f'head.fc.{key[5:]}'] = value
-        elif head:
+        if head:
             multi.setdefault(head.group(2), {})[int(head.group(1))] = value
-        else:
-            unknown.append(key)
-    if unknown:
-        raise KeyError(
-            f'convert_patchconvnet: {len(unknown)} key(s) are not in the '
-            f'official PatchConvNet layout: {unknown[:10]}; expected '
-            'cls_token, patch_embed.proj.{i}.0.weight, blocks.{i}.{norm1,'
-            'gamma_1,attn.qkv_pos.{0,2,4.conv_reduce,4.conv_expand,5}}.*, '
-            'blocks_token_only.{i}.{norm1,attn.{q,k,v,proj},gamma_1,norm2,'
-            'mlp.{fc1,fc2},gamma_2}.*, norm.*, head.* or head.{i}.*')
     for name, parts in sorted(multi.items()):
         if sorted(parts) != list(range(len(parts))):
             raise KeyError(
@@ -90,3 +79,18 @@ def convert_patchconvnet(
         converted[f'head.fc.{name}'] = torch.cat(
             [parts[i] for i in range(len(parts))])
     return converted
+
+
+def _convert_key(key: str) -> Union[str, object, None]:
+    """The mmvitplug key of an official key, DROP for a per-class head
+    (stacked by the caller), or None if it is unknown."""
+    stem = re.fullmatch(_STEM, key)
+    if stem:
+        return f'backbone.patch_embed.proj.{stem.group(1)}.weight'
+    if any(re.fullmatch(p, key) for p in _BACKBONE_PATTERNS):
+        return f'backbone.{key}'
+    if re.fullmatch(r'head\.(weight|bias)', key):
+        return f'head.fc.{key[5:]}'
+    if re.fullmatch(_MULTI_HEAD, key):
+        return DROP
+    return None

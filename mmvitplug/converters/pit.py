@@ -1,11 +1,12 @@
 # Copyright (c) mmvitplug contributors.
 """Official / timm PiT checkpoints -> mmvitplug classifier state dicts."""
+import functools
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 _BACKBONE_KEYS = ('cls_token', 'pos_embed', 'patch_embed.conv.weight',
                   'patch_embed.conv.bias', 'norm.weight', 'norm.bias')
@@ -59,36 +60,34 @@ def convert_pit(
             so no weight is dropped silently.
     """
     distilled = 'head_dist.weight' in state_dict
-    head_name = 'head' if distilled else 'fc'
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        block = re.fullmatch(_BLOCK, key)
-        pool = re.fullmatch(_OFFICIAL_POOL, key)
-        timm_pool = re.fullmatch(_TIMM_POOL, key)
-        if block:
-            stage, index, name = int(block[1]), int(block[2]), block[3]
-            layer = index + 1 if stage else index
-            converted[f'backbone.stages.{stage}.{layer}.{name}'] = value
-        elif pool:
-            converted[f'backbone.stages.{int(pool[1]) + 1}.0.{pool[2]}'] = \
-                value
-        elif timm_pool and int(timm_pool[1]) > 0:
-            converted[f'backbone.stages.{timm_pool[1]}.0.{timm_pool[2]}'] = \
-                value
-        elif key in _BACKBONE_KEYS:
-            converted[f'backbone.{key}'] = value
-        elif re.fullmatch(r'head\.(weight|bias)', key):
-            converted[f'head.{head_name}.{key[5:]}'] = value
-        elif distilled and re.fullmatch(r'head_dist\.(weight|bias)', key):
-            converted[f'head.{key}'] = value
-        else:
-            unknown.append(key)
-    if unknown:
-        raise KeyError(
-            f'convert_pit: {len(unknown)} key(s) are not in the official or '
-            f'timm PiT layout: {unknown[:10]}; expected cls_token, '
-            'pos_embed, patch_embed.conv.*, transformers.{s}.blocks.{j}.'
-            '{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*, '
-            'pools.{s}.{conv,fc}.* (official) or transformers.{s}.pool.'
-            '{conv,fc}.* (timm), norm.*, head.*, head_dist.*')
-    return converted
+    return map_keys(
+        state_dict, functools.partial(_convert_key, distilled=distilled),
+        'convert_pit',
+        'cls_token, pos_embed, patch_embed.conv.*, transformers.{s}.blocks.'
+        '{j}.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*, '
+        'pools.{s}.{conv,fc}.* (official) or transformers.{s}.pool.'
+        '{conv,fc}.* (timm), norm.*, head.*, head_dist.*',
+        layout='the official or timm PiT layout')
+
+
+def _convert_key(key: str, distilled: bool) -> Optional[str]:
+    """The mmvitplug key of an official / timm key, or None if it is
+    unknown."""
+    block = re.fullmatch(_BLOCK, key)
+    if block:
+        stage, index, name = int(block[1]), int(block[2]), block[3]
+        layer = index + 1 if stage else index
+        return f'backbone.stages.{stage}.{layer}.{name}'
+    pool = re.fullmatch(_OFFICIAL_POOL, key)
+    if pool:
+        return f'backbone.stages.{int(pool[1]) + 1}.0.{pool[2]}'
+    timm_pool = re.fullmatch(_TIMM_POOL, key)
+    if timm_pool and int(timm_pool[1]) > 0:
+        return f'backbone.stages.{timm_pool[1]}.0.{timm_pool[2]}'
+    if key in _BACKBONE_KEYS:
+        return f'backbone.{key}'
+    if re.fullmatch(r'head\.(weight|bias)', key):
+        return f'head.{"head" if distilled else "fc"}.{key[5:]}'
+    if distilled and re.fullmatch(r'head_dist\.(weight|bias)', key):
+        return f'head.{key}'
+    return None

@@ -358,3 +358,58 @@ def recognising_converters(checkpoint: Union[dict,
     return [
         n for n in registered_converters() if _REGISTRY[n].recognises(keys)
     ]
+
+
+#: What a key function returns for an official key that has no mmvitplug
+#: counterpart by design (e.g. a buffer the model recomputes), or whose
+#: tensor the converter carries over itself (e.g. stacked with others).
+DROP = object()
+
+
+def map_keys(state_dict: StateDict,
+             convert_key: Callable[[str], Union[str, None, object]],
+             converter: str,
+             expected: str,
+             *,
+             layout: str = 'the official layout') -> StateDict:
+    """Rename every key of an official state dict, refusing unknown keys.
+
+    The loop every converter shares: ``convert_key`` maps an official key
+    to its mmvitplug key, to :data:`DROP` (known, deliberately not
+    carried over) or to None (not part of the official layout). Unknown
+    keys fail the whole conversion, so no weight is dropped silently.
+    ``convert_key`` sees the keys in order and may raise its own error
+    (e.g. a ValueError for a key that is known but inconsistent); tensors
+    are carried over as they are, so a converter that reshapes, splits or
+    fuses tensors does so around this call.
+
+    Args:
+        state_dict (dict): The official (prepared) state dict.
+        convert_key (callable): Official key -> mmvitplug key, DROP or
+            None.
+        converter (str): The converter's name, for the error.
+        expected (str): The keys the layout has, for the error.
+        layout (str): The layout the unknown keys are not in, for the
+            error, e.g. ``'the official HAT-Net layout'``. Defaults to
+            ``'the official layout'``.
+
+    Returns:
+        dict: A new state dict with mmvitplug keys (tensors shared), in
+        the order of ``state_dict``.
+
+    Raises:
+        KeyError: Some keys are not in the layout (the first ten and the
+            count are named): ``'{converter}: N key(s) are not in
+            {layout}: [...]; expected {expected}'``.
+    """
+    converted, unknown = {}, []
+    for key, value in state_dict.items():
+        new = convert_key(key)
+        if new is None:
+            unknown.append(key)
+        elif new is not DROP:
+            converted[new] = value
+    if unknown:
+        raise KeyError(f'{converter}: {len(unknown)} key(s) are not in '
+                       f'{layout}: {unknown[:10]}; expected {expected}')
+    return converted

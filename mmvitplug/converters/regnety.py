@@ -1,12 +1,13 @@
 # Copyright (c) mmvitplug contributors.
 """timm / torchvision / vissl (SEER) RegNetY checkpoints -> mmvitplug state
 dicts."""
+import functools
 import re
-from typing import Dict, List, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 #: Where a block starts, per layout: (pattern, (stage, block) numbering
 #: offsets). timm ``s{i}.b{j}`` counts both from 1; torchvision
@@ -68,22 +69,35 @@ LAYOUT = KeyLayout(r's1\.b1\.conv1\.conv\.weight$') | KeyLayout(
             r'_feature_blocks\.conv1\.stem\.0\.weight$')
 
 
-def _vissl_entries(state_dict: dict) -> List[Tuple[str, torch.Tensor, bool]]:
-    """(key, tensor, is a head key) of a vissl checkpoint or trunk."""
+def _vissl_parts(state_dict: dict) -> Tuple[dict, dict]:
+    """The trunk and the heads of a vissl checkpoint; any other state dict
+    (a vissl trunk included) is all trunk, without heads."""
     if 'classy_state_dict' not in state_dict:
-        return [(k, v, False) for k, v in state_dict.items()]
+        return state_dict, {}
     model = state_dict['classy_state_dict']['base_model']['model']
-    entries = [(k, v, False) for k, v in model['trunk'].items()]
-    entries += [(k, v, True) for k, v in model.get('heads', {}).items()]
-    return entries
+    return model['trunk'], model.get('heads', {})
 
 
-def _convert_key(key: str, rules) -> str:
+def _convert_key(key: str, rules) -> Optional[str]:
     for pattern, template in rules:
         match = re.fullmatch(pattern, key)
         if match:
             return match.expand(template)
     return None
+
+
+def _trunk_key(key: str) -> Optional[str]:
+    """The mmvitplug key of a trunk key, or None if it is unknown."""
+    for prefix, offset in _BLOCK_PREFIXES:
+        match = re.match(prefix, key)
+        if match:
+            inner = _convert_key(key[match.end():], _BLOCK_RULES)
+            if inner is None:
+                return None
+            stage = int(match.group(1)) - 1
+            block = int(match.group(2)) - offset
+            return f'backbone.stages.{stage}.{block}.{inner}'
+    return _convert_key(key, _OTHER_RULES)
 
 
 @register_converter('RegNetY', recognise=LAYOUT)
@@ -117,35 +131,20 @@ def convert_regnety(
 
     Raises:
         KeyError: If a key is in none of the layouts, so no weight is
-            dropped silently.
+            dropped silently (a vissl checkpoint's trunk is checked before
+            its heads).
     """
-    converted, unknown = {}, []
-    for key, value, is_head in _vissl_entries(state_dict):
-        if is_head:
-            name = _convert_key(key, _VISSL_HEAD_RULES)
-        else:
-            name = None
-            for prefix, offset in _BLOCK_PREFIXES:
-                match = re.match(prefix, key)
-                if match:
-                    inner = _convert_key(key[match.end():], _BLOCK_RULES)
-                    if inner is not None:
-                        stage = int(match.group(1)) - 1
-                        block = int(match.group(2)) - offset
-                        name = f'backbone.stages.{stage}.{block}.{inner}'
-                    break
-            else:
-                name = _convert_key(key, _OTHER_RULES)
-        if name is None:
-            unknown.append(key)
-        else:
-            converted[name] = value
-    if unknown:
-        raise KeyError(
-            f'convert_regnety: {len(unknown)} key(s) are not in the timm, '
-            f'torchvision or vissl RegNetY layout: {unknown[:10]}; expected '
-            'stem.{conv,bn}.*, s{i}.b{j}.{conv1,conv2,conv3,downsample}.'
-            '{conv,bn}.*, s{i}.b{j}.se.{fc1,fc2}.*, head.fc.* (timm), '
-            'trunk_output.block{i}.block{i}-{j}.f.* (torchvision) or '
-            '_feature_blocks.res{k}.block{i}-{j}.f.* (vissl)')
+    trunk, heads = _vissl_parts(state_dict)
+    error = dict(
+        converter='convert_regnety',
+        expected='stem.{conv,bn}.*, s{i}.b{j}.{conv1,conv2,conv3,downsample}'
+        '.{conv,bn}.*, s{i}.b{j}.se.{fc1,fc2}.*, head.fc.* (timm), '
+        'trunk_output.block{i}.block{i}-{j}.f.* (torchvision) or '
+        '_feature_blocks.res{k}.block{i}-{j}.f.* (vissl)',
+        layout='the timm, torchvision or vissl RegNetY layout')
+    converted = map_keys(trunk, _trunk_key, **error)
+    converted.update(
+        map_keys(heads,
+                 functools.partial(_convert_key, rules=_VISSL_HEAD_RULES),
+                 **error))
     return converted

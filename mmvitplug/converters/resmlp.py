@@ -1,11 +1,11 @@
 # Copyright (c) mmvitplug contributors.
 """Official / timm ResMLP checkpoints -> mmvitplug classifier state dicts."""
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import KeyLayout, map_keys, register_converter
 
 # (pattern of a checkpoint key, mmvitplug backbone key template). Official
 # (facebookresearch/deit resmlp_models.py) names first, then timm
@@ -63,29 +63,27 @@ def convert_resmlp(
         KeyError: If a key is not part of the ResMLP layout, so no weight is
             dropped silently.
     """
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        for pattern, template in _RULES:
-            match = re.fullmatch(pattern, key)
-            if match:
-                name = match.expand(template)
-                if name.endswith(('.alpha', '.beta', '.gamma')):
-                    value = value.reshape(-1)
-                converted[f'backbone.{name}'] = value
-                break
-        else:
-            match = re.fullmatch(r'head\.(weight|bias)', key)
-            if match:
-                converted[f'head.fc.{match.group(1)}'] = value
-            else:
-                unknown.append(key)
-    if unknown:
-        raise KeyError(
-            f'convert_resmlp: {len(unknown)} key(s) are not in the official '
-            f'or timm ResMLP layout: {unknown[:10]}; expected '
-            'patch_embed.proj.* (timm: stem.proj.*), blocks.{i}.{norm1,norm2}'
-            '.{alpha,beta}, blocks.{i}.attn.* (timm: linear_tokens.*), '
-            'blocks.{i}.mlp.{fc1,fc2}.* (timm: mlp_channels.*), '
-            'blocks.{i}.gamma_{1,2} (timm: ls{1,2}), norm.{alpha,beta}, '
-            'head.*')
+    converted = map_keys(
+        state_dict, _convert_key, 'convert_resmlp',
+        'patch_embed.proj.* (timm: stem.proj.*), blocks.{i}.{norm1,norm2}.'
+        '{alpha,beta}, blocks.{i}.attn.* (timm: linear_tokens.*), '
+        'blocks.{i}.mlp.{fc1,fc2}.* (timm: mlp_channels.*), '
+        'blocks.{i}.gamma_{1,2} (timm: ls{1,2}), norm.{alpha,beta}, head.*',
+        layout='the official or timm ResMLP layout')
+    for name, value in converted.items():
+        if name.endswith(('.alpha', '.beta', '.gamma')):  # Affine, LayerScale
+            converted[name] = value.reshape(-1)
     return converted
+
+
+def _convert_key(key: str) -> Optional[str]:
+    """The mmvitplug key of an official / timm key, or None if it is
+    unknown."""
+    for pattern, template in _RULES:
+        match = re.fullmatch(pattern, key)
+        if match:
+            return f'backbone.{match.expand(template)}'
+    match = re.fullmatch(r'head\.(weight|bias)', key)
+    if match:
+        return f'head.fc.{match.group(1)}'
+    return None

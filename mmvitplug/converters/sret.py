@@ -1,11 +1,12 @@
 # Copyright (c) mmvitplug contributors.
 """Official SReT checkpoints -> mmvitplug classifier state dicts."""
+import functools
 import re
-from typing import Dict, Optional
+from typing import Dict, Union
 
 import torch
 
-from .registry import KeyLayout, register_converter
+from .registry import DROP, KeyLayout, map_keys, register_converter
 
 _PARAMS = r'(weight|bias)'
 _BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
@@ -56,37 +57,25 @@ def convert_sret(
             weight is dropped silently.
         ValueError: If the two entries of a shared block differ.
     """
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        found = re.fullmatch(r'transformers\.(\d+)\.blocks\.(\d+)\.(.+)', key)
-        if found and int(found.group(2)) % 4 == 2 and \
-                re.fullmatch(_BLOCK, found.group(3)):
-            first = key.replace(f'.blocks.{found.group(2)}.',
-                                f'.blocks.{int(found.group(2)) - 2}.')
-            if first not in state_dict or \
-                    not torch.equal(state_dict[first], value):
-                raise ValueError(
-                    f'convert_sret: {key} must repeat {first} (a block '
-                    'applied twice shares its weights)')
-            continue
-        new = _convert_key(key)
-        if new is None:
-            unknown.append(key)
-        else:
-            converted[new] = value
-    if unknown:
-        raise KeyError(
-            f'convert_sret: {len(unknown)} key(s) are not in the official '
-            f'SReT layout: {unknown[:10]}; expected patch_embed.{{conv,bn}}'
-            '{1,2,3}.*, pos_embed, transformers.{s}.blocks.{k}.* (blocks: '
-            'norm1, norm2, attn.{qkv,proj}, mlp.{fc1,fc2}, coefficient1-4; '
-            'projections: norm1, mlp.{fc1,fc2}, coefficient1-2), '
-            'pools.{s}.conv.*, norm.* or head.*')
-    return converted
+    return map_keys(
+        state_dict, functools.partial(_convert_key, state_dict=state_dict),
+        'convert_sret',
+        'patch_embed.{conv,bn}{1,2,3}.*, pos_embed, transformers.{s}.blocks.'
+        '{k}.* (blocks: norm1, norm2, attn.{qkv,proj}, mlp.{fc1,fc2}, '
+        'coefficient1-4; projections: norm1, mlp.{fc1,fc2}, '
+        'coefficient1-2), pools.{s}.conv.*, norm.* or head.*',
+        layout='the official SReT layout')
 
 
-def _convert_key(key: str) -> Optional[str]:
-    """The mmvitplug key of an official key, or None if it is unknown."""
+def _convert_key(key: str, state_dict: dict) -> Union[str, object, None]:
+    """The mmvitplug key of an official key, DROP for the second entry of a
+    shared block (once checked against the first), or None if it is
+    unknown.
+
+    Raises:
+        ValueError: If the second entry of a shared block differs from
+            the first.
+    """
     if re.fullmatch(r'patch_embed\.(conv[123]\.' + _PARAMS + r'|bn[123]\.' +
                     _BN + r')|pos_embed|norm\.' + _PARAMS, key):
         return f'backbone.{key}'
@@ -97,6 +86,15 @@ def _convert_key(key: str) -> Optional[str]:
         unit = f'backbone.stages.{stage}.{k // 4 + (stage > 0)}'
         if k % 4 == 0 and re.fullmatch(_BLOCK, name):
             return f'{unit}.block.{name}'
+        if k % 4 == 2 and re.fullmatch(_BLOCK, name):
+            first = key.replace(f'.blocks.{found.group(2)}.',
+                                f'.blocks.{k - 2}.')
+            if first not in state_dict or \
+                    not torch.equal(state_dict[first], state_dict[key]):
+                raise ValueError(
+                    f'convert_sret: {key} must repeat {first} (a block '
+                    'applied twice shares its weights)')
+            return DROP
         if k % 2 == 1 and re.fullmatch(_PROJ, name):
             return f'{unit}.projs.{k % 4 // 2}.{name}'
         return None
