@@ -73,6 +73,8 @@ TINY_ARCHS = {
     dict(embed_dims=(8, 16, 32), num_heads=(1, 2, 4), depths=(2, 1, 1),
          groups1=(4, 2, 1), groups2=(2, 1, 1), mlp_ratio=2.,
          np_mlp_ratio=1.),
+    'DHVT':  # SOPE of patch 4 (2 convs)
+    dict(embed_dims=32, num_layers=3, num_heads=4, patch_size=4),
     'XCiT':  # 2 stride-2 convs (patch 4), 16 x 16 images: a 4 x 4 grid
     dict(embed_dims=32, num_layers=3, num_heads=4, patch_size=4,
          init_values=0.5, tokens_norm=False, mlp_ratio=2.),
@@ -98,6 +100,7 @@ TINY_KWARGS = {
     'LIT-Ti': dict(img_size=64),  # position embeddings of 64 x 64
     'LITv2': dict(),
     'SReT': dict(img_size=64),  # a position embedding of 8 x 8
+    'DHVT': dict(),
     'XCiT': dict(),
 }
 #: The DeiT III settings of a DeiT arch dict.

@@ -12,30 +12,32 @@ from .cmt import convert_cmt
 from .convit import convert_convit
 from .cvt import convert_cvt
 from .deit import convert_deit
+from .dhvt import convert_dhvt
 from .hatnet import convert_hatnet
 from .levit import convert_levit
 from .lit import convert_lit
 from .litv2 import convert_litv2
 from .patchconvnet import convert_patchconvnet
 from .pit import convert_pit
-from .registry import (AnyLayout, Converter, KeyLayout, converter_for_type,
-                       converter_of_function, get_converter,
-                       prepare_state_dict, recognising_converters,
-                       register_converter, registered_converters,
-                       strip_ddp_prefix, unregister_converter,
-                       unwrap_state_dict)
+from .registry import (DROP, AnyLayout, Converter, KeyLayout,
+                       converter_for_type, converter_of_function,
+                       get_converter, map_keys, prepare_state_dict,
+                       recognising_converters, register_converter,
+                       registered_converters, strip_ddp_prefix,
+                       unregister_converter, unwrap_state_dict)
 from .regnety import convert_regnety
 from .resmlp import convert_resmlp
 from .sret import convert_sret
 from .xcit import convert_xcit
 
 __all__ = [
-    'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait', 'convert_cct',
-    'convert_cmt', 'convert_convit', 'convert_cvt', 'convert_deit',
+    'DROP', 'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait',
+    'convert_cct', 'convert_cmt', 'convert_convit', 'convert_cvt',
+    'convert_deit', 'convert_dhvt',
     'convert_hatnet', 'convert_levit', 'convert_lit', 'convert_litv2',
     'convert_patchconvnet', 'convert_pit', 'convert_regnety',
     'convert_resmlp', 'convert_sret', 'convert_xcit', 'converter_for_type',
-    'converter_of_function', 'get_converter', 'prepare_state_dict',
+    'converter_of_function', 'get_converter', 'map_keys', 'prepare_state_dict',
     'recognising_converters', 'register_converter', 'registered_converters',
     'strip_ddp_prefix', 'unregister_converter', 'unwrap_state_dict'
 ]

@@ -239,6 +239,7 @@ FAMILIES = {
     'mmvitplug.PatchConvNet': ('patchconvnet', ),
     'mmvitplug.CCT': ('cct', ),
     'mmvitplug.CvT': ('cvt', ),
+    'mmvitplug.DHVT': ('dhvt', ),
     'mmvitplug.PiT': ('pit', ),
     'mmvitplug.CMT': ('cmt', ),
     'mmvitplug.HATNet': ('hatnet', ),

@@ -129,6 +129,12 @@ OFFICIAL_SAMPLES = {
             Path(TEST_DATA) / 'hatnet_golden.pt',
             weights_only=True)['state_dict'],
     },
+    'DHVT': {  # the official code's state dicts (.../test_dhvt.py)
+        name: functools.partial(lambda name: torch.load(
+            Path(TEST_DATA) / 'dhvt_golden.pt',
+            weights_only=True)[name]['state_dict'], name)
+        for name in ('p4', 'p16')
+    },
     'SReT': {  # the official code's state dict (.../test_sret.py)
         'golden': lambda: torch.load(
             Path(TEST_DATA) / 'sret_golden.pt',
@@ -354,8 +360,8 @@ def test_recognition(owner, label):
 def test_mmvitplug_layouts_not_recognised(owner, label):
     """Converted (classifier) keys are nobody's official layout; a bare
     backbone state dict is only where its names are the official ones
-    (DeiT, ConViT: load_pretrained then sees that they are module keys;
-    CaiT's self-attention LayerScale is ``ls{1,2}.gamma``, not
+    (DeiT, ConViT, DHVT: load_pretrained then sees that they are module
+    keys; CaiT's self-attention LayerScale is ``ls{1,2}.gamma``, not
     ``gamma_{1,2}``)."""
     state = sample(owner, label)
     converted = get_converter(owner)(state)
@@ -365,7 +371,7 @@ def test_mmvitplug_layouts_not_recognised(owner, label):
         set(bare) <= set(sample(owner, other))
         for other in OFFICIAL_SAMPLES[owner])
     assert recognising_converters(bare) == ([owner] if same_names else [])
-    assert same_names == (owner in ('DeiT', 'ConViT'))
+    assert same_names == (owner in ('DeiT', 'ConViT', 'DHVT'))
 
 
 @pytest.mark.parametrize('name', registered_converters())

@@ -19,6 +19,7 @@ from mmvitplug.models.backbones.cct import CCT
 from mmvitplug.models.backbones.cmt import CMT
 from mmvitplug.models.backbones.convit import ConViT
 from mmvitplug.models.backbones.cvt import CvT
+from mmvitplug.models.backbones.dhvt import DHVT
 from mmvitplug.models.backbones.hatnet import HATNet
 from mmvitplug.models.backbones.levit import LeViT
 from mmvitplug.models.backbones.lit import LIT
@@ -440,6 +441,10 @@ LOAD_SAMPLES = {
                                 depths=(1, 1, 2))),
             lambda m: with_head(cvt_official(m.state_dict()))),
     'DeiT': (DeiT, dict(arch=ARCH, img_size=32, patch_size=8),
+             lambda m: with_head(m.state_dict())),
+    # official names = ours
+    'DHVT': (DHVT, dict(arch=dict(embed_dims=32, num_layers=2, num_heads=4,
+                                  patch_size=4)),
              lambda m: with_head(m.state_dict())),
     # official names = ours (GPSA block 0, then the class token joins)
     'ConViT': (ConViT, dict(arch=dict(ARCH, local_up_to_layer=1),

@@ -22,6 +22,8 @@ FAMILIES = {
     'convit': ('sup-convit-4l192d-p8_1xb16_digits.py', 'convit-4l96d-p16',
                640, 96, 30),
     'cvt': ('sup-cvt-6l32d-p4_1xb64_digits.py', 'cvt-6l32d-p4', 320, 80, 20),
+    'dhvt': ('sup-dhvt-4l96d-p4_1xb64_digits.py', 'dhvt-4l96d-p16', 320,
+             96, 30),
     'pit': ('sup-pit-7l64d-p4_1xb64_digits.py', 'pit-6l32d-p8', 640, 96, 30),
     'cmt': ('sup-cmt-9l32d-p4_1xb64_digits.py', 'cmt-9l32d-p4', 320, 80, 20),
     'hatnet': ('sup-hatnet-8l32d-p4_1xb64_digits.py', 'hatnet-8l32d-p4',

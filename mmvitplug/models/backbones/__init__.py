@@ -6,6 +6,7 @@ from .cmt import CMT
 from .convit import ConViT
 from .cvt import CvT
 from .deit import DeiT
+from .dhvt import DHVT
 from .hatnet import HATNet
 from .levit import LeViT
 from .lit import LIT
@@ -18,7 +19,7 @@ from .sret import SReT
 from .xcit import XCiT
 
 __all__ = [
-    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DeiT', 'HATNet', 'LIT', 'LITv2',
-    'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP',
+    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DHVT', 'DeiT', 'HATNet', 'LIT',
+    'LITv2', 'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP',
     'SReT', 'VisionBackbone', 'XCiT'
 ]

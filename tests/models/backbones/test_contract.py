@@ -24,8 +24,8 @@ import torch.nn as nn
 import torch.utils.checkpoint
 
 from mmvitplug.layers import DropPath, resize_pos_embed
-from mmvitplug.models.backbones import (CCT, CaiT, ConViT, DeiT, PatchConvNet,
-                                        ResMLP, XCiT)
+from mmvitplug.models.backbones import (CCT, DHVT, CaiT, ConViT, DeiT,
+                                        PatchConvNet, ResMLP, XCiT)
 from _builders import TINY_ARCHS, TINY_KWARGS
 from _contract import (check_pretrained_loads_once, check_with_cp_identical,
                        entry_depths, perturb, randomize, square_loss, tensors)
@@ -58,6 +58,10 @@ class Family:
     block_input: Optional[Callable] = None
     # (model, j, block j's result) -> output j (tokens left out of 'raw')
     block_output: Optional[Callable] = None
+    # (model, j, block j's input) -> block j's result
+    run_block: Callable = lambda model, j, x: model.blocks[j](x)
+    # model -> keys of a 'raw' model's state that its out_type builds not
+    unbuilt_keys: Callable = lambda model: set()
     drop_path: str = 'uniform'  # or 'linear' (0 .. rate over the blocks)
     class_attention_calls: int = 0  # checkpointed calls after the blocks
     fused_attn_variants: Tuple[str, ...] = ()
@@ -218,6 +222,15 @@ FAMILIES = [
         pos_embed_extra=0,
         has_img_size=False,
         embed=lambda model, x: model.embed(x)[0],
+        # the blocks take the token grid: 4 x 4 in these checks
+        run_block=lambda model, j, x: model.blocks[j](x, (4, 4)),
+        # dense outputs: the last output block builds no class-token
+        # excitation
+        unbuilt_keys=lambda model: set() if model._unexcited is None else {
+            f'blocks.{model._unexcited % NUM_LAYERS}.mlp.{name}.{p}'
+            for name in ('compress', 'excitation')
+            for p in ('weight', 'bias')
+        },
         drop_path='linear',
         fused_attn_variants=('seq_pool', 'featmap'),
         frozen_kwargs=dict(drop_rate=0.5)),
@@ -249,6 +262,37 @@ FAMILIES = [
             t.shape[0], -1, *hw))(*model.embed(x)),
         class_attention_calls=2,
         fused_attn_variants=('cls_token', 'featmap', 'shared_coded'),
+        frozen_kwargs=dict(drop_rate=0.5)),
+    # no position embedding; the class token is updated by the head tokens
+    # and the DAFF excitation; 'raw' outputs keep the class token
+    Family(
+        cls=DHVT,
+        arch=TINY_ARCHS['DHVT'],
+        kwargs=TINY_KWARGS['DHVT'],
+        patch_size=4,
+        out_types=('cls_token', 'featmap', 'avg_featmap', 'raw'),
+        variants={
+            'cls_token': {},
+            'featmap': dict(out_type='featmap'),
+        },
+        full='cls_token',
+        cp_variants=('cls_token', 'featmap'),
+        bad_input=((2, 16), 'DHVT needs images of at least 4x4'),
+        extra_tokens=1,
+        cls_of_raw=lambda raw: raw[:, 0],
+        has_img_size=False,
+        embed=lambda model, x: model.embed(x)[0],
+        # the blocks take the token grid: 4 x 4 in these checks
+        run_block=lambda model, j, x: model.blocks[j](x, (4, 4)),
+        # dense outputs: the last output block builds no class-token
+        # excitation
+        unbuilt_keys=lambda model: set() if model._unexcited is None else {
+            f'blocks.{model._unexcited % NUM_LAYERS}.mlp.{name}.{p}'
+            for name in ('compress', 'excitation')
+            for p in ('weight', 'bias')
+        },
+        drop_path='linear',
+        fused_attn_variants=('cls_token', 'featmap'),
         frozen_kwargs=dict(drop_rate=0.5)),
 ]
 FAMILY_IDS = [f.id for f in FAMILIES]
@@ -416,7 +460,10 @@ def test_out_types_agree_with_raw(fam, out_indices):
     for out_type in out_types:
         model = build(fam, grid=grid, out_indices=out_indices,
                       out_type=out_type).eval()
-        model.load_state_dict(raw_model.state_dict())
+        missing, unexpected = model.load_state_dict(raw_model.state_dict(),
+                                                    strict=False)
+        assert not missing
+        assert set(unexpected) == fam.unbuilt_keys(model)
         outs = model(x)
         assert len(outs) == n
         for raw, out in zip(raws, outs):
@@ -444,14 +491,15 @@ def test_out_indices_are_block_outputs_and_final_norm(fam):
     into = fam.block_input or (lambda model, j, x: x)
     out = fam.block_output or (lambda model, j, y: y)
     x = images(fam, 2)
+    run = fam.run_block
     o0, o1, o2 = model(x)
     if fam.embed is not None:
         torch.testing.assert_close(
-            o0, out(model, 0, model.blocks[0](into(model, 0,
-                                                   fam.embed(model, x)))))
-    torch.testing.assert_close(
-        o1, out(model, 1, model.blocks[1](into(model, 1, o0))))
-    last = model.blocks[2](into(model, 2, o1))
+            o0, out(model, 0, run(model, 0, into(model, 0,
+                                                 fam.embed(model, x)))))
+    torch.testing.assert_close(o1, out(model, 1, run(model, 1,
+                                                     into(model, 1, o0))))
+    last = run(model, 2, into(model, 2, o1))
     if not fam.final_norm:
         torch.testing.assert_close(o2, out(model, 2, last))
         return
