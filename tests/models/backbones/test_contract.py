@@ -222,15 +222,6 @@ FAMILIES = [
         pos_embed_extra=0,
         has_img_size=False,
         embed=lambda model, x: model.embed(x)[0],
-        # the blocks take the token grid: 4 x 4 in these checks
-        run_block=lambda model, j, x: model.blocks[j](x, (4, 4)),
-        # dense outputs: the last output block builds no class-token
-        # excitation
-        unbuilt_keys=lambda model: set() if model._unexcited is None else {
-            f'blocks.{model._unexcited % NUM_LAYERS}.mlp.{name}.{p}'
-            for name in ('compress', 'excitation')
-            for p in ('weight', 'bias')
-        },
         drop_path='linear',
         fused_attn_variants=('seq_pool', 'featmap'),
         frozen_kwargs=dict(drop_rate=0.5)),
