@@ -58,6 +58,8 @@ TINY_ARCHS = {
     dict(embed_dims=(8, 16, 24, 32), head_dim=8, depths=(1, 1, 2, 1),
          expansions=(2, 2, 2, 2), grid_sizes=(4, 2, 2, 1),
          ds_ratios=(4, 2, 2, 1), kernel_sizes=(3, 3, 3, 3)),
+    'RevCol':  # 4 levels x 3 columns of 1 / 1 / 2 / 1 blocks
+    dict(channels=(8, 16, 24, 32), depths=(1, 1, 2, 1), num_columns=3),
     'LIT':  # staged: 4 stages, 5 blocks + 3 token mergings; LIT-S style
     dict(embed_dims=(8, 16, 32, 64), depths=(1, 1, 2, 1),
          num_heads=(1, 2, 4, 8), mlp_ratios=(4, 4, 4, 4),
@@ -96,6 +98,7 @@ TINY_KWARGS = {
     'PiT': dict(img_size=32),
     'CMT': dict(img_size=64),  # position biases for 64 x 64 images
     'HATNet': dict(),
+    'RevCol': dict(reversible=False),  # reversible: test_revcol.py
     'LIT': dict(img_size=64),  # relative-position tables of 64 x 64
     'LIT-Ti': dict(img_size=64),  # position embeddings of 64 x 64
     'LITv2': dict(),

@@ -27,17 +27,18 @@ from .registry import (DROP, AnyLayout, Converter, KeyLayout,
                        unregister_converter, unwrap_state_dict)
 from .regnety import convert_regnety
 from .resmlp import convert_resmlp
+from .revcol import convert_revcol
 from .sret import convert_sret
 from .xcit import convert_xcit
 
 __all__ = [
     'DROP', 'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait',
     'convert_cct', 'convert_cmt', 'convert_convit', 'convert_cvt',
-    'convert_deit', 'convert_dhvt',
-    'convert_hatnet', 'convert_levit', 'convert_lit', 'convert_litv2',
-    'convert_patchconvnet', 'convert_pit', 'convert_regnety',
-    'convert_resmlp', 'convert_sret', 'convert_xcit', 'converter_for_type',
-    'converter_of_function', 'get_converter', 'map_keys', 'prepare_state_dict',
+    'convert_deit', 'convert_dhvt', 'convert_hatnet', 'convert_levit',
+    'convert_lit', 'convert_litv2', 'convert_patchconvnet', 'convert_pit',
+    'convert_regnety', 'convert_resmlp', 'convert_revcol', 'convert_sret',
+    'convert_xcit', 'converter_for_type', 'converter_of_function',
+    'get_converter', 'map_keys', 'prepare_state_dict',
     'recognising_converters', 'register_converter', 'registered_converters',
     'strip_ddp_prefix', 'unregister_converter', 'unwrap_state_dict'
 ]

@@ -5,7 +5,8 @@ The rule: ``mmvitplug.layers`` holds generic primitives (attention with its
 fused and explicit paths, :func:`attend`, MLP, drop path, layer scale,
 patch / position embeddings, norms, token <-> feature-map conversion) and
 blocks that at least two architecture families share (the pluggable
-:class:`Block`, :class:`ClassAttentionBlock`). A block used by one family
+:class:`Block`, :class:`ClassAttentionBlock`, :class:`ConvNeXtBlock`:
+RevCol's columns and image decoders). A block used by one family
 only lives in that family's file under ``mmvitplug/models/backbones/``.
 
 The package is pure torch (and torchvision's ops): no OpenMMLab package
@@ -18,6 +19,7 @@ from .attention import (Attention, attend, check_mask, masked_softmax,
 from .block import Block
 from .class_attention import ClassAttention, ClassAttentionBlock
 from .conv_stem import ConvStem
+from .convnext_block import ConvNeXtBlock
 from .deform_conv import DeformableTokenMerging, DeformConv2dPack
 from .drop import DropPath, drop_path
 from .format import tokens_to_featmap
@@ -33,7 +35,7 @@ from .talking_heads import TalkingHeadsAttention
 
 __all__ = [
     'Affine', 'Attention', 'Block', 'ClassAttention',
-    'ClassAttentionBlock', 'ConvStem', 'DeformConv2dPack',
+    'ClassAttentionBlock', 'ConvNeXtBlock', 'ConvStem', 'DeformConv2dPack',
     'DeformableTokenMerging', 'DropPath', 'HiLoAttention',
     'LayerNorm2d', 'LayerScale', 'Mlp', 'PatchEmbed', 'Sobel',
     'SqueezeExcite',

@@ -187,6 +187,9 @@ ALGOS = {
     'cosub': 'mmvitplug.CoSubClassifier',
     'drloc': 'mmvitplug.DRLocClassifier',  # + DRLoc auxiliary loss
     'mask-rcnn': 'MaskRCNN',
+    'cascade-mask-rcnn': 'CascadeRCNN',
+    # RevCol's intermediate supervision (classifiers + image decoders)
+    'intersup': 'mmvitplug.RevColClassifier',
     'upernet': 'EncoderDecoder',
     'semfpn': 'EncoderDecoder',  # Semantic FPN (XCiT)
     'knn': 'mmvitplug.EmbeddingModel',  # k-NN evaluation
@@ -248,6 +251,7 @@ FAMILIES = {
     'mmvitplug.SReT': ('sret', ),
     'mmvitplug.XCiT': ('xcit', ),
     'mmvitplug.RegNetY': ('regnety', ),
+    'mmvitplug.RevCol': ('revcol', ),
     'ResNet': ('resnet', ),
 }
 #: arch part of a bundled (arch dict) config: {family}-{L}l{D}d-p{P}

@@ -135,6 +135,11 @@ OFFICIAL_SAMPLES = {
             weights_only=True)[name]['state_dict'], name)
         for name in ('p4', 'p16')
     },
+    'RevCol': {  # the official code's state dict (.../test_revcol.py)
+        'golden': lambda: torch.load(
+            Path(TEST_DATA) / 'revcol_golden.pt',
+            weights_only=True)['state_dict'],
+    },
     'SReT': {  # the official code's state dict (.../test_sret.py)
         'golden': lambda: torch.load(
             Path(TEST_DATA) / 'sret_golden.pt',

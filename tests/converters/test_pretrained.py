@@ -25,6 +25,7 @@ from mmvitplug.models.backbones.levit import LeViT
 from mmvitplug.models.backbones.lit import LIT
 from mmvitplug.models.backbones.litv2 import LITv2
 from mmvitplug.models.backbones.pit import PiT
+from mmvitplug.models.backbones.revcol import RevCol
 from mmvitplug.models.backbones.sret import SReT
 from mmvitplug.models.utils import (convert_if_official, is_official_layout,
                                     load_pretrained, unwrap_state_dict)
@@ -280,6 +281,36 @@ def with_head(state, dims=32, num_classes=10):
     return state
 
 
+def revcol_official(state, dims=32, num_classes=10):
+    """mmvitplug RevCol names -> official ``models/revcol.py`` names, with
+    the first column's shortcuts (which the converter drops) and the
+    fine-tuned classifier ``cls.classifier.{0: LayerNorm, 1: Linear}``."""
+    out = {}
+    for key, value in state.items():
+        parts = key.split('.')
+        if parts[0] == 'stem':
+            out[key] = value
+            continue
+        level, column, rest = parts[1], parts[2], parts[3:]
+        if rest[0] == 'alpha':
+            out[f'subnet{column}.alpha{level}'] = value
+            out[f'subnet0.alpha{level}'] = torch.ones_like(value)
+        elif rest[0] in ('down', 'up'):
+            inner = 'down' if rest[0] == 'down' else 'up.channel_reschedule'
+            out[f'subnet{column}.level{level}.fusion.{inner}.' +
+                '.'.join(rest[1:])] = value
+        else:
+            out[f'subnet{column}.level{level}.' + '.'.join(rest)] = value
+    generator = torch.Generator().manual_seed(4)
+    out['cls.classifier.0.weight'] = torch.rand(dims, generator=generator)
+    out['cls.classifier.0.bias'] = torch.rand(dims, generator=generator)
+    out['cls.classifier.1.weight'] = torch.randn(num_classes, dims,
+                                                 generator=generator)
+    out['cls.classifier.1.bias'] = torch.randn(num_classes,
+                                               generator=generator)
+    return out
+
+
 def sret_official(state):
     """mmvitplug SReT names -> official ``SReT.py`` names (each shared
     block under both of its official indices)."""
@@ -442,6 +473,10 @@ LOAD_SAMPLES = {
             lambda m: with_head(cvt_official(m.state_dict()))),
     'DeiT': (DeiT, dict(arch=ARCH, img_size=32, patch_size=8),
              lambda m: with_head(m.state_dict())),
+    # mmvitplug levels.{l}.{i} -> official subnet{i}.level{l}
+    'RevCol': (RevCol, dict(arch=dict(channels=(8, 16, 24, 32),
+                                      depths=(1, 1, 1, 1), num_columns=2)),
+               lambda m: revcol_official(m.state_dict())),
     # official names = ours
     'DHVT': (DHVT, dict(arch=dict(embed_dims=32, num_layers=2, num_heads=4,
                                   patch_size=4)),
@@ -500,6 +535,8 @@ def load_sample(name, seed=0):
 
 #: The classifier head of a LOAD_SAMPLES model, where it is not one Linear.
 CLASSIFIER_HEADS = {
+    'RevCol': dict(type='mmvitplug.RevColClsHead', num_classes=10,
+                   in_channels=32),
     'LeViT': dict(type='mmvitplug.LeViTClsHead', num_classes=10,
                   in_channels=32),
 }

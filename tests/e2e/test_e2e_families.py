@@ -32,6 +32,8 @@ FAMILIES = {
             20),
     'lit-ti': ('sup-lit-ti-8l32d-p4_1xb64_digits.py', 'lit-ti-8l32d-p4',
                320, 80, 20),
+    'revcol': ('intersup-revcol-16l16d-p4_1xb64_digits.py',
+               'revcol-16l16d-p4', 320, 80, 20),
     'sret': ('sup-sret-5l32d-p8_1xb64_digits.py', 'sret-5l32d-p8', 320, 80,
              20),
     'litv2': ('sup-litv2-8l32d-p4_1xb64_digits.py', 'litv2-8l32d-p4', 320,

@@ -37,6 +37,7 @@ On CPU, peak memory is the resident-set growth during a step, sampled from
 CUDA it is ``torch.cuda.max_memory_allocated`` above the baseline.
 """
 import argparse
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -60,6 +61,9 @@ def parse_args():
                         help='mmvitplug backbone type (DeiT, CaiT, ...)')
     parser.add_argument('--arch', default='deit-tiny',
                         help='arch of the mmvitplug backbone')
+    parser.add_argument('--backbone-kwargs', type=json.loads, default={},
+                        help='JSON dict of other keyword arguments of the '
+                        'mmvitplug backbone, e.g. \'{"reversible": false}\'')
     parser.add_argument('--converter', default=None,
                         help='registered converter name (default: '
                         '--backbone)')
@@ -200,7 +204,7 @@ def build_models(args):
             m.fused_attn = args.fused
     cls = backbone_class(args.backbone)
     params = inspect.signature(cls).parameters
-    kwargs = {}
+    kwargs = dict(args.backbone_kwargs)
     if 'img_size' in params:
         kwargs['img_size'] = args.img_size
     if 'fused_attn' in params:
@@ -275,6 +279,38 @@ class PeakMemory:
             self.peak = max(self.max, rss_bytes()) - self.base
 
 
+def interleaved(steps, repeats, warmup):
+    """Run every step (a callable returning a tuple of numbers) once per
+    round, ``warmup + repeats`` rounds, alternating the order of the steps
+    so that load drift hits them alike.
+
+    Returns:
+        dict: Step name -> the results of the rounds after the warm-up.
+    """
+    runs = {name: [] for name in steps}
+    order = list(steps)
+    for r in range(warmup + repeats):
+        for name in order[::1 if r % 2 else -1]:
+            result = steps[name]()
+            if r >= warmup:
+                runs[name].append(result)
+    return runs
+
+
+def medians(results):
+    """Per-column medians of a list of result tuples."""
+    return [statistics.median(column) for column in zip(*results)]
+
+
+def paired_ratios(results, peers):
+    """Per-column medians of the per-round ratios ``results / peers``
+    (paired, robust to machine drift)."""
+    return [
+        statistics.median(a[i] / b[i] for a, b in zip(results, peers))
+        for i in range(len(results[0]))
+    ]
+
+
 def infer_step(model, x):
     model.eval()
     sync(x.device)
@@ -325,29 +361,16 @@ def main():
         name: torch.optim.SGD(m.parameters(), lr=1e-4, momentum=0.9)
         for name, m in models.items()
     }
-    results = {name: dict(infer=[], train=[], mem=[]) for name in models}
-    order = list(models.items())
-    for r in range(args.warmup + args.repeats):
-        # interleaved, alternating the order so load drift cancels
-        for name, model in order[::1 if r % 2 else -1]:
-            infer = infer_step(model, x)
-            train, mem = train_step(model, optims[name], xt, yt)
-            if r >= args.warmup:
-                results[name]['infer'].append(infer)
-                results[name]['train'].append(train)
-                results[name]['mem'].append(mem)
 
-    med = {
-        name: {k: statistics.median(v)
-               for k, v in res.items()}
-        for name, res in results.items()
-    }
-    ours_res, ref_res = results.values()
-    # median of the per-round ratios (paired, robust to machine drift)
-    ratio = {
-        k: statistics.median(a / b for a, b in zip(ours_res[k], ref_res[k]))
-        for k in ('infer', 'train', 'mem')
-    }
+    def step(name):
+        model = models[name]
+        return (infer_step(model, x),
+                *train_step(model, optims[name], xt, yt))
+
+    runs = interleaved({name: functools.partial(step, name)
+                        for name in models}, args.repeats, args.warmup)
+    med = {name: medians(res) for name, res in runs.items()}
+    ratio = paired_ratios(*runs.values())  # ours / ref
     print(f'device={device} threads={args.threads} fused={args.fused} '
           f'img={args.img_size} infer_bs={args.batch_size} '
           f'train_bs={args.train_batch_size} repeats={args.repeats} '
@@ -356,11 +379,10 @@ def main():
              f"{'train peak MiB':>16}"
     print(header)
     print('-' * len(header))
-    for name, m in med.items():
-        print(f"{name:<36}{m['infer']:>13.2f}{m['train']:>13.2f}"
-              f"{m['mem']:>16.1f}")
-    print(f"{'ratio ours/ref (paired median)':<36}{ratio['infer']:>13.3f}"
-          f"{ratio['train']:>13.3f}{ratio['mem']:>16.3f}")
+    for name, (infer, train, mem) in med.items():
+        print(f'{name:<36}{infer:>13.2f}{train:>13.2f}{mem:>16.1f}')
+    print(f"{'ratio ours/ref (paired median)':<36}{ratio[0]:>13.3f}"
+          f'{ratio[1]:>13.3f}{ratio[2]:>16.3f}')
 
 
 if __name__ == '__main__':

@@ -19,13 +19,14 @@ of 224, 448 and 896 px images)::
         --grids 14 28 56 --batch 4 --threads 2
 """
 import argparse
+import functools
 import os
-import statistics
 import sys
 import time
 
 import torch
-from benchmark import MMAP_ENV, PeakMemory, sync
+from benchmark import (MMAP_ENV, PeakMemory, interleaved, medians,
+                       paired_ratios, sync)
 
 from mmvitplug.layers import HiLoAttention
 
@@ -92,23 +93,16 @@ def main(argv=None):
     for side in args.grids:
         grid = (side, side)
         x = torch.randn(args.batch, side * side, args.dim, device=device)
-        runs = {name: [] for name in layers}
-        for r in range(args.warmup + args.repeats):
-            # alternate the order so that drift hits both layers alike
-            order = list(layers.items())
-            for name, layer in (order if r % 2 == 0 else order[::-1]):
-                result = measure(layer, x, grid)
-                if r >= args.warmup:
-                    runs[name].append(result)
+        runs = interleaved(
+            {
+                name: functools.partial(measure, layer, x, grid)
+                for name, layer in layers.items()
+            }, args.repeats, args.warmup)
         for name, results in runs.items():
-            med = [statistics.median(col) for col in zip(*results)]
+            med = medians(results)
             print(f'{side}x{side:<5}{name:<28}{med[0]:>13.0f}{med[1]:>13.0f}'
                   f'{med[2]:>11.1f}')
-        hilo, msa = runs.values()
-        ratios = [
-            statistics.median(h[i] / m[i] for h, m in zip(hilo, msa))
-            for i in range(3)
-        ]
+        ratios = paired_ratios(*runs.values())  # HiLo / MSA
         print(f'{side}x{side:<5}{"ratio HiLo / MSA (paired)":<28}'
               f'{ratios[0]:>13.2f}{ratios[1]:>13.2f}{ratios[2]:>11.2f}')
 

@@ -15,11 +15,12 @@ from .patchconvnet import PatchConvNet
 from .pit import PiT
 from .regnety import RegNetY
 from .resmlp import ResMLP
+from .revcol import RevCol
 from .sret import SReT
 from .xcit import XCiT
 
 __all__ = [
     'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DHVT', 'DeiT', 'HATNet', 'LIT',
     'LITv2', 'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP',
-    'SReT', 'VisionBackbone', 'XCiT'
+    'RevCol', 'SReT', 'VisionBackbone', 'XCiT'
 ]

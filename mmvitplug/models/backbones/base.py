@@ -25,9 +25,10 @@ which of its top-level attributes (modules or loose ``nn.Parameter`` s,
 - ``stages``: the name of an ``nn.ModuleList`` with one
   entry per stage. A stage is one layer (a block of a flat ViT trunk) or an
   ``nn.ModuleList`` / ``nn.Sequential`` of layers (a Swin / PVT / PiT /
-  LeViT stage, a RevCol column). Layer ``j`` of the whole trunk (counted
-  over the stages) has depth ``j + 1``; stage ``i`` is frozen by
-  ``frozen_stages > i``;
+  LeViT stage, a RevCol level of every column). Layer ``j`` of the whole
+  trunk (counted over the stages) has depth ``j + 1`` unless the family's
+  :meth:`~VisionBackbone.trunk_depths` says otherwise (RevCol's columns
+  run side by side); stage ``i`` is frozen by ``frozen_stages > i``;
 - ``top``: what enters after the last stage (final
   norm, class-attention blocks and a late class token as in CaiT, attention
   pooling): depth ``num_layers + 1``, frozen only with every stage;
@@ -129,7 +130,8 @@ def parse_arch(arch: Union[str, dict], arch_zoo: dict,
 
 def parse_out_indices(out_indices: Union[int, Sequence[int]],
                       num_stages: int,
-                      unit: str = 'layers') -> Tuple[int, ...]:
+                      unit: str = 'layers',
+                      name: str = 'out_indices') -> Tuple[int, ...]:
     """Sorted, unique, non-negative stage indices.
 
     Args:
@@ -138,6 +140,8 @@ def parse_out_indices(out_indices: Union[int, Sequence[int]],
         num_stages (int): Number of stages.
         unit (str): What the stages are called in the error message.
             Defaults to 'layers'.
+        name (str): The argument's name, for the error message. Defaults
+            to 'out_indices'.
 
     Returns:
         tuple[int]: The indices in ``[0, num_stages)``.
@@ -148,7 +152,7 @@ def parse_out_indices(out_indices: Union[int, Sequence[int]],
     parsed = []
     for idx in out_indices:
         if not isinstance(idx, int) or not -n <= idx < n:
-            raise ValueError(f'out_indices entry {idx!r} is out of range;'
+            raise ValueError(f'{name} entry {idx!r} is out of range;'
                              f' valid indices are {-n}..{n - 1} '
                              f'({n} {unit})')
         parsed.append(idx % n)
@@ -228,6 +232,20 @@ def init_linear_norm(m: nn.Module):
     elif isinstance(m, nn.LayerNorm):
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)
+
+
+def init_conv_linear(m: nn.Module):
+    """Truncated normal (std 0.02) weights and zero biases of linear and
+    2-D convolution layers (the initialisation of many official models),
+    for ``module.apply``; other modules are left alone.
+
+    Args:
+        m (nn.Module): The module.
+    """
+    if isinstance(m, (nn.Linear, nn.Conv2d)):
+        nn.init.trunc_normal_(m.weight, std=.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
 
 
 def pretrained_init_cfg(init_cfg, family: str) -> Optional[dict]:
@@ -442,7 +460,9 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
                 'exactly one of stem, stages, top, joins; '
                 f'undeclared {undeclared}, declared twice {repeated}')
 
-        top_depth = self.num_trunk_layers + 1
+        trunk_depths, num_trunk_depths = self.trunk_depths()
+        self._num_depths = num_trunk_depths + 2
+        top_depth = num_trunk_depths + 1
         depth_of_param: Dict[int, int] = {}
         for part in self._parts(parts.stem):
             for p in _params(part):
@@ -453,6 +473,9 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
                 layer += 1
                 for p in module.parameters():
                     depth_of_param[id(p)] = layer
+        params = dict(self.named_parameters())
+        for name, depth in trunk_depths.items():
+            depth_of_param[id(params[name])] = depth
         for part in self._parts(parts.top):
             for p in _params(part):
                 depth_of_param[id(p)] = top_depth
@@ -473,6 +496,20 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
             for name, p in self.named_parameters(remove_duplicate=False)
         }
         self._freeze_stages()
+
+    def trunk_depths(self) -> Tuple[Dict[str, int], int]:
+        """Depths of trunk parameters that are not the running index of
+        their layer, for trunks that are not one chain of layers (e.g. the
+        columns of RevCol), and the number of trunk depths.
+
+        Returns:
+            tuple[dict[str, int], int]: Parameter name -> depth (1 ..
+            number of trunk depths; by default none: layer ``j`` counted
+            over the stages has depth ``j + 1``) and the number of trunk
+            depths (by default the number of trunk layers). The top has
+            that number + 1.
+        """
+        return {}, self.num_trunk_layers
 
     def _joins(self) -> Dict[str, int]:
         """Declared joining parts -> index of the trunk layer they join
@@ -532,9 +569,9 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         """Layer depth of a parameter for layer-wise lr decay.
 
         The stem is depth 0, layer ``j`` of the trunk (counted over the
-        stages) ``j + 1``, the top and every parameter outside the backbone
-        (names not starting with ``prefix``, e.g. a head)
-        ``num_trunk_layers + 1``.
+        stages) ``j + 1`` (unless :meth:`trunk_depths` says otherwise), the
+        top and every parameter outside the backbone (names not starting
+        with ``prefix``, e.g. a head) the number of trunk depths + 1.
 
         Args:
             param_name (str): Parameter name.
@@ -543,13 +580,13 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
 
         Returns:
             tuple[int, int]: The layer depth and the number of depths
-            (``num_trunk_layers + 2``).
+            (the number of trunk depths + 2).
 
         Raises:
             KeyError: A name starting with ``prefix`` that is not a
                 parameter of this backbone.
         """
-        num_depths = self.num_trunk_layers + 2
+        num_depths = self._num_depths
         if not param_name.startswith(prefix):
             return num_depths - 1, num_depths
         name = param_name[len(prefix):]

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from mmvitplug.layers import DropPath, attend
 from mmvitplug.registry import MODELS
-from .base import Parts, VisionBackbone, drop_path_rates
+from .base import Parts, VisionBackbone, drop_path_rates, init_conv_linear
 
 
 def _group_norm(channels: int) -> nn.GroupNorm:
@@ -338,12 +338,9 @@ class HATNet(VisionBackbone):
     def init_default_weights(self):
         """The official initialisation: truncated normal (std 0.02) for
         linear and convolution weights, zero biases, unit norms."""
+        self.apply(init_conv_linear)
         for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d)):
-                nn.init.trunc_normal_(m.weight, std=.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.GroupNorm):
+            if isinstance(m, nn.GroupNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 

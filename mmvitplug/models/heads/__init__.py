@@ -8,14 +8,14 @@ from .levit_head import LeViTClsHead
 from .macl_head import MACLHead, MACLMoCoV3Head
 from .multi_token_head import MultiTokenClsHead
 from .paws_head import PAWSHead
+from .revcol_head import RevColClsHead, RevColDecoder
 from .seer_head import SEERNeck
 from .splitmask_head import (SplitMaskHead, SplitMaskHOGTarget,
                              SplitMaskPixelTarget)
 
 __all__ = [
     'DeeperClusterHead', 'DINOHead', 'DeiTDistillHead', 'DRLocHead',
-    'DropoutLinearClsHead',
-    'LeViTClsHead', 'MACLHead', 'MACLMoCoV3Head', 'MultiTokenClsHead',
-    'PAWSHead', 'SEERNeck', 'SplitMaskHead', 'SplitMaskHOGTarget',
-    'SplitMaskPixelTarget'
+    'DropoutLinearClsHead', 'LeViTClsHead', 'MACLHead', 'MACLMoCoV3Head',
+    'MultiTokenClsHead', 'PAWSHead', 'RevColClsHead', 'RevColDecoder',
+    'SEERNeck', 'SplitMaskHead', 'SplitMaskHOGTarget', 'SplitMaskPixelTarget'
 ]

@@ -30,6 +30,7 @@ from mmvitplug.models.backbones.levit import LeViT
 from mmvitplug.models.backbones.lit import LIT
 from mmvitplug.models.backbones.litv2 import LITv2
 from mmvitplug.models.backbones.pit import PiT
+from mmvitplug.models.backbones.revcol import RevCol
 from mmvitplug.models.backbones.sret import SReT
 from _builders import TINY_ARCHS, TINY_KWARGS
 from _contract import (ToyPyramid, check_pretrained_loads_once,
@@ -59,6 +60,10 @@ class StagedFamily:
     frozen_kwargs: dict = field(default_factory=dict)
     grad_setup: Optional[Callable] = None  # keeps every parameter alive
     in_channels: bool = True  # the constructor takes in_channels
+    # RevCol: stages are the levels of its columns; every column but the
+    # last runs every level, and depths and stochastic depth go by block
+    # and column (test_revcol.py checks them)
+    columns: bool = False
     label: Optional[str] = None  # test id when a class has several specs
 
     @property
@@ -161,6 +166,17 @@ FAMILIES = [
         drop_path='linear',
         fused_attn=True,
         frozen_kwargs=dict(drop_rate=0.5)),
+    StagedFamily(
+        cls=RevCol,
+        arch=TINY_ARCHS['RevCol'],
+        out_types=('featmap', 'avg_featmap'),
+        shapes={  # 100 wide: padded to 128, maps cropped to ceil(100 / s)
+            (64, 64): ((8, 16, 16), (16, 8, 8), (24, 4, 4), (32, 2, 2)),
+            (64, 100): ((8, 16, 25), (16, 8, 13), (24, 4, 7), (32, 2, 4)),
+        },
+        kwargs=TINY_KWARGS['RevCol'],
+        drop_path='linear',
+        columns=True),
     StagedFamily(
         cls=LIT,
         arch=TINY_ARCHS['LIT'],
@@ -417,7 +433,7 @@ def test_out_indices_select_stage_outputs(fam):
                 layer.register_forward_hook(lambda *_, j=j: ran.append(j))
         (out, ) = model(x)
         torch.testing.assert_close(out, outs[i])
-        assert max(ran) == i
+        assert max(ran) == (fam.num_stages - 1 if fam.columns else i)
     assert len({o.shape[1:] for o in outs}) == len(outs)  # a pyramid
 
 
@@ -518,7 +534,7 @@ def test_with_cp_identical(fam, variant, monkeypatch):
         monkeypatch)
 
 
-@for_families(lambda f: f.drop_path is not None)
+@for_families(lambda f: f.drop_path is not None and not f.columns)
 def test_drop_path_rate(fam):
     """Stochastic depth in the trunk layers only, with the family's
     schedule over the layers that have it (downsampling layers have
@@ -556,7 +572,7 @@ def test_drop_path_rate(fam):
 
 
 # ---------------------------------------------------- lr decay, weights
-@every_family
+@for_families(lambda f: not f.columns)
 def test_get_layer_depth(fam):
     model = build(fam, variant=fam.full)
     depth = model.get_layer_depth
@@ -573,7 +589,9 @@ def test_get_layer_depth(fam):
         depth('backbone.no_such.weight', prefix='backbone.')
 
 
-@pytest.mark.parametrize('fam, variant', VARIANTS)
+@pytest.mark.parametrize('fam, variant', [
+    p for p in VARIANTS if not p.values[0].columns
+])
 def test_layer_depth_is_where_parameters_enter(fam, variant):
     """The declared depth of every parameter is where the forward pass
     first uses it: in the stem (0), in trunk layer j (j + 1), or after the
