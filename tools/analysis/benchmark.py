@@ -279,6 +279,16 @@ class PeakMemory:
             self.peak = max(self.max, rss_bytes()) - self.base
 
 
+def setup_process(device, threads):
+    """Before measuring: on CPU, re-execute this script once with
+    ``MALLOC_MMAP_THRESHOLD_`` set, so freed tensors leave the resident set
+    (the memory column reads it); then use ``threads`` torch threads."""
+    if device.type == 'cpu' and MMAP_ENV not in os.environ:
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  {**os.environ, MMAP_ENV: '65536'})
+    torch.set_num_threads(threads)
+
+
 def interleaved(steps, repeats, warmup):
     """Run every step (a callable returning a tuple of numbers) once per
     round, ``warmup + repeats`` rounds, alternating the order of the steps
@@ -337,11 +347,7 @@ def train_step(model, optimizer, x, y):
 def main():
     args = parse_args()
     device = torch.device(args.device)
-    if device.type == 'cpu' and MMAP_ENV not in os.environ:
-        # freed tensors must leave the resident set for the memory column
-        os.execve(sys.executable, [sys.executable, *sys.argv],
-                  {**os.environ, MMAP_ENV: '65536'})
-    torch.set_num_threads(args.threads)
+    setup_process(device, args.threads)
     ours, ref, ref_name, same_weights = build_models(args)
     models = {f'mmvitplug {args.arch}': ours, ref_name: ref}
 

@@ -20,13 +20,11 @@ of 224, 448 and 896 px images)::
 """
 import argparse
 import functools
-import os
-import sys
 import time
 
 import torch
-from benchmark import (MMAP_ENV, PeakMemory, interleaved, medians,
-                       paired_ratios, sync)
+from benchmark import (PeakMemory, interleaved, medians, paired_ratios,
+                       setup_process, sync)
 
 from mmvitplug.layers import HiLoAttention
 
@@ -72,11 +70,7 @@ def measure(layer, x, grid):
 def main(argv=None):
     args = parse_args(argv)
     device = torch.device(args.device)
-    if device.type == 'cpu' and MMAP_ENV not in os.environ:
-        # freed tensors must leave the resident set for the memory column
-        os.execve(sys.executable, [sys.executable, *sys.argv],
-                  {**os.environ, MMAP_ENV: '65536'})
-    torch.set_num_threads(args.threads)
+    setup_process(device, args.threads)
     torch.manual_seed(0)
     layers = {
         f'HiLo (window {args.window}, alpha {args.alpha})':

@@ -20,12 +20,11 @@ Example (RevCol-T, 224 and 448 px, batch 4, 2 CPU threads)::
 import argparse
 import copy
 import functools
-import os
-import sys
 
 import torch
 import torch.nn as nn
-from benchmark import MMAP_ENV, interleaved, medians, paired_ratios, train_step
+from benchmark import (interleaved, medians, paired_ratios, setup_process,
+                       train_step)
 
 from mmvitplug.models.backbones import RevCol
 
@@ -59,11 +58,7 @@ class Classifier(nn.Module):
 def main(argv=None):
     args = parse_args(argv)
     device = torch.device(args.device)
-    if device.type == 'cpu' and MMAP_ENV not in os.environ:
-        # freed tensors must leave the resident set for the memory column
-        os.execve(sys.executable, [sys.executable, *sys.argv],
-                  {**os.environ, MMAP_ENV: '65536'})
-    torch.set_num_threads(args.threads)
+    setup_process(device, args.threads)
     torch.manual_seed(0)
     reversible = Classifier(
         RevCol(args.arch, drop_path_rate=args.drop_path)).to(device)

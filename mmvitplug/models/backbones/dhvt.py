@@ -12,7 +12,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from mmvitplug.layers import DropPath, attend
+from mmvitplug.layers import Attention, DropPath, attend
 from mmvitplug.registry import MODELS
 from .base import Parts, VisionBackbone, drop_path_rates, format_tokens
 
@@ -68,7 +68,7 @@ class SOPE(nn.Module):
         return x.flatten(2).transpose(1, 2), grid
 
 
-class HIAttention(nn.Module):
+class HIAttention(Attention):
     """Head-interacted multi-head self-attention (HI-MHSA).
 
     Each head's channel slice is averaged over all tokens (class token
@@ -89,18 +89,8 @@ class HIAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool,
                  attn_drop: float, proj_drop: float, fused_attn: bool):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(
-                f'dim ({dim}) must be divisible by num_heads ({num_heads})')
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.scale = self.head_dim**-0.5
-        self.fused_attn = fused_attn
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
+        super().__init__(dim, num_heads, qkv_bias, attn_drop, proj_drop,
+                         fused_attn)
         self.act = nn.GELU()
         self.ht_proj = nn.Linear(self.head_dim, dim)
         self.ht_norm = nn.LayerNorm(self.head_dim)

@@ -6,7 +6,7 @@
 """
 import contextlib
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -66,6 +66,26 @@ class RevColLevel(nn.Module):
         return self.blocks(x)
 
 
+def run_column(levels: Sequence[RevColLevel],
+               x: torch.Tensor,
+               maps: Maps,
+               run: Callable = lambda level, *args: level(*args),
+               before_level: Optional[Callable[[int], None]] = None) -> Maps:
+    """One column: c_l <- F_l(c_{l-1} (new), c_{l+1} (old)) + alpha_l *
+    c_l (old), level by level; ``run(level, below, above)`` computes F_l
+    (e.g. checkpointed), ``before_level(l)`` is called before it."""
+    new = []
+    for i, level in enumerate(levels):
+        if before_level is not None:
+            before_level(i)
+        c = run(level, new[-1] if new else x,
+                maps[i + 1] if i < 3 else None)
+        if level.alpha is not None:
+            c = c + level.alpha * maps[i]
+        new.append(c)
+    return new
+
+
 def _devices(tensors) -> List[int]:
     return sorted({t.get_device() for t in tensors if t.is_cuda})
 
@@ -99,17 +119,12 @@ class ReversibleColumn(torch.autograd.Function):
             for device in ('cpu', 'cuda')
         }
         ctx.rng = []
-        new = []
         with torch.no_grad():
-            for i, level in enumerate(levels):
-                ctx.rng.append(
+            new = run_column(
+                levels, x, maps,
+                before_level=lambda _: ctx.rng.append(
                     (torch.get_rng_state(),
-                     [torch.cuda.get_rng_state(d) for d in ctx.devices]))
-                c = level(new[-1] if new else x, None if i == 3 else
-                          maps[i + 1])
-                if level.alpha is not None:
-                    c = c + level.alpha * maps[i]
-                new.append(c)
+                     [torch.cuda.get_rng_state(d) for d in ctx.devices])))
         ctx.save_for_backward(x, *new)
         return tuple(new)
 
@@ -344,14 +359,7 @@ class RevCol(VisionBackbone):
         """One column, plainly (each level checkpointed with
         ``with_cp``): c_l <- F_l(c_{l-1} (new), c_{l+1} (old)) + alpha_l *
         c_l (old)."""
-        new = []
-        for i, level in enumerate(levels):
-            c = self.run_layer(level, new[-1] if new else x,
-                               maps[i + 1] if i < 3 else None)
-            if level.alpha is not None:
-                c = c + level.alpha * maps[i]
-            new.append(c)
-        return new
+        return run_column(levels, x, maps, self.run_layer)
 
     def forward(self, x: torch.Tensor) -> tuple:
         """Levels ``out_indices`` of the columns ``out_columns``.

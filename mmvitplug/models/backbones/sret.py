@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
-from mmvitplug.layers import DropPath, Mlp, attend
+from mmvitplug.layers import Attention, DropPath, Mlp, attend
 from mmvitplug.registry import MODELS
 from .base import Parts, VisionBackbone, format_tokens
 
@@ -31,7 +31,7 @@ class Coefficient(nn.Module):
         return x * self.bias
 
 
-class SlicedAttention(nn.Module):
+class SlicedAttention(Attention):
     """Sliced group self-attention: the token sequence is cut into
     ``groups`` contiguous slices and each slice attends within itself;
     ``permute=True`` shuffles the tokens first (and restores the order
@@ -49,21 +49,6 @@ class SlicedAttention(nn.Module):
         proj_drop (float): Dropout after the output projection.
         fused_attn (bool): Fused attention kernel.
     """
-
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool,
-                 attn_drop: float, proj_drop: float, fused_attn: bool):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(
-                f'dim ({dim}) must be divisible by num_heads ({num_heads})')
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.scale = self.head_dim**-0.5
-        self.fused_attn = fused_attn
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
 
     def forward(self,
                 x: torch.Tensor,
