@@ -21,6 +21,7 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import \
     WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
@@ -42,6 +43,11 @@ HOOKS = Registry(
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
+    locations=['mmvitplug.engine'])
+
+#: Optimizers (TensorFlow-style RMSprop).
+OPTIMIZERS = Registry(
+    'optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE,
     locations=['mmvitplug.engine'])
 
 #: Optimizer wrappers (bf16 autocast that also runs on CPU).

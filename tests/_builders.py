@@ -60,6 +60,13 @@ TINY_ARCHS = {
          ds_ratios=(4, 2, 2, 1), kernel_sizes=(3, 3, 3, 3)),
     'RevCol':  # 4 levels x 3 columns of 1 / 1 / 2 / 1 blocks
     dict(channels=(8, 16, 24, 32), depths=(1, 1, 2, 1), num_columns=3),
+    'GGhostRegNet':  # 2 blocks, then G-Ghost stages (one trunk layer each)
+    dict(depths=(2, 3, 4, 3), widths=(16, 32, 48, 64), group_width=8),
+    'GhostNet':  # 10 stages: 16 Ghost bottlenecks and a 1x1 convolution
+    dict(width=0.25),
+    'InternImage':  # 4 levels of 1 / 1 / 2 / 1 DCNv3 blocks, 8 channels a
+    # group; pre-norm (InternImage-T style)
+    dict(channels=8, depths=(1, 1, 2, 1), groups=(1, 2, 4, 8)),
     'LIT':  # staged: 4 stages, 5 blocks + 3 token mergings; LIT-S style
     dict(embed_dims=(8, 16, 32, 64), depths=(1, 1, 2, 1),
          num_heads=(1, 2, 4, 8), mlp_ratios=(4, 4, 4, 4),
@@ -99,6 +106,9 @@ TINY_KWARGS = {
     'CMT': dict(img_size=64),  # position biases for 64 x 64 images
     'HATNet': dict(),
     'RevCol': dict(reversible=False),  # reversible: test_revcol.py
+    'InternImage': dict(),
+    'GhostNet': dict(),
+    'GGhostRegNet': dict(),
     'LIT': dict(img_size=64),  # relative-position tables of 64 x 64
     'LIT-Ti': dict(img_size=64),  # position embeddings of 64 x 64
     'LITv2': dict(),

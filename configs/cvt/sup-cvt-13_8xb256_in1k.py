@@ -40,7 +40,8 @@ model = dict(
 )
 
 train_dataloader = dict(
-    batch_size=256, sampler=dict(type='DefaultSampler', shuffle=True))
+    batch_size=256,
+    sampler=dict(_delete_=True, type='DefaultSampler', shuffle=True))
 
 lr = 2e-3  # 2.5e-4 x 8 GPUs
 optim_wrapper = dict(

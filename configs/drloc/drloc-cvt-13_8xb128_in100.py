@@ -64,7 +64,7 @@ model = dict(
 
 train_dataloader = dict(
     batch_size=128,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(_delete_=True, type='DefaultSampler', shuffle=True),
     dataset=dict(
         _delete_=True,
         type='CustomDataset',

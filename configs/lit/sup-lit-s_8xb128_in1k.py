@@ -38,7 +38,8 @@ model = dict(
 )
 
 train_dataloader = dict(
-    batch_size=128, sampler=dict(type='DefaultSampler', shuffle=True))
+    batch_size=128,
+    sampler=dict(_delete_=True, type='DefaultSampler', shuffle=True))
 
 optim_wrapper = dict(
     paramwise_cfg=dict(

@@ -48,7 +48,8 @@ model = dict(
 )
 
 train_dataloader = dict(
-    batch_size=128, sampler=dict(type='DefaultSampler', shuffle=True))
+    batch_size=128,
+    sampler=dict(_delete_=True, type='DefaultSampler', shuffle=True))
 
 lr = 1e-3  # for a total batch of 1024, scaled by auto_scale_lr
 warmup_lr = 1e-5

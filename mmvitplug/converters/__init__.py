@@ -13,7 +13,10 @@ from .convit import convert_convit
 from .cvt import convert_cvt
 from .deit import convert_deit
 from .dhvt import convert_dhvt
+from .g_ghost_regnet import convert_g_ghost_regnet
+from .ghostnet import convert_ghostnet
 from .hatnet import convert_hatnet
+from .internimage import convert_internimage
 from .levit import convert_levit
 from .lit import convert_lit
 from .litv2 import convert_litv2
@@ -34,7 +37,9 @@ from .xcit import convert_xcit
 __all__ = [
     'DROP', 'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait',
     'convert_cct', 'convert_cmt', 'convert_convit', 'convert_cvt',
-    'convert_deit', 'convert_dhvt', 'convert_hatnet', 'convert_levit',
+    'convert_deit', 'convert_dhvt', 'convert_g_ghost_regnet',
+    'convert_ghostnet', 'convert_hatnet',
+    'convert_internimage', 'convert_levit',
     'convert_lit', 'convert_litv2', 'convert_patchconvnet', 'convert_pit',
     'convert_regnety', 'convert_resmlp', 'convert_revcol', 'convert_sret',
     'convert_xcit', 'converter_for_type', 'converter_of_function',

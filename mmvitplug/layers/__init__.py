@@ -20,6 +20,7 @@ from .block import Block
 from .class_attention import ClassAttention, ClassAttentionBlock
 from .conv_stem import ConvStem
 from .convnext_block import ConvNeXtBlock
+from .dcnv3 import DCNv3, dcnv3_sample
 from .deform_conv import DeformableTokenMerging, DeformConv2dPack
 from .drop import DropPath, drop_path
 from .format import tokens_to_featmap
@@ -34,12 +35,11 @@ from .squeeze_excite import SqueezeExcite
 from .talking_heads import TalkingHeadsAttention
 
 __all__ = [
-    'Affine', 'Attention', 'Block', 'ClassAttention',
-    'ClassAttentionBlock', 'ConvNeXtBlock', 'ConvStem', 'DeformConv2dPack',
-    'DeformableTokenMerging', 'DropPath', 'HiLoAttention',
-    'LayerNorm2d', 'LayerScale', 'Mlp', 'PatchEmbed', 'Sobel',
-    'SqueezeExcite',
-    'TalkingHeadsAttention', 'attend', 'check_mask', 'drop_path',
-    'masked_softmax', 'record_attention', 'record_weights',
+    'Affine', 'Attention', 'Block', 'ClassAttention', 'ClassAttentionBlock',
+    'ConvNeXtBlock', 'ConvStem', 'DCNv3', 'DeformConv2dPack',
+    'DeformableTokenMerging', 'DropPath', 'HiLoAttention', 'LayerNorm2d',
+    'LayerScale', 'Mlp', 'PatchEmbed', 'Sobel', 'SqueezeExcite',
+    'TalkingHeadsAttention', 'attend', 'check_mask', 'dcnv3_sample',
+    'drop_path', 'masked_softmax', 'record_attention', 'record_weights',
     'recording_attention', 'resize_pos_embed', 'tokens_to_featmap'
 ]

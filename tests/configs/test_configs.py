@@ -40,6 +40,27 @@ def test_there_are_configs():
     assert len(CONFIGS) >= 10
 
 
+def check_sampler_arguments(cfg):
+    """Every sampler argument is one its class takes: a child config that
+    swaps the base's ``RepeatAugSampler`` for a ``DefaultSampler`` without
+    ``_delete_`` would keep ``num_repeats`` and fail to build."""
+    import inspect
+
+    from mmengine.registry import DATA_SAMPLERS
+    with DATA_SAMPLERS.switch_scope_and_registry(
+            cfg.default_scope) as registry:
+        for split in ('train_dataloader', 'val_dataloader',
+                      'test_dataloader'):
+            sampler = (cfg.get(split) or {}).get('sampler')
+            if not sampler:
+                continue
+            cls = registry.get(sampler['type'])
+            assert cls is not None, (split, sampler['type'])
+            params = inspect.signature(cls).parameters
+            unknown = set(sampler) - {'type', '_scope_'} - set(params)
+            assert not unknown, f'{split}: {cls.__name__} takes no {unknown}'
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
 def test_config_builds(path, tmp_path):
     cfg = Config.fromfile(path)
@@ -49,6 +70,7 @@ def test_config_builds(path, tmp_path):
     assert cfg.default_scope in ('mmpretrain', 'mmdet', 'mmseg')
     check_plugin_imports(cfg, path)
     assert 'mmvitplug' in cfg.custom_imports.imports
+    check_sampler_arguments(cfg)
 
     model_cfg = cfg.model
     if model_cfg.type == 'mmvitplug.DistillationClassifier':
@@ -252,13 +274,20 @@ FAMILIES = {
     'mmvitplug.XCiT': ('xcit', ),
     'mmvitplug.RegNetY': ('regnety', ),
     'mmvitplug.RevCol': ('revcol', ),
+    'mmvitplug.InternImage': ('internimage', ),
+    'mmvitplug.GhostNet': ('ghostnet', 'ghostnetv2'),
+    'mmvitplug.GGhostRegNet': ('g-ghost-regnetx', ),
     'ResNet': ('resnet', ),
 }
 #: arch part of a bundled (arch dict) config: {family}-{L}l{D}d-p{P}
 BUNDLED_ARCH = re.compile(r'(?P<family>[a-z0-9]+(?:-[a-z]+)*)-'
                           r'(?P<layers>\d+)l(?P<dims>\d+)d-p(?P<patch>\d+)')
-NAME = re.compile(r'(?P<algo_arch>[a-z0-9-]+)_(?P<gpus>\d+)xb(?P<batch>\d+)'
-                  r'_(?P<data>[a-z0-9-]+)')
+NAME = re.compile(r'(?P<algo_arch>[a-z0-9.-]+)_(?P<gpus>\d+)xb(?P<batch>\d+)'
+                  r'(?:-(?P<schedule>[a-z0-9-]+))?_(?P<data>[a-z0-9-]+)')
+#: optional schedule after the batch (OpenMMLab's training info), for a
+#: folder with one model on several schedules: '1x' / '3x' (mmdet's 12 / 36
+#: epochs) or '{E}e'
+SCHEDULE = re.compile(r'(?P<x>\d+)x|(?P<epochs>\d+)e')
 
 
 def _lr_batches():
@@ -303,6 +332,20 @@ def _backbone_dims(backbone_cfg):
     if isinstance(dims, (list, tuple)):  # per stage
         dims = dims[0]
     return backbone.num_trunk_layers, dims, backbone.patch_size
+
+
+def _zoo_arch_extended(backbone):
+    """(zoo name, added keys) of an arch dict that has every setting of a
+    zoo arch and adds only optional arch keys, or None."""
+    from mmvitplug.registry import MODELS
+    cls = MODELS.get(backbone.type.split('.', 1)[-1])
+    optional = set(getattr(cls, 'optional_arch_keys', ()))
+    for name, settings in getattr(cls, 'arch_zoo', {}).items():
+        extra = set(backbone.arch) - set(settings)
+        if extra <= optional and all(
+                backbone.arch.get(k) == v for k, v in settings.items()):
+            return name, sorted(extra)
+    return None
 
 
 def check_name_claims(path, cfg):
@@ -352,6 +395,12 @@ def check_name_claims(path, cfg):
         sized = f'{backbone.arch}-{cfg.get("img_size")}'
         if arch not in (backbone.arch, sized):
             problems.append(f'arch {arch}, builds {backbone.arch}')
+    elif _zoo_arch_extended(backbone) is not None:
+        # a zoo arch plus optional settings (the official detection
+        # InternImage-T's layer scale) keeps the zoo name
+        zoo_name, extra = _zoo_arch_extended(backbone)
+        if arch != zoo_name:
+            problems.append(f'arch {arch}, builds {zoo_name} with {extra}')
     else:
         parts = BUNDLED_ARCH.fullmatch(arch)
         if parts is None or parts['family'] not in families:
@@ -391,6 +440,17 @@ def check_name_claims(path, cfg):
     if loader.batch_size != batch:
         problems.append(f'xb{batch}: {kind} batch size is '
                         f'{loader.batch_size}')
+    # schedule
+    if match['schedule']:
+        found = SCHEDULE.fullmatch(match['schedule'])
+        epochs = cfg.get('train_cfg', {}).get('max_epochs')
+        if found is None:
+            problems.append(f"schedule {match['schedule']}: expected "
+                            '{k}x (12 k epochs) or {E}e')
+        elif epochs != (12 * int(found['x']) if found['x'] else int(
+                found['epochs'])):
+            problems.append(f"schedule {match['schedule']}: train_cfg."
+                            f'max_epochs is {epochs}')
     if 'auto_scale_lr' in cfg:
         rel = osp.relpath(path, CONFIG_ROOT).replace(osp.sep, '/')
         # the lr's reference batch where a recipe declares one, else N x bs
@@ -438,6 +498,22 @@ def test_config_is_what_its_name_claims(path):
      'sup-lit-ti-8l32d-p4_1xb64_digits.py', "position 'relative'"),
     ('bundled/lit/sup-lit-ti-8l32d-p4_1xb64_digits.py',
      'sup-lit-8l32d-p4_1xb64_digits.py', "position 'absolute'"),
+    # zoo names with a width multiplier (GhostNet's '1.0x')
+    ('ghostnet/sup-ghostnet-1.0x_8xb128_in1k.py',
+     'sup-ghostnet-1.3x_8xb128_in1k.py', 'builds ghostnet-1.0x'),
+    ('bundled/g_ghost_regnet/sup-g-ghost-regnetx-4l16d-p4_1xb64_digits.py',
+     'sup-g-ghost-regnetx-4l8d-p4_1xb64_digits.py', '(4, 16, 4)'),
+    # an optional schedule after the batch: 1x = 12 epochs, 3x = 36
+    ('internimage/mask-rcnn-internimage-t_8xb2-1x_coco.py',
+     'mask-rcnn-internimage-t_8xb2-3x_coco.py', 'max_epochs is 12'),
+    ('internimage/mask-rcnn-internimage-t_8xb2-3x_coco.py',
+     'mask-rcnn-internimage-t_8xb2-36x_coco.py', 'max_epochs is 36'),
+    ('internimage/mask-rcnn-internimage-t_8xb2-3x_coco.py',
+     'mask-rcnn-internimage-t_8xb2-long_coco.py', 'schedule long'),
+    # a zoo arch with added optional settings keeps (only) its zoo name
+    ('internimage/mask-rcnn-internimage-t_8xb2-1x_coco.py',
+     'mask-rcnn-internimage-s_8xb2-1x_coco.py',
+     "builds internimage-t with ['layer_scale']"),
 ])
 def test_name_claims_catch_mismatches(config, claimed, expected):
     path = osp.join(CONFIG_ROOT, config)

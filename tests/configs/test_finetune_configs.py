@@ -237,6 +237,76 @@ def test_22k_finetune_config_loads_its_backbone(layout, tmp_path):
         torch.testing.assert_close(ours[key], value, msg=key)
 
 
+#: InternImage-L / XL fine-tuned at 384 from ImageNet-22k checkpoints
+INTERNIMAGE_22K = {
+    'l': 'configs/internimage/sup-internimage-l-384_32xb16_in1k.py',
+    'xl': 'configs/internimage/sup-internimage-xl-384_32xb16_in1k.py',
+}
+#: the official code's tiny L-style classifier (post-norm, layer scales,
+#: offset scale 2; 64 channels in the last level, a 10-class head)
+INTERNIMAGE_GOLDEN = osp.join(ROOT, 'tests', 'data', 'internimage_golden.pt')
+TINY_INTERNIMAGE_L = dict(channels=8, depths=(1, 1, 2, 1),
+                          groups=(1, 2, 4, 8), layer_scale=1e-5,
+                          post_norm=True, offset_scale=2.0)
+
+
+@pytest.mark.parametrize('classes', [NUM_CLASSES, NUM_CLASSES + 11])
+@pytest.mark.parametrize('layout', ['official', 'mmvitplug'])
+@pytest.mark.parametrize('size', sorted(INTERNIMAGE_22K))
+def test_internimage_22k_finetune_config_loads_its_checkpoint(
+        size, layout, classes, tmp_path):
+    """The InternImage-L / XL 384 configs load the backbone and conv_head
+    of the checkpoint they name (official layout, converted, or
+    mmvitplug's); its classifier too when it has the config's classes (the
+    whole official model then gives the official logits), else (a 22k
+    head) fc starts from the official RAND_INIT_FT_HEAD re-initialisation:
+    a fresh truncated normal x 0.001, zero bias."""
+    from mmvitplug.converters import convert_internimage
+    golden = torch.load(INTERNIMAGE_GOLDEN, weights_only=True)
+    golden = golden['models']['l_style']
+    state = dict(golden['state_dict'])
+    if classes != NUM_CLASSES:  # a 22k-like head
+        torch.manual_seed(4)
+        state['head.weight'] = torch.randn(classes, 96)
+        state['head.bias'] = torch.randn(classes)
+    ckpt = {'model': state} if layout == 'official' else {
+        'state_dict': convert_internimage(state), 'meta': {}}
+    file = str(tmp_path / 'pretrained_22k.pth')
+    torch.save(ckpt, file)
+
+    cfg = Config.fromfile(osp.join(ROOT, INTERNIMAGE_22K[size]))
+    model = cfg.model
+    head_inits = model.head.init_cfg
+    assert model.backbone.init_cfg.checkpoint == cfg.pretrained
+    assert head_inits[-1].checkpoint == cfg.pretrained
+    assert head_inits[-1].prefix == 'head.'
+    model.backbone.arch = TINY_INTERNIMAGE_L
+    model.backbone.init_cfg.checkpoint = file
+    head_inits[-1].checkpoint = file
+    model.head.update(in_channels=64, num_classes=NUM_CLASSES)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        init_default_scope(cfg.default_scope)
+        from mmengine.registry import MODELS
+        model = MODELS.build(model)
+    model.init_weights()
+    model.eval()
+
+    converted = convert_internimage(state)
+    ours = model.state_dict()
+    for key, value in converted.items():
+        if not key.startswith('head.fc.') or classes == NUM_CLASSES:
+            torch.testing.assert_close(ours[key], value, msg=key)
+    if classes == NUM_CLASSES:
+        with torch.no_grad():
+            logits = model(golden['input'], mode='tensor')
+        assert (logits - golden['logits']).abs().max() <= 1e-4
+    else:
+        fc = model.head.fc
+        assert fc.weight.shape == (NUM_CLASSES, 96)
+        assert 1e-5 < fc.weight.std() < 4e-5  # 0.02 x 0.001
+        assert not fc.bias.any()
+
+
 def test_pretrained_init_names_unknown_converter():
     from mmvitplug.models.utils import PretrainedInit
     with pytest.raises(KeyError, match="NoSuch.*'CaiT'.*'DeiT'"):

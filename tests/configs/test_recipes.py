@@ -75,10 +75,14 @@ def _load(rel):
     return Config.fromfile(osp.join(CONFIG_ROOT, rel))
 
 
-def _cosine_end(cfg):
+#: lr decays after the warm-up: a cosine, or a step schedule (torchvision's
+#: x0.1 every 30 epochs, timm's x0.973 every 2.4 epochs)
+LR_DECAYS = ('CosineAnnealingLR', 'StepLR', 'MultiStepLR')
+
+
+def _decay_end(cfg):
     ends = [
-        s['end'] for s in cfg.param_scheduler
-        if s['type'] == 'CosineAnnealingLR'
+        s['end'] for s in cfg.param_scheduler if s['type'] in LR_DECAYS
     ]
     assert len(ends) == 1, cfg.param_scheduler
     return ends[0]
@@ -107,10 +111,8 @@ def _distill_loss(model):
 
 def _batch_augments(cfg):
     preprocessor = cfg.model.get('data_preprocessor', cfg.data_preprocessor)
-    return {
-        a['type']: a['alpha']
-        for a in preprocessor['batch_augments']['augments']
-    }
+    augments = preprocessor.get('batch_augments') or {}  # None: no Mixup
+    return {a['type']: a['alpha'] for a in augments.get('augments', [])}
 
 
 def _eval_resize(cfg):
@@ -148,7 +150,7 @@ def _check_weight_decay(cfg, facts):
 def _check_epochs(cfg, facts):
     assert cfg.train_cfg.max_epochs == facts['epochs']
     if facts['kind'] in CLS_KINDS:
-        assert _cosine_end(cfg) == facts['epochs']
+        assert _decay_end(cfg) == facts['epochs']
 
 
 def _check_iters(cfg, facts):
@@ -169,8 +171,50 @@ def _check_warmup(cfg, facts):
 
 
 def _check_drop_path(cfg, facts):
+    if facts['drop_path'] is None:  # a backbone without stochastic depth
+        assert 'drop_path_rate' not in cfg.model.backbone
+        return
     assert cfg.model.backbone.drop_path_rate == pytest.approx(
         facts['drop_path'])
+
+
+def _check_step_decay(cfg, facts):
+    """timm / torchvision step decay: lr x rate ** (epoch // every) in every
+    epoch after the warm-up, by a StepLR or MultiStepLR stepped by epoch."""
+    every, rate = facts['step_decay']['every'], facts['step_decay']['rate']
+    steps = [
+        s for s in cfg.param_scheduler if s['type'] in ('StepLR',
+                                                        'MultiStepLR')
+    ]
+    assert len(steps) == 1, cfg.param_scheduler
+    step = steps[0]
+    assert step.get('by_epoch', True) and not step.get(
+        'convert_to_iter_based', False), step
+    for epoch in range(facts.get('warmup_epochs', 0), facts['epochs']):
+        t = epoch - step.get('begin', 0)
+        if step['type'] == 'StepLR':
+            n = t // step['step_size']
+        else:
+            n = sum(m <= t for m in step['milestones'])
+        assert step['gamma']**n == pytest.approx(rate**(epoch // every)), (
+            f'epoch {epoch}')
+
+
+def _check_decay_1d(cfg, facts):
+    """A recipe that decays every parameter (torch.optim on
+    model.parameters(), e.g. the PyTorch ImageNet example) says so: no
+    multiplier zeroes the decay of norms, biases or other 1-D parameters
+    (our layer-decay constructor zeroes them unless told otherwise)."""
+    wrapper = cfg.optim_wrapper
+    mults = dict(flat_decay_mult=1.0, norm_decay_mult=1.0, bias_decay_mult=1.0)
+    if wrapper.get('constructor') == (
+            'mmvitplug.LayerDecayOptimWrapperConstructor'):
+        mults.update(flat_decay_mult=0.0, norm_decay_mult=0.0)
+    mults.update(wrapper.get('paramwise_cfg') or {})
+    decays = all(
+        mults[key] != 0.0
+        for key in ('flat_decay_mult', 'norm_decay_mult', 'bias_decay_mult'))
+    assert decays == facts['decay_1d'], mults
 
 
 def _check_label_smoothing(cfg, facts):
@@ -281,6 +325,8 @@ CHECKS = {
     'distill_tau': _check_distill('distill_tau', 'tau'),
     'kl_reduction': _check_kl_reduction,
     'grad_clip': _check_grad_clip,
+    'step_decay': _check_step_decay,
+    'decay_1d': _check_decay_1d,
     'n_last_blocks': _check_n_last_blocks,
 }
 
@@ -343,7 +389,7 @@ def test_recipe(rel):
         backbone = cfg.model.backbone
         assert backbone.frozen_stages == _num_layers(backbone), backbone
         assert backbone.init_cfg.type == 'Pretrained'
-    if facts['kind'] in CLS_KINDS:
+    if facts['kind'] in CLS_KINDS and not facts.get('decay_1d'):
         # no weight decay on 1-D parameters (biases, norms, gains)
         paramwise = cfg.optim_wrapper.paramwise_cfg
         assert paramwise.get('flat_decay_mult') == 0.0 or (

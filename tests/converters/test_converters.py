@@ -135,6 +135,12 @@ OFFICIAL_SAMPLES = {
             weights_only=True)[name]['state_dict'], name)
         for name in ('p4', 'p16')
     },
+    'InternImage': {  # the official code's state dicts (.../test_internimage)
+        name: functools.partial(lambda name: torch.load(
+            Path(TEST_DATA) / 'internimage_golden.pt',
+            weights_only=True)['models'][name]['state_dict'], name)
+        for name in ('t_style', 's_style')
+    },
     'RevCol': {  # the official code's state dict (.../test_revcol.py)
         'golden': lambda: torch.load(
             Path(TEST_DATA) / 'revcol_golden.pt',
@@ -177,6 +183,16 @@ OFFICIAL_SAMPLES = {
     },
     'RegNetY': {  # timm (tests/models/backbones/test_regnety.py: vissl)
         'regnety_002_timm': lambda: official('regnety_002'),
+    },
+    'GGhostRegNet': {  # the official code's state dicts (.../test_g_ghost_*)
+        name: functools.partial(lambda name: torch.load(
+            Path(TEST_DATA) / 'g_ghost_regnet_golden.pt',
+            weights_only=True)['models'][name]['state_dict'], name)
+        for name in ('ghost_all', 'ghost_mid')
+    },
+    'GhostNet': {  # timm = official names (.../test_ghostnet.py)
+        'ghostnet_050_timm': lambda: official('ghostnet_050'),
+        'ghostnetv2_100_timm': lambda: official('ghostnetv2_100'),
     },
 }
 SAMPLES = [(owner, label) for owner, samples in OFFICIAL_SAMPLES.items()
@@ -365,8 +381,8 @@ def test_recognition(owner, label):
 def test_mmvitplug_layouts_not_recognised(owner, label):
     """Converted (classifier) keys are nobody's official layout; a bare
     backbone state dict is only where its names are the official ones
-    (DeiT, ConViT, DHVT: load_pretrained then sees that they are module
-    keys; CaiT's self-attention LayerScale is ``ls{1,2}.gamma``, not
+    (DeiT, ConViT, DHVT, GhostNet: load_pretrained then sees that they are
+    module keys; CaiT's self-attention LayerScale is ``ls{1,2}.gamma``, not
     ``gamma_{1,2}``)."""
     state = sample(owner, label)
     converted = get_converter(owner)(state)
@@ -376,7 +392,7 @@ def test_mmvitplug_layouts_not_recognised(owner, label):
         set(bare) <= set(sample(owner, other))
         for other in OFFICIAL_SAMPLES[owner])
     assert recognising_converters(bare) == ([owner] if same_names else [])
-    assert same_names == (owner in ('DeiT', 'ConViT', 'DHVT'))
+    assert same_names == (owner in ('DeiT', 'ConViT', 'DHVT', 'GhostNet'))
 
 
 @pytest.mark.parametrize('name', registered_converters())

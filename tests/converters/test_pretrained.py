@@ -20,7 +20,10 @@ from mmvitplug.models.backbones.cmt import CMT
 from mmvitplug.models.backbones.convit import ConViT
 from mmvitplug.models.backbones.cvt import CvT
 from mmvitplug.models.backbones.dhvt import DHVT
+from mmvitplug.models.backbones.g_ghost_regnet import GGhostRegNet
+from mmvitplug.models.backbones.ghostnet import GhostNet
 from mmvitplug.models.backbones.hatnet import HATNet
+from mmvitplug.models.backbones.internimage import InternImage
 from mmvitplug.models.backbones.levit import LeViT
 from mmvitplug.models.backbones.lit import LIT
 from mmvitplug.models.backbones.litv2 import LITv2
@@ -477,6 +480,29 @@ LOAD_SAMPLES = {
     'RevCol': (RevCol, dict(arch=dict(channels=(8, 16, 24, 32),
                                       depths=(1, 1, 1, 1), num_columns=2)),
                lambda m: revcol_official(m.state_dict())),
+    # the official code's own state dict (pre-norm, InternImage-T style)
+    'InternImage': (InternImage, dict(arch=dict(channels=8,
+                                                depths=(1, 1, 2, 1),
+                                                groups=(1, 2, 4, 8))),
+                    lambda m: torch.load(
+                        Path(TEST_DATA) / 'internimage_golden.pt',
+                        weights_only=True)['models']['t_style']
+                    ['state_dict']),
+    # the official code's own state dict (layer{i} -> stages.{i - 1})
+    'GGhostRegNet': (GGhostRegNet, dict(arch=dict(
+        depths=(1, 3, 4, 3), widths=(16, 32, 48, 64), group_width=8)),
+                     lambda m: torch.load(
+                         Path(TEST_DATA) / 'g_ghost_regnet_golden.pt',
+                         weights_only=True)['models']['ghost_all']
+                     ['state_dict']),
+    # official / timm names = ours; the head: conv_head (1x1 to 1280) and
+    # classifier
+    'GhostNet': (GhostNet, dict(arch=dict(width=0.25, dfc=True)),
+                 lambda m: dict(m.state_dict(), **{
+                     'conv_head.weight': torch.randn(1280, 240, 1, 1),
+                     'conv_head.bias': torch.randn(1280),
+                     'classifier.weight': torch.randn(10, 1280),
+                     'classifier.bias': torch.randn(10)})),
     # official names = ours
     'DHVT': (DHVT, dict(arch=dict(embed_dims=32, num_layers=2, num_heads=4,
                                   patch_size=4)),
@@ -539,6 +565,12 @@ CLASSIFIER_HEADS = {
                    in_channels=32),
     'LeViT': dict(type='mmvitplug.LeViTClsHead', num_classes=10,
                   in_channels=32),
+    'InternImage': dict(type='mmvitplug.InternImageClsHead', num_classes=10,
+                        in_channels=64),
+    'GhostNet': dict(type='mmvitplug.GhostNetClsHead', num_classes=10,
+                     in_channels=240),
+    'GGhostRegNet': dict(type='LinearClsHead', num_classes=10,
+                         in_channels=64),
 }
 
 

@@ -38,6 +38,12 @@ FAMILIES = {
              20),
     'litv2': ('sup-litv2-8l32d-p4_1xb64_digits.py', 'litv2-8l32d-p4', 320,
               80, 20),
+    'internimage': ('sup-internimage-5l16d-p4_1xb64_digits.py',
+                    'internimage-5l16d-p4', 320, 80, 20),
+    'ghostnet': ('sup-ghostnet-0.5x_1xb64_digits.py', 'ghostnet-0.5x', 320,
+                 80, 20),
+    'g_ghost_regnet': ('sup-g-ghost-regnetx-4l16d-p4_1xb64_digits.py',
+                       'g-ghost-regnetx-4l16d-p4', 320, 80, 20),
 }
 #: families whose configs share another family's folder
 FOLDERS = {'lit-ti': 'lit'}

@@ -7,7 +7,10 @@ from .convit import ConViT
 from .cvt import CvT
 from .deit import DeiT
 from .dhvt import DHVT
+from .g_ghost_regnet import GGhostRegNet
+from .ghostnet import GhostNet
 from .hatnet import HATNet
+from .internimage import InternImage
 from .levit import LeViT
 from .lit import LIT
 from .litv2 import LITv2
@@ -20,7 +23,8 @@ from .sret import SReT
 from .xcit import XCiT
 
 __all__ = [
-    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DHVT', 'DeiT', 'HATNet', 'LIT',
-    'LITv2', 'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP',
-    'RevCol', 'SReT', 'VisionBackbone', 'XCiT'
+    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DHVT', 'DeiT', 'GGhostRegNet',
+    'GhostNet', 'HATNet', 'InternImage', 'LIT', 'LITv2', 'LeViT', 'Parts',
+    'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP', 'RevCol', 'SReT',
+    'VisionBackbone', 'XCiT'
 ]

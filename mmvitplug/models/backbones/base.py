@@ -330,6 +330,9 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
     #: Loose parameters initialised with a truncated normal (std 0.02), in
     #: this order, by the default initialisation.
     trunc_normal_params: Tuple[str, ...] = ()
+    #: Keep every BN-style norm in eval mode in training (a family with a
+    #: ``norm_eval`` argument sets it).
+    norm_eval: bool = False
 
     def __init__(self,
                  arch: Union[str, dict],
@@ -557,12 +560,19 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
                 p.requires_grad = False
 
     def train(self, mode: bool = True):
-        """Set train mode, keeping frozen parts in eval mode."""
+        """Set train mode, keeping frozen parts, and every norm layer of a
+        family with ``norm_eval`` set (the convolutional families'
+        argument: frozen BN statistics, e.g. for detection), in eval
+        mode."""
         super().train(mode)
         if mode:
             for part in self._frozen():
                 if isinstance(part, nn.Module):
                     part.eval()
+            if self.norm_eval:
+                for m in self.modules():
+                    if isinstance(m, nn.modules.batchnorm._NormBase):
+                        m.eval()
         return self
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):

@@ -354,17 +354,6 @@ class RegNetY(VisionBackbone):
                 if isinstance(m, RegNetYBlock):
                     nn.init.zeros_(m.conv3.bn.weight)
 
-    # ------------------------------------------------------------ training
-    def train(self, mode: bool = True):
-        """Set train mode; frozen parts, and every norm with
-        ``norm_eval``, stay in eval mode."""
-        super().train(mode)
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, nn.modules.batchnorm._NormBase):
-                    m.eval()
-        return self
-
     # ------------------------------------------------------------- forward
     def embed(self, x: torch.Tensor):
         """The stem: (B, stem_width, H/2, W/2) maps."""

@@ -4,6 +4,8 @@ from .deit_distill_head import DeiTDistillHead
 from .dino_head import DINOHead
 from .drloc_head import DRLocHead
 from .dropout_linear_head import DropoutLinearClsHead
+from .ghostnet_head import GhostNetClsHead
+from .internimage_head import InternImageClsHead
 from .levit_head import LeViTClsHead
 from .macl_head import MACLHead, MACLMoCoV3Head
 from .multi_token_head import MultiTokenClsHead
@@ -14,8 +16,9 @@ from .splitmask_head import (SplitMaskHead, SplitMaskHOGTarget,
                              SplitMaskPixelTarget)
 
 __all__ = [
-    'DeeperClusterHead', 'DINOHead', 'DeiTDistillHead', 'DRLocHead',
-    'DropoutLinearClsHead', 'LeViTClsHead', 'MACLHead', 'MACLMoCoV3Head',
-    'MultiTokenClsHead', 'PAWSHead', 'RevColClsHead', 'RevColDecoder',
-    'SEERNeck', 'SplitMaskHead', 'SplitMaskHOGTarget', 'SplitMaskPixelTarget'
+    'DINOHead', 'DRLocHead', 'DeeperClusterHead', 'DeiTDistillHead',
+    'DropoutLinearClsHead', 'GhostNetClsHead', 'InternImageClsHead',
+    'LeViTClsHead', 'MACLHead', 'MACLMoCoV3Head', 'MultiTokenClsHead',
+    'PAWSHead', 'RevColClsHead', 'RevColDecoder', 'SEERNeck',
+    'SplitMaskHOGTarget', 'SplitMaskHead', 'SplitMaskPixelTarget'
 ]

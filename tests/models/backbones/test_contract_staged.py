@@ -25,7 +25,10 @@ import torch.utils.checkpoint
 from mmvitplug.layers import DropPath
 from mmvitplug.models.backbones.cmt import CMT
 from mmvitplug.models.backbones.cvt import CvT
+from mmvitplug.models.backbones.g_ghost_regnet import GGhostRegNet
+from mmvitplug.models.backbones.ghostnet import GhostNet
 from mmvitplug.models.backbones.hatnet import HATNet
+from mmvitplug.models.backbones.internimage import InternImage
 from mmvitplug.models.backbones.levit import LeViT
 from mmvitplug.models.backbones.lit import LIT
 from mmvitplug.models.backbones.litv2 import LITv2
@@ -64,6 +67,9 @@ class StagedFamily:
     # last runs every level, and depths and stochastic depth go by block
     # and column (test_revcol.py checks them)
     columns: bool = False
+    # every stage changes the map's shape; GhostNet: stages of one stride
+    # follow each other (timm's blocks.{i}), only their values differ
+    pyramid: bool = True
     label: Optional[str] = None  # test id when a class has several specs
 
     @property
@@ -177,6 +183,63 @@ FAMILIES = [
         kwargs=TINY_KWARGS['RevCol'],
         drop_path='linear',
         columns=True),
+    StagedFamily(
+        cls=GGhostRegNet,
+        arch=TINY_ARCHS['GGhostRegNet'],
+        kwargs=TINY_KWARGS['GGhostRegNet'],
+        out_types=('featmap', 'avg_featmap'),
+        shapes={  # 100 wide: stride-2 convolutions round odd sides up
+            (64, 64): ((16, 16, 16), (32, 8, 8), (48, 4, 4), (64, 2, 2)),
+            (64, 100): ((16, 16, 25), (32, 8, 13), (48, 4, 7), (64, 2, 4)),
+        },
+        # G-Ghost stages 1-3, or only stage 2 (the pattern of regnetx-032)
+        variants={'ghost': {}, 'mid': dict(arch=dict(
+            depths=(2, 2, 4, 1), widths=(16, 32, 48, 64), group_width=8))},
+        full='ghost'),
+    StagedFamily(
+        cls=GhostNet,
+        arch=TINY_ARCHS['GhostNet'],
+        kwargs=TINY_KWARGS['GhostNet'],
+        out_types=('featmap', 'avg_featmap'),
+        # 128 px: DFC pools the stride-32 maps to 2 x 2 (on 1 x 1 maps the
+        # BNs around its 1x5 / 5x1 convolutions cancel each other's shifts)
+        shapes={  # 100 wide: stride-2 convolutions round odd sides up
+            (128, 128): ((4, 64, 64), (8, 32, 32), (8, 32, 32),
+                         (12, 16, 16), (12, 16, 16), (20, 8, 8), (28, 8, 8),
+                         (40, 4, 4), (40, 4, 4), (240, 4, 4)),
+            (64, 100): ((4, 32, 50), (8, 16, 25), (8, 16, 25), (12, 8, 13),
+                        (12, 8, 13), (20, 4, 7), (28, 4, 7), (40, 2, 4),
+                        (40, 2, 4), (240, 2, 4)),
+        },
+        # GhostNetV2: DFC attention in the bottlenecks after the second
+        variants={'v1': {}, 'v2': dict(arch=dict(width=0.25, dfc=True))},
+        full='v2',
+        pyramid=False),
+    StagedFamily(
+        cls=InternImage,
+        arch=TINY_ARCHS['InternImage'],
+        kwargs=TINY_KWARGS['InternImage'],
+        out_types=('featmap', 'avg_featmap'),
+        shapes={  # 100 wide: stride-2 convolutions round odd sides up
+            (64, 64): ((8, 16, 16), (16, 8, 8), (32, 4, 4), (64, 2, 2)),
+            (64, 100): ((8, 16, 25), (16, 8, 13), (32, 4, 7), (64, 2, 4)),
+        },
+        # pre-norm builds the level norms; post-norm with layer scales
+        # (InternImage-S and larger) has none
+        variants={
+            'pre_norm': {},
+            'post_norm': dict(arch=dict(
+                TINY_ARCHS['InternImage'], post_norm=True, layer_scale=0.5,
+                offset_scale=2.0)),
+        },
+        full='pre_norm',
+        drop_path='linear',
+        frozen_kwargs=dict(drop_rate=0.5),
+        # offsets and masks start as zero projections (the official init),
+        # which no gradient reaches the depth-wise convolution through
+        grad_setup=lambda m: [nn.init.normal_(d.weight, std=0.1)
+                              for n, d in m.named_modules()
+                              if n.endswith(('dcn.offset', 'dcn.mask'))]),
     StagedFamily(
         cls=LIT,
         arch=TINY_ARCHS['LIT'],
@@ -434,7 +497,10 @@ def test_out_indices_select_stage_outputs(fam):
         (out, ) = model(x)
         torch.testing.assert_close(out, outs[i])
         assert max(ran) == (fam.num_stages - 1 if fam.columns else i)
-    assert len({o.shape[1:] for o in outs}) == len(outs)  # a pyramid
+    if fam.pyramid:
+        assert len({o.shape[1:] for o in outs}) == len(outs)
+    for a, b in zip(outs, outs[1:]):  # consecutive stages differ
+        assert a.shape != b.shape or not torch.allclose(a, b)
 
 
 @for_families(lambda f: 'avg_featmap' in f.out_types)
