@@ -395,10 +395,10 @@ def check_name_claims(path, cfg):
         sized = f'{backbone.arch}-{cfg.get("img_size")}'
         if arch not in (backbone.arch, sized):
             problems.append(f'arch {arch}, builds {backbone.arch}')
-    elif _zoo_arch_extended(backbone) is not None:
+    elif (extended := _zoo_arch_extended(backbone)) is not None:
         # a zoo arch plus optional settings (the official detection
         # InternImage-T's layer scale) keeps the zoo name
-        zoo_name, extra = _zoo_arch_extended(backbone)
+        zoo_name, extra = extended
         if arch != zoo_name:
             problems.append(f'arch {arch}, builds {zoo_name} with {extra}')
     else:

@@ -207,6 +207,25 @@ def format_tokens(x: torch.Tensor, out_type: str, hw: Tuple[int, int],
                      "choose from ['raw', 'avg_featmap', 'featmap']")
 
 
+def format_featmap(x: torch.Tensor, out_type: str) -> torch.Tensor:
+    """Format (B, C, H, W) maps as a dense ``out_type``.
+
+    Args:
+        x (torch.Tensor): NCHW maps.
+        out_type (str): 'featmap' (contiguous maps) or 'avg_featmap'
+            (B, C) spatial means.
+
+    Returns:
+        torch.Tensor: The formatted output.
+    """
+    if out_type == 'avg_featmap':
+        return x.mean((2, 3))
+    if out_type == 'featmap':
+        return x.contiguous()
+    raise ValueError(f'format_featmap cannot give out_type {out_type!r}; '
+                     "choose from ['featmap', 'avg_featmap']")
+
+
 def norm_factory(norm_cfg: dict):
     """A ``dims -> nn.Module`` constructor of the norm ``norm_cfg`` builds."""
 

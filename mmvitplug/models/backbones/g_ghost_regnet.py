@@ -14,7 +14,7 @@ import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 
 from mmvitplug.registry import MODELS
-from .base import Parts, VisionBackbone
+from .base import Parts, VisionBackbone, format_featmap
 
 
 def _conv_bn(norm_cfg: dict, in_channels: int, out_channels: int,
@@ -257,6 +257,4 @@ class GGhostRegNet(VisionBackbone):
 
     def format_output(self, x: torch.Tensor, index: int, context):
         """Stage maps as ``out_type`` says."""
-        if self.out_type == 'avg_featmap':
-            return x.mean((2, 3))
-        return x.contiguous()
+        return format_featmap(x, self.out_type)

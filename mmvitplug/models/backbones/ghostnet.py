@@ -21,7 +21,7 @@ from mmcv.cnn import build_norm_layer
 
 from mmvitplug.layers import SqueezeExcite
 from mmvitplug.registry import MODELS
-from .base import Parts, VisionBackbone
+from .base import Parts, VisionBackbone, format_featmap
 
 #: The official bottleneck table, one list per stage (timm ``blocks.i``):
 #: (depth-wise kernel, expansion channels, output channels, SE ratio,
@@ -306,6 +306,4 @@ class GhostNet(VisionBackbone):
 
     def format_output(self, x: torch.Tensor, index: int, context):
         """Stage maps as ``out_type`` says."""
-        if self.out_type == 'avg_featmap':
-            return x.mean((2, 3))
-        return x.contiguous()
+        return format_featmap(x, self.out_type)

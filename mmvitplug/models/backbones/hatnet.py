@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from mmvitplug.layers import DropPath, attend
 from mmvitplug.registry import MODELS
-from .base import Parts, VisionBackbone, drop_path_rates, init_conv_linear
+from .base import (Parts, VisionBackbone, drop_path_rates, format_featmap,
+                   init_conv_linear)
 
 
 def _group_norm(channels: int) -> nn.GroupNorm:
@@ -355,6 +356,4 @@ class HATNet(VisionBackbone):
 
     def format_output(self, x: torch.Tensor, index: int, context):
         """The stage's map, or its spatial mean."""
-        if self.out_type == 'avg_featmap':
-            return x.mean(dim=(2, 3))
-        return x.contiguous()
+        return format_featmap(x, self.out_type)

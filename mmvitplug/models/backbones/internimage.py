@@ -13,7 +13,7 @@ import torch.nn as nn
 
 from mmvitplug.layers import DCNv3, DropPath, LayerNorm2d, LayerScale, Mlp
 from mmvitplug.registry import MODELS
-from .base import Parts, VisionBackbone, drop_path_rates
+from .base import Parts, VisionBackbone, drop_path_rates, format_featmap
 
 
 def _layer_norm(channels: int) -> nn.LayerNorm:
@@ -293,6 +293,4 @@ class InternImage(VisionBackbone):
 
     def format_output(self, x: torch.Tensor, index: int, context):
         """The level's (B, H_i, W_i, C_i) map as NCHW, or its mean."""
-        if self.out_type == 'avg_featmap':
-            return x.mean(dim=(1, 2))
-        return x.permute(0, 3, 1, 2).contiguous()
+        return format_featmap(x.permute(0, 3, 1, 2), self.out_type)

@@ -17,7 +17,7 @@ from mmengine.model.weight_init import constant_init, normal_init
 
 from mmvitplug.layers import DropPath, SqueezeExcite
 from mmvitplug.registry import MODELS
-from .base import Parts, VisionBackbone, drop_path_rates
+from .base import Parts, VisionBackbone, drop_path_rates, format_featmap
 
 #: Block widths are multiples of this (pycls / timm / ClassyVision).
 WIDTH_QUANTUM = 8
@@ -361,6 +361,4 @@ class RegNetY(VisionBackbone):
 
     def format_output(self, x: torch.Tensor, index: int, context):
         """Stage maps as ``out_type`` says."""
-        if self.out_type == 'avg_featmap':
-            return x.mean((2, 3))
-        return x.contiguous()
+        return format_featmap(x, self.out_type)

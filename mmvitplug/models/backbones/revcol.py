@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from mmvitplug.layers import ConvNeXtBlock, LayerNorm2d
 from mmvitplug.registry import MODELS
-from .base import (Parts, VisionBackbone, drop_path_rates, init_conv_linear,
-                   parse_out_indices)
+from .base import (Parts, VisionBackbone, drop_path_rates, format_featmap,
+                   init_conv_linear, parse_out_indices)
 
 Maps = List[Optional[torch.Tensor]]
 
@@ -386,6 +386,4 @@ class RevCol(VisionBackbone):
                       size: Tuple[int, int]):
         stride = 4 * 2**index
         x = x[..., :math.ceil(size[0] / stride), :math.ceil(size[1] / stride)]
-        if self.out_type == 'avg_featmap':
-            return x.mean((2, 3))
-        return x.contiguous()
+        return format_featmap(x, self.out_type)

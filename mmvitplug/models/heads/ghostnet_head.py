@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from mmvitplug.registry import MODELS
 from .dropout_linear_head import DropoutLinearClsHead
+from .featmap import last_featmap
 
 
 @MODELS.register_module()
@@ -46,12 +47,6 @@ class GhostNetClsHead(DropoutLinearClsHead):
 
     def pre_logits(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         """Pool the last (B, C, H, W) map, ``conv_head``, ReLU, dropout."""
-        x = feats[-1]
-        if x.dim() != 4 or x.shape[1] != self.backbone_channels:
-            raise ValueError(
-                'GhostNetClsHead needs the (B, '
-                f'{self.backbone_channels}, H, W) map of the last stage '
-                "(backbone out_type='featmap'); got a tensor of shape "
-                f'{tuple(x.shape)}')
+        x = last_featmap(feats, self.backbone_channels, 'GhostNetClsHead')
         x = self.act(self.conv_head(x.mean((2, 3), keepdim=True)))
         return self.dropout(x.flatten(1))

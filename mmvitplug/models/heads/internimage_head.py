@@ -13,6 +13,7 @@ import torch.nn as nn
 from mmpretrain.models.heads import LinearClsHead
 
 from mmvitplug.registry import MODELS
+from .featmap import last_featmap
 
 
 @MODELS.register_module()
@@ -57,11 +58,5 @@ class InternImageClsHead(LinearClsHead):
     def pre_logits(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         """``conv_head`` on the last (B, C, H, W) map, then its spatial
         mean (B, int(C * cls_scale))."""
-        x = feats[-1]
-        if x.dim() != 4 or x.shape[1] != self.backbone_channels:
-            raise ValueError(
-                'InternImageClsHead needs the (B, '
-                f'{self.backbone_channels}, H, W) map of the last level '
-                "(backbone out_type='featmap'); got a tensor of shape "
-                f'{tuple(x.shape)}')
+        x = last_featmap(feats, self.backbone_channels, 'InternImageClsHead')
         return self.conv_head(x).mean(dim=(2, 3))

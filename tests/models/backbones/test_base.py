@@ -14,7 +14,8 @@ import torch
 import torch.nn as nn
 
 from mmvitplug.models.backbones import Parts
-from mmvitplug.models.backbones.base import drop_path_rates, format_tokens
+from mmvitplug.models.backbones.base import (drop_path_rates, format_featmap,
+                                             format_tokens)
 from _contract import ToyPyramid
 
 
@@ -175,6 +176,12 @@ def test_drop_path_rates_and_format_tokens_errors():
         drop_path_rates(0.3, 2, 'cosine')
     with pytest.raises(ValueError, match="'cls_token'"):
         format_tokens(torch.zeros(1, 4, 2), 'cls_token', (2, 2))
+    maps = torch.arange(16.).view(1, 2, 2, 4).transpose(2, 3)
+    assert format_featmap(maps, 'featmap').is_contiguous()
+    assert torch.equal(format_featmap(maps, 'avg_featmap'),
+                       torch.tensor([[3.5, 11.5]]))
+    with pytest.raises(ValueError, match="'raw'.*'featmap', 'avg_featmap'"):
+        format_featmap(maps, 'raw')
 
 
 class Joined(ToyPyramid):
