@@ -19,12 +19,16 @@ data: setup
 demo: data
 	$(PY) tools/run_demo.py
 
-# The whole suite, the slow end-to-end runs (marker e2e) included.
+# The whole suite, the slow end-to-end runs (marker e2e) included, on two
+# worker processes (pytest-xdist; the machine has 2 cores, and most tests,
+# the tool runs included, use one); a test is handed to whichever worker is
+# free (worksteal).
+XDIST := -n 2 --dist worksteal
 test: data
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 test-fast: data
-	$(PY) -m pytest -m "not e2e"
+	$(PY) -m pytest $(XDIST) -m "not e2e"
 
 benchmark: setup
 	$(PY) tools/analysis/benchmark.py --arch deit-tiny --timm deit_tiny_patch16_224

@@ -1,6 +1,7 @@
 # Copyright (c) mmvitplug contributors.
 import os
 import os.path as osp
+import socket
 
 import pytest
 
@@ -37,6 +38,15 @@ def subprocess_env():
     env.setdefault('OMP_NUM_THREADS', '1')
     env['PYTHONUNBUFFERED'] = '1'
     return env
+
+
+@pytest.fixture
+def free_port() -> str:
+    """A TCP port free right now, for a multi-process run's rendezvous
+    (tests run on parallel workers: no two may share a fixed port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)

@@ -43,7 +43,7 @@ EOF
 }
 
 if "$PY" "$ROOT/tools/check_env.py" --quiet 2>/dev/null \
-        && "$PY" -c 'import pytest, timm, sklearn, flake8, isort' 2>/dev/null; then
+        && "$PY" -c 'import pytest, xdist, timm, sklearn, flake8, isort' 2>/dev/null; then
     if ! editable_here; then
         log "installing mmvitplug (editable) from $ROOT"
         (cd "$ROOT" && pip_install --no-deps --no-build-isolation -e .)

@@ -2,8 +2,10 @@
 """Data preprocessors: what the model does to a batch before the backbone."""
 from typing import Union
 
+import torch
 from mmengine.model import BaseDataPreprocessor
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmpretrain.models.utils import ClsDataPreprocessor
 
 from mmvitplug.layers import Sobel
 from mmvitplug.registry import MODELS
@@ -66,3 +68,59 @@ class SobelDataPreprocessor(BaseDataPreprocessor):
         else:
             out['inputs'] = self.sobel(inputs)
         return out
+
+
+@MODELS.register_module()
+class MultiViewClsDataPreprocessor(ClsDataPreprocessor):
+    """mmpretrain's ``ClsDataPreprocessor`` for batches of several views of
+    each image, mixed together.
+
+    A pipeline with ``MultiView`` gives each sample a list of views (e.g.
+    two independent crops, or one crop with and without colour jitter); the
+    batch then arrives as a list of views. Each view is normalised (and
+    stacked) as by ``ClsDataPreprocessor``; the batch augments (Mixup /
+    CutMix) are then applied *once* to all views together: the views are
+    concatenated along the channels, mixed with one draw of the mixing
+    ratio, the partner permutation and the box, and split again, so that
+    every view of a sample is mixed with the same partner in the same way
+    and the labels are mixed once. This is the one place a multi-view batch
+    is mixed, e.g. for `function matching
+    <https://arxiv.org/abs/2106.05237>`_ (Beyer et al. 2022, teacher and
+    student see different crops in its "inconsistent" ablation, mixed the
+    same way). A batch that is a single tensor (no ``MultiView``) is
+    processed exactly as by ``ClsDataPreprocessor``. Views must have the
+    same spatial size to be mixed together.
+
+    Args:
+        **kwargs: The arguments of mmpretrain's ``ClsDataPreprocessor``
+            (``mean``, ``std``, ``to_rgb``, ``num_classes``,
+            ``batch_augments``, ...).
+    """
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        views = data['inputs']
+        if not (isinstance(views, (list, tuple)) and views
+                and isinstance(views[0], (list, tuple))):
+            return super().forward(data, training)
+        processed = [
+            super(MultiViewClsDataPreprocessor, self).forward(
+                dict(data, inputs=view), training=False)
+            for view in views
+        ]
+        inputs = [out['inputs'] for out in processed]
+        samples = processed[-1]['data_samples']
+        if (training and self.batch_augments is not None
+                and samples is not None and 'gt_score' in samples[0]):
+            shapes = {tuple(x.shape[2:]) for x in inputs}
+            if len(shapes) > 1:
+                raise ValueError(
+                    f'the views have the sizes {sorted(shapes)}; views mixed '
+                    'together must have one size (crop them to one size)')
+            scores = torch.stack([s.gt_score for s in samples])
+            channels = [x.size(1) for x in inputs]
+            mixed, scores = self.batch_augments(
+                torch.cat(inputs, dim=1), scores)
+            inputs = list(mixed.split(channels, dim=1))
+            for sample, score in zip(samples, scores):
+                sample.set_gt_score(score)
+        return {'inputs': inputs, 'data_samples': samples}

@@ -6,9 +6,9 @@ import ast
 import glob
 import os.path as osp
 import re
+from types import SimpleNamespace
 
 import pytest
-import torch
 import yaml
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
@@ -62,7 +62,7 @@ def check_sampler_arguments(cfg):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
-def test_config_builds(path, tmp_path):
+def test_config_builds(path, monkeypatch):
     cfg = Config.fromfile(path)
     name = osp.basename(path)[:-3]
     algo_arch, schedule, data = name.split('_')[:3]
@@ -73,13 +73,13 @@ def test_config_builds(path, tmp_path):
     check_sampler_arguments(cfg)
 
     model_cfg = cfg.model
-    if model_cfg.type == 'mmvitplug.DistillationClassifier':
-        # the teacher checkpoint is a training artefact: stand one in
-        from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
-        teacher = MMPRETRAIN_MODELS.build(model_cfg.teacher)
-        ckpt = str(tmp_path / 'teacher.pth')
-        torch.save({'state_dict': teacher.state_dict()}, ckpt)
-        model_cfg.teacher_ckpt = ckpt
+    if model_cfg.get('teacher_ckpt'):
+        # the teacher checkpoint is a training artefact (tests/methods load
+        # real ones): the teacher is built but not loaded here
+        from mmvitplug.models.distill import teacher as teacher_module
+        monkeypatch.setattr(
+            teacher_module, 'load_teacher',
+            lambda model, ckpt: SimpleNamespace(num_loaded=0))
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         init_default_scope(cfg.default_scope)
         from mmengine.registry import MODELS
@@ -230,6 +230,14 @@ ALGOS = {
     'upreid': 'mmvitplug.UPReID',
     'splitmask-pix': 'mmvitplug.SplitMask',  # + SplitMaskPixelTarget
     'splitmask-hog': 'mmvitplug.SplitMask',  # + SplitMaskHOGTarget
+    # function matching: KL to the teacher only, one Mixup for both models;
+    # '-inconsistent': the teacher sees another crop (two views)
+    'fm': 'mmvitplug.DistillationClassifier',
+    'fm-inconsistent': 'mmvitplug.DistillationClassifier',
+    # single-image distillation: trained on patches of one image only
+    'single-image': 'mmvitplug.DistillationClassifier',
+    # locality guidance: CE + MSE of ViT blocks to CNN stage maps
+    'lg': 'mmvitplug.DistillationClassifier',
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
 #: one, it must be the data's)
@@ -278,6 +286,8 @@ FAMILIES = {
     'mmvitplug.GhostNet': ('ghostnet', 'ghostnetv2'),
     'mmvitplug.GGhostRegNet': ('g-ghost-regnetx', ),
     'ResNet': ('resnet', ),
+    # a timm model by its name, '_' written '-' (resnetv2-50x1-bit)
+    'TIMMBackbone': (),
 }
 #: arch part of a bundled (arch dict) config: {family}-{L}l{D}d-p{P}
 BUNDLED_ARCH = re.compile(r'(?P<family>[a-z0-9]+(?:-[a-z]+)*)-'
@@ -348,6 +358,27 @@ def _zoo_arch_extended(backbone):
     return None
 
 
+def _function_matching_problems(cfg, algo):
+    """Function matching: only a KL to the teacher, Mixup applied once by
+    the multi-view preprocessor; two views exactly when inconsistent."""
+    problems = []
+    losses = [loss.type for loss in cfg.model.distiller.losses.values()]
+    if losses != ['mmvitplug.KLDivergenceLoss']:
+        problems.append(f'{algo}: distiller losses {losses}, not one KL')
+    preprocessor = cfg.model.get('data_preprocessor') or cfg.get(
+        'data_preprocessor')
+    if preprocessor.get('type') != 'mmvitplug.MultiViewClsDataPreprocessor':
+        problems.append(f'{algo}: preprocessor {preprocessor.get("type")}')
+    views = [
+        t.num_views for t in cfg.train_dataloader.dataset.pipeline
+        if t.type == 'MultiView'
+    ]
+    expected = [2] if algo == 'fm-inconsistent' else []
+    if views != expected:
+        problems.append(f'{algo}: MultiView views {views}, not {expected}')
+    return problems
+
+
 def check_name_claims(path, cfg):
     """Problems between what the file name claims and what ``cfg`` builds."""
     name = osp.basename(path)[:-3]
@@ -371,6 +402,8 @@ def check_name_claims(path, cfg):
         kind = algo.split('-')[1]
         if [loss.get('distill_type') for loss in losses] != [kind]:
             problems.append(f'{algo}: distiller losses {losses}')
+    if algo in ('fm', 'fm-inconsistent'):
+        problems += _function_matching_problems(cfg, algo)
     sobel = (model.get('data_preprocessor') or {}).get('type') == \
         'mmvitplug.SobelDataPreprocessor'
     if sobel != algo.endswith('-sobel'):
@@ -386,8 +419,13 @@ def check_name_claims(path, cfg):
     if families is None:
         problems.append(f'unknown backbone type {backbone.type}: add it to '
                         'FAMILIES')
+    elif backbone.type == 'TIMMBackbone':
+        expected = backbone.model_name.replace('_', '-')
+        if arch != expected:
+            problems.append(f'arch {arch}, builds timm {expected}')
     elif backbone.type == 'ResNet':
-        expected = f'resnet{backbone.depth}-w{backbone.base_channels}'
+        width = backbone.get('base_channels', 64)  # ResNet's default
+        expected = f'resnet{backbone.depth}-w{width}'
         if arch != expected:
             problems.append(f'arch {arch}, builds {expected}')
     elif isinstance(backbone.arch, str):

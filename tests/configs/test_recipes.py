@@ -34,7 +34,7 @@ FAMILY_CONFIGS = [
     if osp.relpath(p, CONFIG_ROOT).split(osp.sep)[0] != BUNDLED
 ]
 
-CLS_KINDS = ('pretrain', 'distill', 'finetune')
+CLS_KINDS = ('pretrain', 'distill', 'finetune', 'kd')
 #: facts every entry of a kind must declare (any entry may declare more)
 REQUIRED = {
     'pretrain': ('optimizer', 'lr', 'lr_batch', 'weight_decay', 'epochs',
@@ -55,6 +55,14 @@ REQUIRED = {
 }
 REQUIRED['distill'] = REQUIRED['pretrain'] + ('distill_type',
                                               'distill_alpha')
+# a distillation method's student: the distiller holds every loss term;
+# and one of KD_LOSS_FACTS
+REQUIRED['kd'] = tuple(
+    f for f in REQUIRED['pretrain'] if f != 'label_smoothing')
+#: the losses of a 'kd' entry: the distiller's one loss and temperature
+#: (function matching: no label loss), or every loss of the distiller by
+#: name (locality guidance: its CE on the labels and the guidance terms)
+KD_LOSS_FACTS = (('distill_loss', 'distill_tau'), ('distill_losses', ))
 
 
 def _recipes():
@@ -258,6 +266,25 @@ def _check_distill(key, attr):
     return check
 
 
+def _check_distill_loss(cfg, facts):
+    assert _distill_loss(cfg.model).type == facts['distill_loss']
+
+
+def _check_distill_losses(cfg, facts):
+    """The distiller has exactly the named losses, each with the given
+    arguments (its type, weight, ...)."""
+    losses = cfg.model.distiller.losses
+    expected = facts['distill_losses']
+    assert sorted(losses) == sorted(expected), sorted(losses)
+    for name, args in expected.items():
+        for key, value in args.items():
+            got = losses[name].get(key)
+            if isinstance(value, float):
+                assert got == pytest.approx(value), (name, key, got)
+            else:
+                assert got == value, (name, key, got)
+
+
 def _check_distill_type(cfg, facts):
     assert _distill_loss(cfg.model).distill_type == facts['distill_type']
 
@@ -321,6 +348,8 @@ CHECKS = {
     'eval_resize': _check_eval_resize,
     'layer_decay': _check_layer_decay,
     'distill_type': _check_distill_type,
+    'distill_loss': _check_distill_loss,
+    'distill_losses': _check_distill_losses,
     'distill_alpha': _check_distill('distill_alpha', 'alpha'),
     'distill_tau': _check_distill('distill_tau', 'tau'),
     'kl_reduction': _check_kl_reduction,
@@ -354,6 +383,9 @@ def test_family_config_declares_its_recipe(path):
     if facts['kind'] == 'selfsup':
         assert 'epochs' in facts or 'iters' in facts, \
             f'{rel}: recipes.yml gives neither epochs nor iters'
+    if facts['kind'] == 'kd':
+        assert any(all(k in facts for k in keys) for keys in KD_LOSS_FACTS), \
+            f'{rel}: recipes.yml gives none of {KD_LOSS_FACTS}'
     unknown = sorted(set(facts) - set(CHECKS))
     assert not unknown, f'{rel}: unknown facts {unknown}, ' \
                         f'choose from {sorted(CHECKS)}'

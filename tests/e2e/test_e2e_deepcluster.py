@@ -113,8 +113,8 @@ def test_deepercluster_trains_on_digits(bundled_digits, tmp_path, repo_root,
 @pytest.mark.e2e
 def test_deepcluster_dist_train_two_cpu_processes(bundled_digits, tmp_path,
                                                   repo_root,
-                                                  subprocess_env):
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29537')
+                                                  subprocess_env, free_port):
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port)
     log = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_train.sh'), DEEPCLUSTER,
         '2', '--work-dir', str(tmp_path), '--cfg-options', *small(2, 512)
@@ -132,11 +132,11 @@ def test_deepcluster_dist_train_two_cpu_processes(bundled_digits, tmp_path,
 @pytest.mark.e2e
 def test_deepercluster_dist_train_two_cpu_processes(bundled_digits, tmp_path,
                                                     repo_root,
-                                                    subprocess_env):
+                                                    subprocess_env, free_port):
     """DeeperCluster under 2 processes: the single-clustering path (the
     official code needs a world size divisible by the super-classes) with
     features gathered and the hierarchical labels broadcast."""
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29539')
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port)
     log = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_train.sh'),
         DEEPERCLUSTER, '2', '--work-dir', str(tmp_path), '--cfg-options',

@@ -73,8 +73,9 @@ def test_drloc_trains_digits(bundled_digits, tmp_path, repo_root,
 
 
 def test_drloc_dist_train_two_cpu_processes(bundled_digits, tmp_path,
-                                            repo_root, subprocess_env):
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29547')
+                                            repo_root, subprocess_env,
+                                            free_port):
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port)
     work_dir = str(tmp_path / 'dist')
     log = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_train.sh'), CONFIG, '2',

@@ -68,9 +68,10 @@ def test_macl_mocov2_trains(bundled_digits, tmp_path, repo_root,
 
 @pytest.mark.e2e
 def test_macl_simclr_dist_train_two_cpu_processes(bundled_digits, tmp_path,
-                                                  repo_root, subprocess_env):
+                                                  repo_root, subprocess_env,
+                                                  free_port):
     work_dir = str(tmp_path / 'dist')
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29547')
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port)
     log = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_train.sh'), SIMCLR, '2',
         '--work-dir', work_dir, '--cfg-options',

@@ -52,9 +52,9 @@ def test_paws_train_then_snn_eval(bundled_digits, tmp_path, repo_root,
 
 @pytest.mark.e2e
 def test_paws_dist_train_two_processes(bundled_digits, tmp_path, repo_root,
-                                       subprocess_env):
+                                       subprocess_env, free_port):
     work_dir = str(tmp_path / 'dist')
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29547')
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port)
     log = run_tool([
         'bash',
         osp.join(repo_root, 'tools', 'dist_train.sh'), CONFIG, '2',

@@ -98,9 +98,10 @@ def test_resume_reproduces_uninterrupted_run(tiny_config, tmp_path,
 
 
 def test_dist_train_and_test_two_cpu_processes(tiny_config, tmp_path,
-                                               repo_root, subprocess_env):
+                                               repo_root, subprocess_env,
+                                               free_port):
     work_dir = str(tmp_path / 'dist')
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29531')
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port)
     log = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_train.sh'), tiny_config,
         '2', '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_epochs=1'

@@ -67,9 +67,10 @@ def test_seer_trains_on_digits(bundled_digits, tmp_path, repo_root,
 
 
 def test_seer_dist_train_two_cpu_processes(bundled_digits, tmp_path,
-                                           repo_root, subprocess_env):
+                                           repo_root, subprocess_env,
+                                           free_port):
     work_dir = str(tmp_path / 'dist')
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29553')
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port)
     log = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_train.sh'), CONFIG, '2',
         '--work-dir', work_dir, '--cfg-options', *SMALL,

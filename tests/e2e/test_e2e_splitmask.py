@@ -78,8 +78,8 @@ def test_splitmask_pretrains_exports_and_evaluates(bundled_digits, tmp_path,
 @pytest.mark.e2e
 def test_splitmask_hog_dist_train_two_cpu_processes(bundled_digits, tmp_path,
                                                     repo_root,
-                                                    subprocess_env):
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29561')
+                                                    subprocess_env, free_port):
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port)
     log = run_tool([
         'bash',
         osp.join(repo_root, 'tools', 'dist_train.sh'), HOG_CONFIG, '2',

@@ -58,10 +58,11 @@ def test_upreid_trains_exports_and_knn(bundled_digits, tmp_path, repo_root,
 
 @pytest.mark.e2e
 def test_upreid_dist_train_two_cpu_processes(bundled_digits, tmp_path,
-                                             repo_root, subprocess_env):
+                                             repo_root, subprocess_env,
+                                             free_port):
     """UP-ReID under 2 processes (gloo on CPU): MoCo's queue takes the keys
     of both ranks, the losses stay finite."""
-    env = dict(subprocess_env, PYTHON=sys.executable, PORT='29541')
+    env = dict(subprocess_env, PYTHON=sys.executable, PORT=free_port)
     log = run_tool([
         'bash', osp.join(repo_root, 'tools', 'dist_train.sh'), CONFIG, '2',
         '--work-dir', str(tmp_path), '--cfg-options',

@@ -4,7 +4,6 @@ by ``custom_imports`` alone (nothing of ours on the command line)."""
 import math
 import os
 import os.path as osp
-import socket
 import sys
 
 import pytest
@@ -49,12 +48,6 @@ randomness = dict(seed=0)
 """
 
 
-def _free_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return str(sock.getsockname()[1])
-
-
 def upstream_tool(package: str, name: str) -> str:
     """The path of a tool shipped in an OpenMMLab package (``.mim/tools``).
     """
@@ -66,7 +59,7 @@ def upstream_tool(package: str, name: str) -> str:
 
 def test_upstream_mmpretrain_dist_train_on_cpu(tmp_path, repo_root,
                                                bundled_digits,
-                                               subprocess_env):
+                                               subprocess_env, free_port):
     """mmpretrain's dist_train.sh (torch.distributed.launch, plain
     ``python``) with 2 CPU processes: mmengine would call
     ``torch.cuda.set_device``, build DDP with device ids and train SyncBN on
@@ -80,7 +73,7 @@ def test_upstream_mmpretrain_dist_train_on_cpu(tmp_path, repo_root,
     env = dict(
         subprocess_env,
         OMP_NUM_THREADS='1',
-        PORT=_free_port(),
+        PORT=free_port,
         # the script runs `python`: ours, with the plugin importable
         PATH=osp.dirname(sys.executable) + os.pathsep +
         subprocess_env.get('PATH', ''),

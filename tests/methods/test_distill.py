@@ -91,7 +91,8 @@ def build_distiller(teacher_ckpt, seed=1, **kwargs):
         backbone=student_backbone(),
         head=distill_head(),
         teacher=copy.deepcopy(TEACHER),
-        teacher_ckpt=None if teacher_ckpt is None else str(teacher_ckpt),
+        teacher_ckpt=(teacher_ckpt if teacher_ckpt is None
+                      or isinstance(teacher_ckpt, int) else str(teacher_ckpt)),
         distiller=deit_distiller(),
         data_preprocessor=dict(
             num_classes=NUM_CLASSES, mean=[127.5] * 3, std=[64.] * 3))
@@ -480,8 +481,10 @@ def test_teacher_checkpoint_formats(tmp_path, wrapper):
 
 
 def test_classifier_rejects_bad_setups(teacher_ckpt):
-    with pytest.raises(TypeError, match='teacher_ckpt must be the path'):
+    with pytest.raises(ValueError, match='model.teacher needs model.teacher_'):
         build_distiller(None)
+    with pytest.raises(TypeError, match='teacher_ckpt must be the path'):
+        build_distiller(3)
     # an old config's head loss would be silently unused
     with pytest.raises(ValueError, match='model.head.loss is not used'):
         build_distiller(teacher_ckpt, head=distill_head(distill_type='hard'))

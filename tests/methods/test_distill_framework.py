@@ -220,8 +220,8 @@ def test_recorders_record_outputs_and_inputs_while_recording():
 
 
 def test_recorder_bad_configs():
-    with pytest.raises(ValueError, match=r"choose from \['ModuleInputs', "
-                       r"'ModuleOutputs'\]"):
+    with pytest.raises(ValueError, match=r"choose from \['AttentionRelations"
+                       r"', 'ModuleInputs', 'ModuleOutputs'\]"):
         build_recorder(dict(type='MethodOutputs', source='head'))
     with pytest.raises(TypeError, match='source=<module path>'):
         build_recorder(dict(source=''))

@@ -1,16 +1,23 @@
 # Copyright (c) mmvitplug contributors.
 """Knowledge distillation with mmrazor's roles: the algorithm owns the frozen
-teacher (:class:`DistillationClassifier`), recorders address student and
-teacher modules by path, connectors adapt shapes and losses hold the maths
+teacher (:class:`DistillMixin`, in :class:`DistillationClassifier` and
+:class:`DistillationSegmentor`), recorders address student and teacher
+modules by path, connectors adapt shapes and losses hold the maths
 (:class:`ConfigurableDistiller`)."""
-from .classifier import DistillationClassifier, load_teacher
-from .connectors import ConvConnector, LinearConnector
+from .classifier import DistillationClassifier
+from .connectors import (ConvConnector, LinearConnector, MapToTokensConnector,
+                         ResizeConnector, TokensToMapConnector)
 from .distiller import ConfigurableDistiller
-from .recorders import (ModuleInputsRecorder, ModuleOutputsRecorder,
-                        build_recorder, find_module)
+from .mutual import MutualClassifier
+from .recorders import (AttentionRelationsRecorder, ModuleInputsRecorder,
+                        ModuleOutputsRecorder, build_recorder, find_module)
+from .segmentor import DistillationSegmentor
+from .teacher import DistillMixin, load_teacher
 
 __all__ = [
-    'ConfigurableDistiller', 'ConvConnector', 'DistillationClassifier',
-    'LinearConnector', 'ModuleInputsRecorder', 'ModuleOutputsRecorder',
-    'build_recorder', 'find_module', 'load_teacher'
+    'AttentionRelationsRecorder', 'ConfigurableDistiller', 'ConvConnector',
+    'DistillMixin', 'DistillationClassifier', 'DistillationSegmentor',
+    'LinearConnector', 'MapToTokensConnector', 'ModuleInputsRecorder',
+    'ModuleOutputsRecorder', 'MutualClassifier', 'ResizeConnector',
+    'TokensToMapConnector', 'build_recorder', 'find_module', 'load_teacher'
 ]

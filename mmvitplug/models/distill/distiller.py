@@ -2,7 +2,7 @@
 """The distiller: recorders, connectors and losses, wired by a config."""
 import inspect
 from contextlib import contextmanager
-from typing import Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -71,7 +71,11 @@ class ConfigurableDistiller(nn.Module):
             tensor is logged under its name, which must contain ``'loss'``.
         loss_inputs (dict[str, dict]): For each loss, its keyword arguments:
             ``{argument: source}``, the source being a recorder name,
-            ``'targets'``, or ``dict(recorder=name, connector=name)``.
+            ``'targets'``, ``dict(recorder=name, connector=name)`` or
+            ``dict(recorder=name, connector=[name, ...])`` (connectors
+            applied in order), or a list of sources (the loss gets a list,
+            e.g. the logits of several networks or the maps of several
+            stages).
         connectors (dict[str, dict], optional): Connector configs by name,
             e.g. ``dict(type='mmvitplug.LinearConnector', in_channels=192,
             out_channels=512)``. Defaults to None.
@@ -112,11 +116,12 @@ class ConfigurableDistiller(nn.Module):
             raise ValueError(
                 f'distiller.loss_inputs names {unused}, which are not '
                 f'losses; the losses are {sorted(self.losses)}')
-        used = {
-            part
-            for inputs in self.loss_inputs.values()
-            for pair in inputs.values() for part in pair
-        }
+        used = set()
+        for inputs in self.loss_inputs.values():
+            for value in inputs.values():
+                for source, connectors in (
+                        value if isinstance(value, list) else [value]):
+                    used.update((source, ) + connectors)
         for kind, names in (('recorders', self.recorders),
                             ('connectors', self.connectors)):
             idle = sorted(set(names) - used)
@@ -126,11 +131,35 @@ class ConfigurableDistiller(nn.Module):
                     'distiller.loss_inputs or remove them')
         self._prepared = False
 
-    def _parse_inputs(self, name: str,
-                      loss_inputs: dict) -> Dict[str, Tuple[str, str]]:
-        """``{argument: (recorder or 'targets', connector or None)}`` of
-        loss ``name``, checked against the recorders, the connectors and
-        the loss's ``forward``."""
+    def _parse_source(self, where: str, source) -> Tuple[str, tuple]:
+        """``(recorder or 'targets', connector names)`` of one source."""
+        connectors = ()
+        if isinstance(source, dict):
+            unknown = set(source) - {'recorder', 'connector'}
+            if 'recorder' not in source or unknown:
+                raise ValueError(
+                    f'{where}: a dict source has the keys recorder and '
+                    f'(optionally) connector, got {sorted(source)}')
+            connector = source.get('connector')
+            connectors = ((connector, ) if isinstance(connector, str) else
+                          tuple(connector or ()))
+            source = source['recorder']
+        if source != TARGETS and source not in self.recorders:
+            raise ValueError(
+                f'{where}: unknown recorder {source!r}; the recorders '
+                f'are {sorted(self.recorders)} (or {TARGETS!r} for the '
+                'batch targets)')
+        for connector in connectors:
+            if connector not in self.connectors:
+                raise ValueError(
+                    f'{where}: unknown connector {connector!r}; the '
+                    f'connectors are {sorted(self.connectors)}')
+        return source, connectors
+
+    def _parse_inputs(self, name: str, loss_inputs: dict) -> Dict[str, Any]:
+        """``{argument: source or [sources]}`` of loss ``name``, each source
+        ``(recorder or 'targets', connector names)``, checked against the
+        recorders, the connectors and the loss's ``forward``."""
         if name not in loss_inputs:
             raise ValueError(
                 f'distiller.loss_inputs has no entry for loss {name!r}: '
@@ -139,25 +168,15 @@ class ConfigurableDistiller(nn.Module):
         parsed = {}
         for arg, source in loss_inputs[name].items():
             where = f'distiller.loss_inputs.{name}.{arg}'
-            connector = None
-            if isinstance(source, dict):
-                unknown = set(source) - {'recorder', 'connector'}
-                if 'recorder' not in source or unknown:
-                    raise ValueError(
-                        f'{where}: a dict source has the keys recorder and '
-                        f'(optionally) connector, got {sorted(source)}')
-                source, connector = source['recorder'], source.get(
-                    'connector')
-            if source != TARGETS and source not in self.recorders:
-                raise ValueError(
-                    f'{where}: unknown recorder {source!r}; the recorders '
-                    f'are {sorted(self.recorders)} (or {TARGETS!r} for the '
-                    'batch targets)')
-            if connector is not None and connector not in self.connectors:
-                raise ValueError(
-                    f'{where}: unknown connector {connector!r}; the '
-                    f'connectors are {sorted(self.connectors)}')
-            parsed[arg] = (source, connector)
+            if isinstance(source, (list, tuple)):
+                if not source:
+                    raise ValueError(f'{where}: an empty list of sources')
+                parsed[arg] = [
+                    self._parse_source(f'{where}[{i}]', s)
+                    for i, s in enumerate(source)
+                ]
+            else:
+                parsed[arg] = self._parse_source(where, source)
         loss = self.losses[name]
         try:
             inspect.signature(loss.forward).bind(**parsed)
@@ -169,7 +188,8 @@ class ConfigurableDistiller(nn.Module):
         return parsed
 
     def prepare(self, roots: Dict[str, nn.Module]):
-        """Hook every recorder's module (once).
+        """Address every recorder's module (once); nothing is hooked until
+        :meth:`recording`.
 
         Args:
             roots (dict[str, nn.Module]): The roots of the module paths,
@@ -178,28 +198,29 @@ class ConfigurableDistiller(nn.Module):
         if self._prepared:
             raise RuntimeError('the distiller is already prepared')
         for recorder in self.recorders.values():
-            recorder.attach(find_module(roots, recorder.source))
+            recorder.bind(find_module(roots, recorder.source))
         self._prepared = True
 
     @contextmanager
     def recording(self) -> Iterator[None]:
-        """Record inside the block; records are dropped when it ends."""
+        """Record inside the block: the recorders' hooks exist only inside
+        it, and the records are dropped when it ends (also on an error)."""
         if not self._prepared:
             raise RuntimeError('call prepare() before recording')
-        for recorder in self.recorders.values():
-            recorder.reset()
-            recorder.active = True
         try:
+            for recorder in self.recorders.values():
+                recorder.start()
             yield
         finally:
             for recorder in self.recorders.values():
-                recorder.active = False
-                recorder.reset()
+                recorder.stop()
 
-    def _input(self, source: str, connector: Optional[str],
-               targets: torch.Tensor):
-        value = targets if source == TARGETS else self.recorders[source].data
-        if connector is not None:
+    def _input(self, source: tuple, targets: torch.Tensor):
+        if isinstance(source, list):
+            return [self._input(s, targets) for s in source]
+        name, connectors = source
+        value = targets if name == TARGETS else self.recorders[name].data
+        for connector in connectors:
             value = self.connectors[connector](value)
         return value
 
@@ -217,8 +238,8 @@ class ConfigurableDistiller(nn.Module):
         losses = {}
         for name, loss in self.losses.items():
             inputs = {
-                arg: self._input(source, connector, targets)
-                for arg, (source, connector) in self.loss_inputs[name].items()
+                arg: self._input(source, targets)
+                for arg, source in self.loss_inputs[name].items()
             }
             for key, value in call_loss(name, loss, inputs).items():
                 if key in losses:

@@ -4,10 +4,20 @@
 A recorder addresses one module by its path in the algorithm, e.g.
 ``'head.head_dist'`` (student) or ``'teacher.backbone.layer4'`` (teacher),
 and records, while its distiller is recording, what that module returned
-(:class:`ModuleOutputsRecorder`) or received (:class:`ModuleInputsRecorder`)
-through a forward hook, as mmrazor's recorders do.
+(:class:`ModuleOutputsRecorder`), received (:class:`ModuleInputsRecorder`)
+or, for an attention module, the token relations of its input
+(:class:`AttentionRelationsRecorder`), as mmrazor's recorders do.
+
+Hooks exist only while recording: :meth:`Recorder.start` registers the
+recorder's hook and :meth:`Recorder.stop` removes it, so no hook outlives a
+distillation step (an exception included), deleting the algorithm leaves
+nothing behind, and a model that is copied, saved or used for inference
+carries no hook. A recorder holds its module through a weak reference: it
+does not own it, and deep copies of the model (an EMA) do not copy a
+teacher's modules through it.
 """
 import difflib
+import weakref
 from typing import Any, Dict, List, Optional, Union
 
 import torch.nn as nn
@@ -38,21 +48,46 @@ class ModuleOutputsRecorder:
         self.source = source
         self.index = index
         self.calls: List[Any] = []
-        self.active = False
+        self._module = None  # weak reference, set by bind()
         self._handle = None
 
-    def attach(self, module: nn.Module):
-        """Hook ``module`` (the module at :attr:`source`)."""
+    def bind(self, module: nn.Module):
+        """Address ``module`` (the module at :attr:`source`); checks that
+        this recorder can record it."""
+        self._module = weakref.ref(module)
+
+    @property
+    def module(self) -> nn.Module:
+        """The recorded module."""
+        module = self._module() if self._module is not None else None
+        if module is None:
+            raise RuntimeError(
+                f'the recorder of {self.source!r} is not bound to a live '
+                'module: prepare the distiller with the model first')
+        return module
+
+    @property
+    def recording(self) -> bool:
+        """Whether the hook is registered."""
+        return self._handle is not None
+
+    def start(self):
+        """Forget earlier records and register the hook."""
+        self.stop()
+        self._handle = self._register(self.module)
+
+    def stop(self):
+        """Remove the hook and forget the records."""
         if self._handle is not None:
             self._handle.remove()
-        self._handle = self._register(module)
+            self._handle = None
+        self.calls = []
 
     def _register(self, module: nn.Module):
         return module.register_forward_hook(self._forward_hook)
 
     def _forward_hook(self, module, args, output):
-        if self.active:
-            self.calls.append(self._pick(output))
+        self.calls.append(self._pick(output))
 
     def _pick(self, value):
         if self.index is None:
@@ -64,10 +99,6 @@ class ModuleOutputsRecorder:
                 f'recorder of {self.source!r}: cannot take element '
                 f'{self.index!r} of a {type(value).__name__} ({err})'
             ) from None
-
-    def reset(self):
-        """Forget what was recorded."""
-        self.calls = []
 
     @property
     def data(self):
@@ -91,13 +122,82 @@ class ModuleInputsRecorder(ModuleOutputsRecorder):
         return module.register_forward_pre_hook(self._forward_pre_hook)
 
     def _forward_pre_hook(self, module, args):
-        if self.active:
-            self.calls.append(self._pick(args))
+        self.calls.append(self._pick(args))
+
+
+class AttentionRelationsRecorder(ModuleOutputsRecorder):
+    r"""Record the token relations of a multi-head self-attention module,
+    as `TinyMIM <https://arxiv.org/abs/2301.01296>`_ distils them.
+
+    From the module's input :math:`x` (N, L, C) (in a pre-norm block, the
+    normalised block input), its own ``qkv`` projection gives per head
+    :math:`Q, K, V` (N, heads, L, d), and the recorder keeps the relation
+    *logits* (pre-softmax, so that losses take log-softmaxes in float32)::
+
+        dict(qk=Q @ K^T / sqrt(d), vv=V @ V^T / sqrt(d))
+
+    each (N, heads, L, L); ``index='qk'`` or ``'vv'`` keeps one. The module
+    must have a fused ``qkv`` linear layer (C -> 3 * heads * d, in the
+    q, k, v order) and ``num_heads``, as :class:`mmvitplug.layers.Attention`
+    and mmpretrain's ``MultiheadAttention`` (the MAE / BEiT backbones).
+    The relations run the module's ``qkv`` once more, so gradients reach
+    the student's projection.
+
+    Args:
+        source (str): Path of the attention module, e.g.
+            ``'backbone.layers.11.attn'``.
+        index (str, optional): ``'qk'`` or ``'vv'``. Defaults to None (the
+            dict of both).
+    """
+
+    RELATIONS = ('qk', 'vv')
+
+    def __init__(self, source: str, index: Optional[str] = None):
+        if index is not None and index not in self.RELATIONS:
+            raise ValueError(f'Unknown relation {index!r}; choose from '
+                             f'{", ".join(map(repr, self.RELATIONS))}')
+        super().__init__(source, index)
+
+    def bind(self, module: nn.Module):
+        qkv = getattr(module, 'qkv', None)
+        heads = getattr(module, 'num_heads', None)
+        if not isinstance(qkv, nn.Linear) or not isinstance(heads, int):
+            raise TypeError(
+                f'AttentionRelations needs an attention module with a fused '
+                f'qkv nn.Linear and num_heads; {self.source!r} is a '
+                f'{type(module).__name__}. Record the attention of a block, '
+                "e.g. 'backbone.layers.11.attn'")
+        if qkv.out_features % (3 * heads):
+            raise ValueError(
+                f'{self.source!r}: qkv gives {qkv.out_features} features, '
+                f'not 3 x {heads} heads x head dims')
+        super().bind(module)
+
+    def _register(self, module: nn.Module):
+        return module.register_forward_pre_hook(self._forward_pre_hook)
+
+    def _forward_pre_hook(self, module, args):
+        x = args[0]
+        if x.dim() != 3:
+            raise ValueError(
+                f'{self.source!r}: AttentionRelations records tokens '
+                f'(N, L, C), got an input of shape {tuple(x.shape)}')
+        n, length = x.shape[:2]
+        heads = module.num_heads
+        q, k, v = module.qkv(x).reshape(n, length, 3, heads,
+                                        -1).permute(2, 0, 3, 1, 4)
+        scale = q.size(-1)**-0.5
+        relations = dict(
+            qk=q @ k.transpose(-2, -1) * scale,
+            vv=v @ v.transpose(-2, -1) * scale)
+        self.calls.append(self._pick(relations))
 
 
 #: Recorder types, by their config name.
 RECORDERS = dict(
-    ModuleOutputs=ModuleOutputsRecorder, ModuleInputs=ModuleInputsRecorder)
+    ModuleOutputs=ModuleOutputsRecorder,
+    ModuleInputs=ModuleInputsRecorder,
+    AttentionRelations=AttentionRelationsRecorder)
 
 
 def build_recorder(cfg: dict) -> ModuleOutputsRecorder:
@@ -151,8 +251,10 @@ def find_module(roots: Dict[str, nn.Module], path: str) -> nn.Module:
     shown = ', '.join(children[:_NEARBY]) + (
         f', ... ({len(children) - _NEARBY} more)'
         if len(children) > _NEARBY else '')
+    roots_hint = ', '.join(f"'{p}.'" for p in roots if p)
     raise ValueError(
         f'No module {path!r} to record: {where} has the children '
         f'[{shown}]' + (f'; closest names: {close}' if close else '') +
         ". Student modules are addressed from the model ('backbone...', "
-        "'head...'), teacher modules under 'teacher.'")
+        "'head...')" +
+        (f', the others under {roots_hint}' if roots_hint else ''))

@@ -3,6 +3,8 @@ from .cosub import CoSubLoss
 from .dino import DINOLoss
 from .distill import DeiTDistillLoss
 from .drloc import DRLocLoss
+from .kd import (ChannelWiseDivergenceLoss, HCLLoss, HintLoss,
+                 JSDivergenceLoss, KLDivergenceLoss, RelationKLLoss)
 from .macl import MACLLoss
 from .paws import PAWSLoss
 from .seer import SEERLoss
@@ -13,5 +15,6 @@ from .utils import call_loss, get_targets
 __all__ = [
     'CoSubLoss', 'DINOLoss', 'DeiTDistillLoss', 'DRLocLoss', 'MACLLoss',
     'PAWSLoss', 'SEERLoss', 'SplitMaskLoss', 'UPReIDLoss', 'call_loss',
-    'get_targets'
+    'get_targets', 'ChannelWiseDivergenceLoss', 'HCLLoss', 'HintLoss',
+    'JSDivergenceLoss', 'KLDivergenceLoss', 'RelationKLLoss'
 ]

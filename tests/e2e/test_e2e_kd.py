@@ -1,0 +1,68 @@
+# Copyright (c) mmvitplug contributors.
+"""Smoke training of the distillation methods' bundled configs through
+tools/train.py, each with a random stand-in teacher: function matching in
+its two-view ("inconsistent") form, locality guidance, and single-image
+distillation on patches written by its data tool. A few dozen iterations
+each, ending with the digits evaluation; the measured claims are in the
+README (tools/analysis/distill_claims.py)."""
+import pytest
+
+from _e2e import smoke_train
+
+pytestmark = pytest.mark.e2e
+
+CFG = 'configs/bundled/'
+#: few images, one process, no persistent loader workers
+SMALL = [
+    f'{loader}.{key}'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    for key in ('num_workers=0', 'persistent_workers=False')
+]
+
+
+@pytest.fixture
+def random_teacher(tmp_path):
+    """A digits ResNet teacher checkpoint with random weights."""
+    import torch
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+
+    import mmvitplug  # noqa: F401
+    cfg = Config.fromfile('configs/_teachers/resnet18-w32_digits.py')
+    torch.manual_seed(0)
+    path = str(tmp_path / 'teacher.pth')
+    torch.save({'state_dict': MODELS.build(cfg.teacher).state_dict()}, path)
+    return path
+
+
+@pytest.mark.parametrize('config', [
+    'function_matching/fm-inconsistent-deit-4l192d-p8_1xb16-30e_digits.py',
+    'locality_guidance/lg-deit-4l192d-p8_1xb16_digits.py',
+])
+def test_digits_methods_train(config, random_teacher, tmp_path, repo_root,
+                              bundled_digits, subprocess_env):
+    # one epoch of 20 batches of 16
+    log = smoke_train(
+        repo_root, CFG + config, tmp_path / 'run',
+        f'model.teacher_ckpt={random_teacher}', 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1', 'train_dataloader.dataset.indices=320',
+        *SMALL, env=subprocess_env, timeout=300)
+    assert 'accuracy/top1' in log
+
+
+def test_single_image_distillation_trains(random_teacher, tmp_path,
+                                          repo_root, bundled_data,
+                                          subprocess_env):
+    from mmvitplug.utils.single_image import make_single_image_dataset
+    data = str(tmp_path / 'patches')
+    make_single_image_dataset(
+        f'{bundled_data}/shapes-ade/images/training/000001.jpg', data, 128)
+    # 2 epochs of 16 batches of 8 patches
+    log = smoke_train(
+        repo_root, CFG + 'single_image/'
+        'single-image-resnet18-w32_1xb64-30e_digits.py', tmp_path / 'run',
+        f'model.teacher_ckpt={random_teacher}',
+        f'train_dataloader.dataset.data_root={data}',
+        'train_dataloader.batch_size=8', 'train_cfg.max_epochs=2',
+        'train_cfg.val_interval=2', *SMALL, env=subprocess_env, timeout=300)
+    assert 'accuracy/top1' in log

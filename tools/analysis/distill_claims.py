@@ -1,0 +1,172 @@
+# Copyright (c) mmvitplug contributors.
+"""Measure a distillation claim: train configs over seeds, report top-1 and
+the student's agreement with a teacher.
+
+Each config (a distilled student and its baselines on the same schedule) is
+trained with ``tools/train.py`` for every seed (``randomness.seed``), a
+checkpoint kept every ``--interval`` epochs; a run already finished in the
+work directory is reused. Every kept checkpoint is then evaluated on the
+config's validation set: top-1, and with ``--teacher`` the top-1 agreement
+of the student's and the teacher's predictions (the fraction of images on
+which their arg-max classes match, function matching's "agreement").
+
+Usage::
+
+    python tools/analysis/distill_claims.py CONFIG [CONFIG ...] \
+        --seeds 0 1 --teacher configs/_teachers/resnet18-w32_digits.py \
+        --work-dir work_dirs/claims/function_matching
+
+``--teacher`` is a file with ``teacher`` and ``teacher_ckpt`` (the
+``configs/_teachers/`` layout). Prints one row per config, seed and epoch
+and the mean over seeds at the last epoch.
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+from typing import Dict, List, Optional, Tuple
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('configs', nargs='+')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    parser.add_argument('--teacher', default=None,
+                        help='file with `teacher` and `teacher_ckpt` to '
+                        'measure agreement with')
+    parser.add_argument('--interval', type=int, default=10,
+                        help='epochs between evaluated checkpoints')
+    parser.add_argument('--work-dir', default='work_dirs/distill_claims')
+    parser.add_argument('--retrain', action='store_true',
+                        help='train again even if a run finished')
+    return parser.parse_args(argv)
+
+
+def train(config: str, seed: int, work_dir: str, interval: int,
+          retrain: bool) -> None:
+    """Train ``config`` with ``seed`` into ``work_dir`` (once)."""
+    if not retrain and osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        return
+    env = dict(os.environ)
+    env.setdefault('OMP_NUM_THREADS', '1')
+    cmd = [
+        sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+        '--cfg-options', f'randomness.seed={seed}',
+        f'default_hooks.checkpoint.interval={interval}',
+        'default_hooks.checkpoint.max_keep_ckpts=-1'
+    ]
+    print('+ ' + ' '.join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
+def checkpoints(work_dir: str) -> List[Tuple[int, str]]:
+    """``(epoch, path)`` of every epoch checkpoint in ``work_dir``."""
+    found = []
+    for path in glob.glob(osp.join(work_dir, 'epoch_*.pth')):
+        found.append((int(re.findall(r'epoch_(\d+)', path)[-1]), path))
+    return sorted(found)
+
+
+def build_teacher(teacher_file: Optional[str]):
+    """The frozen teacher of a ``configs/_teachers/`` file, or None."""
+    if teacher_file is None:
+        return None
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+
+    from mmvitplug.models.distill import load_teacher
+    cfg = Config.fromfile(teacher_file)
+    teacher = MODELS.build(cfg.teacher)
+    load_teacher(teacher, osp.join(ROOT, cfg.teacher_ckpt)
+                 if not osp.isabs(cfg.teacher_ckpt) else cfg.teacher_ckpt)
+    return teacher.eval()
+
+
+def evaluate(config: str, checkpoint: str, teacher) -> Dict[str, float]:
+    """Top-1 of the student of ``checkpoint`` on the config's validation
+    set, and its agreement with ``teacher`` (if any), in %."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(config)
+    model = cfg.model
+    if 'teacher' in model:  # the student alone: a plain classifier
+        model = dict(
+            type='ImageClassifier',
+            backbone=model.backbone,
+            neck=model.get('neck'),
+            head=dict(model.head,
+                      loss=dict(type='CrossEntropyLoss')))
+    model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    model['data_preprocessor'] = dict(
+        model['data_preprocessor'], type='ClsDataPreprocessor',
+        batch_augments=None)
+    student = MODELS.build(model)
+    state = torch.load(checkpoint, map_location='cpu',
+                       weights_only=False)['state_dict']
+    # the student's weights, all of them (connectors and loss states are
+    # training-only)
+    student.load_state_dict(
+        {k: v for k, v in state.items() if not k.startswith('distiller.')})
+    student.eval()
+    loader = Runner.build_dataloader(
+        dict(cfg.val_dataloader, num_workers=0, persistent_workers=False))
+    correct = agree = total = 0
+    with torch.no_grad():
+        for batch in loader:
+            data = student.data_preprocessor(batch, False)
+            pred = student(data['inputs'], mode='tensor').argmax(1)
+            labels = torch.cat([s.gt_label for s in data['data_samples']])
+            correct += (pred == labels).sum().item()
+            if teacher is not None:
+                t_pred = teacher(data['inputs'], mode='tensor').argmax(1)
+                agree += (pred == t_pred).sum().item()
+            total += labels.numel()
+    result = {'top1': 100. * correct / total}
+    if teacher is not None:
+        result['agreement'] = 100. * agree / total
+    return result
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[tuple, dict]:
+    args = parse_args(argv)
+    from mmengine.registry import init_default_scope
+
+    import mmvitplug  # noqa: F401  (registers the plugin)
+    init_default_scope('mmpretrain')
+    teacher = build_teacher(args.teacher)
+    results = {}
+    for config in args.configs:
+        name = osp.splitext(osp.basename(config))[0]
+        for seed in args.seeds:
+            work_dir = osp.join(args.work_dir, name, f'seed{seed}')
+            train(config, seed, work_dir, args.interval, args.retrain)
+            for epoch, path in checkpoints(work_dir):
+                results[(name, seed, epoch)] = evaluate(config, path, teacher)
+
+    keys = ['top1'] + (['agreement'] if teacher is not None else [])
+    print('\n' + f'{"config":<52} {"seed":>4} {"epoch":>5} ' +
+          ' '.join(f'{k:>9}' for k in keys))
+    for (name, seed, epoch), res in results.items():
+        print(f'{name:<52} {seed:>4} {epoch:>5} ' +
+              ' '.join(f'{res[k]:>9.2f}' for k in keys))
+    print('\nmean over seeds at the last epoch')
+    for name in dict.fromkeys(n for n, _, _ in results):
+        last = max(e for n, _, e in results if n == name)
+        rows = [r for (n, _, e), r in results.items()
+                if n == name and e == last]
+        print(f'{name:<52} {len(rows):>4} {last:>5} ' +
+              ' '.join(f'{sum(r[k] for r in rows) / len(rows):>9.2f}'
+                       for k in keys))
+    return results
+
+
+if __name__ == '__main__':
+    main()
