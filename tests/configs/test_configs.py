@@ -238,6 +238,9 @@ ALGOS = {
     'single-image': 'mmvitplug.DistillationClassifier',
     # locality guidance: CE + MSE of ViT blocks to CNN stage maps
     'lg': 'mmvitplug.DistillationClassifier',
+    # divide and co-training: S equal students, one view each, CE each + a
+    # JS term on all (arch: the students')
+    'dct': 'mmvitplug.MutualClassifier',
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
 #: one, it must be the data's)
@@ -328,6 +331,9 @@ def _num_classes(cfg):
         found['data_preprocessor'] = cfg.data_preprocessor.num_classes
     if 'classes' in cfg.get('metainfo', {}):
         found['metainfo.classes'] = len(cfg.metainfo.classes)
+    for name, student in model.get('students', {}).items():
+        if 'num_classes' in student.get('head', {}):
+            found[f'students.{name}.head'] = student.head.num_classes
     return found
 
 
@@ -379,6 +385,41 @@ def _function_matching_problems(cfg, algo):
     return problems
 
 
+def _divide_co_train_problems(cfg):
+    """Divide and co-training: equal students, a JS term on all their
+    logits (warmed up by a LossWeightScheduleHook), one view per student
+    through the multi-view preprocessor."""
+    problems, model = [], cfg.model
+    students = list(model.students.values())
+    if any(s != students[0] for s in students):
+        problems.append('dct: the students differ (one net divided into S '
+                        'equal ones)')
+    distiller = model.distiller
+    js = [
+        name for name, loss in distiller.losses.items()
+        if loss.type == 'mmvitplug.JSDivergenceLoss'
+    ]
+    if len(js) != 1 or len(
+            distiller.loss_inputs[js[0]].logits) != len(students):
+        problems.append(f'dct: JS losses {js}, not one on every student')
+    elif not any(h.get('type') == 'mmvitplug.LossWeightScheduleHook'
+                 and h.get('loss') == js[0]
+                 for h in cfg.get('custom_hooks', [])):
+        problems.append(f'dct: no LossWeightScheduleHook warms up {js[0]}')
+    preprocessor = model.get('data_preprocessor') or cfg.get(
+        'data_preprocessor')
+    if preprocessor.get('type') != 'mmvitplug.MultiViewClsDataPreprocessor':
+        problems.append(f'dct: preprocessor {preprocessor.get("type")}')
+    views = [
+        t.num_views for t in cfg.train_dataloader.dataset.pipeline
+        if t.type == 'MultiView'
+    ]
+    if views != [len(students)]:
+        problems.append(f'dct: MultiView views {views}, not one per student '
+                        f'({len(students)})')
+    return problems
+
+
 def check_name_claims(path, cfg):
     """Problems between what the file name claims and what ``cfg`` builds."""
     name = osp.basename(path)[:-3]
@@ -404,6 +445,8 @@ def check_name_claims(path, cfg):
             problems.append(f'{algo}: distiller losses {losses}')
     if algo in ('fm', 'fm-inconsistent'):
         problems += _function_matching_problems(cfg, algo)
+    if algo == 'dct':
+        problems += _divide_co_train_problems(cfg)
     sobel = (model.get('data_preprocessor') or {}).get('type') == \
         'mmvitplug.SobelDataPreprocessor'
     if sobel != algo.endswith('-sobel'):
@@ -413,8 +456,9 @@ def check_name_claims(path, cfg):
         problems.append(f'upernet: decode head {model.decode_head.type}')
     if algo == 'semfpn' and model.decode_head.type != 'FPNHead':
         problems.append(f'semfpn: decode head {model.decode_head.type}')
-    # arch
-    backbone = model.backbone
+    # arch: the backbone's, or the first student's (MutualClassifier)
+    backbone = next(iter(model.students.values())).backbone \
+        if 'students' in model else model.backbone
     families = FAMILIES.get(backbone.type)
     if families is None:
         problems.append(f'unknown backbone type {backbone.type}: add it to '
@@ -552,6 +596,13 @@ def test_config_is_what_its_name_claims(path):
     ('internimage/mask-rcnn-internimage-t_8xb2-1x_coco.py',
      'mask-rcnn-internimage-s_8xb2-1x_coco.py',
      "builds internimage-t with ['layer_scale']"),
+    # a MutualClassifier's arch is its students'
+    ('bundled/divide_co_train/dct-deit-4l136d-p8_1xb16-30e_digits.py',
+     'dct-deit-4l192d-p8_1xb16-30e_digits.py', '(4, 136, 8)'),
+    ('divide_co_train/dct-resnet50-w64_8xb32_in1k.py',
+     'dct-resnet50-w128_8xb32_in1k.py', 'builds resnet50-w64'),
+    ('bundled/divide_co_train/dct-deit-4l136d-p8_1xb16-30e_digits.py',
+     'sup-deit-4l136d-p8_1xb16-30e_digits.py', 'not ImageClassifier'),
 ])
 def test_name_claims_catch_mismatches(config, claimed, expected):
     path = osp.join(CONFIG_ROOT, config)

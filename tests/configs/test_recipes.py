@@ -178,12 +178,20 @@ def _check_warmup(cfg, facts):
         facts.get('warmup_lr', 1e-6))
 
 
+def _backbones(model):
+    """The model's backbone, or every student's (``MutualClassifier``)."""
+    if 'students' in model:
+        return [student.backbone for student in model.students.values()]
+    return [model.backbone]
+
+
 def _check_drop_path(cfg, facts):
-    if facts['drop_path'] is None:  # a backbone without stochastic depth
-        assert 'drop_path_rate' not in cfg.model.backbone
-        return
-    assert cfg.model.backbone.drop_path_rate == pytest.approx(
-        facts['drop_path'])
+    for backbone in _backbones(cfg.model):
+        if facts['drop_path'] is None:  # no stochastic depth
+            assert 'drop_path_rate' not in backbone
+        else:
+            assert backbone.drop_path_rate == pytest.approx(
+                facts['drop_path'])
 
 
 def _check_step_decay(cfg, facts):
@@ -285,6 +293,25 @@ def _check_distill_losses(cfg, facts):
                 assert got == value, (name, key, got)
 
 
+def _check_loss_weight_schedule(cfg, facts):
+    """One ``LossWeightScheduleHook`` of the named loss, built from
+    ``custom_hooks``, with these arguments (its defaults included)."""
+    from mmvitplug.registry import HOOKS
+    expected = facts['loss_weight_schedule']
+    hooks = [
+        h for h in cfg.get('custom_hooks', [])
+        if h['type'] == 'mmvitplug.LossWeightScheduleHook'
+        and h['loss'] == expected['loss']
+    ]
+    assert len(hooks) == 1, cfg.get('custom_hooks')
+    assert expected['loss'] in cfg.model.distiller.losses
+    hook = HOOKS.build(dict(hooks[0]))
+    for key, value in expected.items():
+        got = getattr(hook, key)
+        assert got == (pytest.approx(value) if isinstance(value, float) else
+                       value), (key, got)
+
+
 def _check_distill_type(cfg, facts):
     assert _distill_loss(cfg.model).distill_type == facts['distill_type']
 
@@ -350,6 +377,7 @@ CHECKS = {
     'distill_type': _check_distill_type,
     'distill_loss': _check_distill_loss,
     'distill_losses': _check_distill_losses,
+    'loss_weight_schedule': _check_loss_weight_schedule,
     'distill_alpha': _check_distill('distill_alpha', 'alpha'),
     'distill_tau': _check_distill('distill_tau', 'tau'),
     'kl_reduction': _check_kl_reduction,

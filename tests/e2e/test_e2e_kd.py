@@ -66,3 +66,16 @@ def test_single_image_distillation_trains(random_teacher, tmp_path,
         'train_dataloader.batch_size=8', 'train_cfg.max_epochs=2',
         'train_cfg.val_interval=2', *SMALL, env=subprocess_env, timeout=300)
     assert 'accuracy/top1' in log
+
+
+def test_divide_and_co_train_trains(tmp_path, repo_root, bundled_digits,
+                                    subprocess_env):
+    """Two narrow ResNets co-trained (MutualClassifier: one view each, the
+    JS term's warm-up hook, ensemble evaluation)."""
+    log = smoke_train(
+        repo_root, CFG + 'divide_co_train/dct-resnet18-w23_1xb64-6e_digits.py',
+        tmp_path / 'run', 'train_cfg.max_epochs=1',
+        'train_dataloader.batch_size=16',
+        'train_dataloader.dataset.indices=320', *SMALL, env=subprocess_env,
+        timeout=300)
+    assert 'accuracy/top1' in log and 'loss_cot' in log

@@ -122,7 +122,12 @@ def evaluate(config: str, checkpoint: str, teacher) -> Dict[str, float]:
     with torch.no_grad():
         for batch in loader:
             data = student.data_preprocessor(batch, False)
-            pred = student(data['inputs'], mode='tensor').argmax(1)
+            # a MutualClassifier predicts with its ensemble (or the
+            # student it names), a classifier with its logits
+            logits = (student.predict_logits(data['inputs']) if hasattr(
+                student, 'predict_logits') else student(
+                    data['inputs'], mode='tensor'))
+            pred = logits.argmax(1)
             labels = torch.cat([s.gt_label for s in data['data_samples']])
             correct += (pred == labels).sum().item()
             if teacher is not None:

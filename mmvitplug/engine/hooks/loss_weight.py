@@ -17,17 +17,25 @@ class LossWeightScheduleHook(Hook):
     Before every training iteration the loss ``model.distiller.losses[loss]``
     gets ``loss_weight = w * f(t)``, with ``w`` its configured weight and::
 
-        f(t) = start_factor + (end_factor - start_factor)
-               * clip((t - begin) / (end - begin), 0, 1)
+        f(t) = max(start_factor + (end_factor - start_factor)
+                   * clip((t - begin) / (end - begin), 0, 1), min_factor)
 
     where ``t`` is the epoch (``by_epoch=True``, constant within an epoch)
-    or the iteration. E.g. the hint loss of `Bootstrapping ViTs
-    <https://arxiv.org/abs/2112.03552>`_ decays as ``1 - epoch / epochs``
-    (``start_factor=1, end_factor=0``), the co-training term of `Divide and
-    Co-training <https://arxiv.org/abs/2011.14660>`_ warms up linearly
-    (``start_factor=0, end_factor=1, end=40``). The weight is computed from
-    the runner's position only, so resuming restores it; it is logged as
-    ``<loss>_weight``.
+    or the iteration, and the floor ``min_factor`` is optional. E.g. the
+    hint loss of `Bootstrapping ViTs <https://arxiv.org/abs/2112.03552>`_
+    decays as ``1 - epoch / epochs`` (``start_factor=1, end_factor=0``); the
+    co-training term of `Divide and Co-training
+    <https://arxiv.org/abs/2011.14660>`_ (weight ``w = 0.5``) is
+    ``max(w * epoch / E, 0.005)`` before epoch ``E`` (40; 60 on ImageNet),
+    then ``w``::
+
+        custom_hooks = [
+            dict(type='mmvitplug.LossWeightScheduleHook', loss='loss_cot',
+                 start_factor=0., end_factor=1., end=60, min_factor=0.01)
+        ]
+
+    The weight is computed from the runner's position only, so resuming
+    restores it; it is logged as ``<loss>_weight``.
 
     Args:
         loss (str): Name of the loss in ``model.distiller.losses``; it must
@@ -41,6 +49,8 @@ class LossWeightScheduleHook(Hook):
             to None: the end of training.
         by_epoch (bool): Whether ``begin`` / ``end`` count epochs (else
             iterations). Defaults to True.
+        min_factor (float, optional): Floor of the factor (applied at every
+            position). Defaults to None: no floor.
     """
 
     priority = 'NORMAL'
@@ -51,7 +61,8 @@ class LossWeightScheduleHook(Hook):
                  end_factor: float = 0.0,
                  begin: int = 0,
                  end: Optional[int] = None,
-                 by_epoch: bool = True):
+                 by_epoch: bool = True,
+                 min_factor: Optional[float] = None):
         if not isinstance(loss, str) or not loss:
             raise TypeError(f'loss must be the name of a distiller loss, '
                             f'got {loss!r}')
@@ -66,14 +77,18 @@ class LossWeightScheduleHook(Hook):
         self.begin = begin
         self.end = end
         self.by_epoch = by_epoch
+        self.min_factor = None if min_factor is None else float(min_factor)
         self._base = None
 
     def factor(self, t: int, end: int) -> float:
         """The factor at epoch (or iteration) ``t`` of a ramp ending at
         ``end``."""
         progress = min(max((t - self.begin) / (end - self.begin), 0.), 1.)
-        return self.start_factor + (self.end_factor -
-                                    self.start_factor) * progress
+        factor = self.start_factor + (self.end_factor -
+                                      self.start_factor) * progress
+        if self.min_factor is not None:
+            factor = max(factor, self.min_factor)
+        return factor
 
     def _target(self, runner):
         model = get_ori_model(runner.model)
