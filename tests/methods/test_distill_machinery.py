@@ -709,7 +709,9 @@ def test_mutual_views_and_prediction():
 @pytest.mark.parametrize('kwargs, match', [
     (dict(predict_with='vti'), "choose from 'ensemble', 'vit', 'cnn'"),
     (dict(ensemble='max'), "choose from 'logits', 'probs'"),
-    (dict(students=dict(vit=dict())), 'at least two classifiers'),
+    (dict(students=dict(vit=dict())),
+     r"at least two classifiers, got \['vit'\]"),
+    (dict(students=[dict()] * 2), 'at least two classifiers, got list'),
 ])
 def test_mutual_rejects_bad_setups(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -769,3 +771,22 @@ def test_teacher_input_size(digits_teacher_ckpt):
         MODELS.build(dict(type='mmvitplug.DistillationClassifier',
                           distiller=self_distiller(), teacher_input_size=16,
                           **vit_classifier()))
+
+
+def test_build_distiller():
+    """Every algorithm builds its distiller in one place: a config (type
+    optional) or a distiller; anything else is refused by name."""
+    from mmvitplug.models.distill import build_distiller
+    cfg = self_distiller()
+    built = build_distiller(copy.deepcopy(cfg))
+    assert isinstance(built, ConfigurableDistiller)
+    assert build_distiller(built) is built
+    typed = build_distiller(
+        dict(copy.deepcopy(cfg), type='mmvitplug.ConfigurableDistiller'))
+    assert sorted(typed.losses) == ['loss_cls', 'loss_rel']
+    with pytest.raises(TypeError, match='must be a ConfigurableDistiller '
+                       'config, got Linear'):
+        build_distiller(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match='ConfigurableDistiller config'):
+        MODELS.build(dict(type='mmvitplug.MutualClassifier',
+                          students=dict(mutual().students), distiller=[]))

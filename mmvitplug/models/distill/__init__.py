@@ -7,7 +7,7 @@ modules by path, connectors adapt shapes and losses hold the maths
 from .classifier import DistillationClassifier
 from .connectors import (ConvConnector, LinearConnector, MapToTokensConnector,
                          ResizeConnector, TokensToMapConnector)
-from .distiller import ConfigurableDistiller
+from .distiller import ConfigurableDistiller, build_distiller
 from .mutual import MutualClassifier
 from .recorders import (AttentionRelationsRecorder, ModuleInputsRecorder,
                         ModuleOutputsRecorder, build_recorder, find_module)
@@ -19,5 +19,6 @@ __all__ = [
     'DistillMixin', 'DistillationClassifier', 'DistillationSegmentor',
     'LinearConnector', 'MapToTokensConnector', 'ModuleInputsRecorder',
     'ModuleOutputsRecorder', 'MutualClassifier', 'ResizeConnector',
-    'TokensToMapConnector', 'build_recorder', 'find_module', 'load_teacher'
+    'TokensToMapConnector', 'build_distiller', 'build_recorder',
+    'find_module', 'load_teacher'
 ]

@@ -248,3 +248,18 @@ class ConfigurableDistiller(nn.Module):
                         'another loss gives too; rename one of them')
                 losses[key] = value
         return losses
+
+
+def build_distiller(
+        cfg: Union[dict, ConfigurableDistiller]) -> ConfigurableDistiller:
+    """The distiller of an algorithm's ``model.distiller`` config (``type``
+    defaults to ``'mmvitplug.ConfigurableDistiller'``), or the distiller
+    itself."""
+    if isinstance(cfg, dict):
+        cfg = MODELS.build(
+            dict(type='mmvitplug.ConfigurableDistiller', **cfg)
+            if 'type' not in cfg else cfg)
+    if not isinstance(cfg, ConfigurableDistiller):
+        raise TypeError('model.distiller must be a ConfigurableDistiller '
+                        f'config, got {type(cfg).__name__}')
+    return cfg

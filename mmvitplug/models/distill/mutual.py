@@ -10,7 +10,7 @@ from mmpretrain.structures import DataSample
 
 from mmvitplug.registry import MODELS
 from ..losses.utils import get_targets
-from .distiller import ConfigurableDistiller
+from .distiller import build_distiller
 
 
 @MODELS.register_module()
@@ -68,9 +68,12 @@ class MutualClassifier(BaseModel):
             data_preprocessor = MMPRETRAIN_MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not isinstance(students, dict) or len(students) < 2:
+        if not isinstance(students, (dict, nn.ModuleDict)) or len(
+                students) < 2:
+            got = (sorted(students) if isinstance(
+                students, (dict, nn.ModuleDict)) else type(students).__name__)
             raise ValueError('model.students must name at least two '
-                             f'classifiers, got {students!r}')
+                             f'classifiers, got {got}')
         built = {}
         for name, cfg in students.items():
             if isinstance(cfg, dict):
@@ -94,14 +97,7 @@ class MutualClassifier(BaseModel):
                              f'{", ".join(map(repr, self.ENSEMBLES))}')
         self.predict_with = predict_with
         self.ensemble = ensemble
-        if isinstance(distiller, dict):
-            distiller = MODELS.build(
-                dict(type='mmvitplug.ConfigurableDistiller', **distiller)
-                if 'type' not in distiller else distiller)
-        if not isinstance(distiller, ConfigurableDistiller):
-            raise TypeError('model.distiller must be a ConfigurableDistiller '
-                            f'config, got {type(distiller).__name__}')
-        self.distiller = distiller
+        self.distiller = build_distiller(distiller)
         self.distiller.prepare({'': self})
 
     def _split(self, inputs) -> List[torch.Tensor]:

@@ -13,9 +13,8 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
-from mmvitplug.registry import MODELS
 from ..utils import LoadReport, load_pretrained
-from .distiller import ConfigurableDistiller
+from .distiller import ConfigurableDistiller, build_distiller
 
 _SHOW = 10  # keys listed per kind in a checkpoint mismatch error
 
@@ -192,14 +191,7 @@ class DistillMixin:
             teacher.requires_grad_(False)
             teacher.eval()
             self._teacher = FrozenHolder(teacher)  # not a sub-module
-        if isinstance(distiller, dict):
-            distiller = MODELS.build(
-                dict(type='mmvitplug.ConfigurableDistiller', **distiller)
-                if 'type' not in distiller else distiller)
-        if not isinstance(distiller, ConfigurableDistiller):
-            raise TypeError('model.distiller must be a ConfigurableDistiller '
-                            f'config, got {type(distiller).__name__}')
-        self.distiller = distiller
+        self.distiller = build_distiller(distiller)
         roots: Dict[str, nn.Module] = {'': self}
         if teacher is not None:
             roots['teacher'] = teacher
