@@ -241,13 +241,17 @@ ALGOS = {
     # divide and co-training: S equal students, one view each, CE each + a
     # JS term on all (arch: the students')
     'dct': 'mmvitplug.MutualClassifier',
+    # TinyMIM: a student learns a frozen MAE teacher's attention relations
+    # (no labels, no head); its teacher is pre-trained by mmpretrain's MAE
+    'tinymim': 'mmvitplug.DistillationClassifier',
+    'mae': 'MAE',
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
 #: one, it must be the data's)
 UNLABELLED_ALGOS = ('dino', 'deepcluster', 'deepcluster-sobel',
                     'deepercluster', 'macl-simclr',
                     'macl-mocov2', 'macl-mocov3', 'upreid', 'splitmask-pix',
-                    'splitmask-hog', 'seer')
+                    'splitmask-hog', 'seer', 'tinymim', 'mae')
 #: data part of the name -> number of classes
 DATA_CLASSES = {
     'in1k': 1000,
@@ -289,6 +293,7 @@ FAMILIES = {
     'mmvitplug.GhostNet': ('ghostnet', 'ghostnetv2'),
     'mmvitplug.GGhostRegNet': ('g-ghost-regnetx', ),
     'ResNet': ('resnet', ),
+    'MAEViT': ('vit', ),  # mmpretrain's (MAE)
     # a timm model by its name, '_' written '-' (resnetv2-50x1-bit)
     'TIMMBackbone': (),
 }
@@ -341,6 +346,10 @@ def _backbone_dims(backbone_cfg):
     """(layers, dims, patch) of a backbone config as built: its trunk layers
     (counted over the stages of a pyramid), the channels of its first
     stage and the stride of the first stage's tokens."""
+    if backbone_cfg['type'] == 'MAEViT':  # mmpretrain's, an arch dict
+        arch = backbone_cfg['arch']
+        return (arch['num_layers'], arch['embed_dims'],
+                backbone_cfg['patch_size'])
     from mmvitplug.registry import MODELS
     cfg = dict(backbone_cfg, type=backbone_cfg['type'].split('.', 1)[1])
     backbone = MODELS.build(cfg)

@@ -5,6 +5,9 @@ its two-view ("inconsistent") form, locality guidance, and single-image
 distillation on patches written by its data tool. A few dozen iterations
 each, ending with the digits evaluation; the measured claims are in the
 README (tools/analysis/distill_claims.py)."""
+import re
+import sys
+
 import pytest
 
 from _e2e import smoke_train
@@ -79,3 +82,40 @@ def test_divide_and_co_train_trains(tmp_path, repo_root, bundled_digits,
         'train_dataloader.dataset.indices=320', *SMALL, env=subprocess_env,
         timeout=300)
     assert 'accuracy/top1' in log and 'loss_cot' in log
+
+
+def test_tinymim_pretrains_and_fine_tunes(tmp_path, repo_root,
+                                          bundled_digits, subprocess_env):
+    """The TinyMIM chain through the tools: mmpretrain's MAE pre-trains the
+    digits teacher, TinyMIM distils its relations into the student (two
+    views), the student's backbone is exported and a fine-tuning run
+    starts from it."""
+    from _e2e import run_tool
+    short = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=16',
+             'train_dataloader.dataset.indices=320',
+             'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+             'default_hooks.checkpoint.interval=1',
+             'train_dataloader.num_workers=0',
+             'train_dataloader.persistent_workers=False']  # no validation
+    smoke_train(repo_root, CFG + 'tinymim/mae-vit-6l192d-p4_1xb64-100e_'
+                'digits.py', tmp_path / 'mae', *short, env=subprocess_env,
+                timeout=300)
+    pretrain = CFG + 'tinymim/tinymim-deit-4l96d-p4_1xb64-30e_digits.py'
+    smoke_train(repo_root, pretrain, tmp_path / 'tinymim',
+                f'model.teacher_ckpt={tmp_path}/mae/epoch_1.pth', *short,
+                env=subprocess_env, timeout=300)
+    exported = str(tmp_path / 'backbone.pth')
+    run_tool([sys.executable, 'tools/model_converters/export_backbone.py',
+              pretrain,
+              str(tmp_path / 'tinymim' / 'epoch_1.pth'), exported],
+             repo_root, subprocess_env, 120)
+    log = smoke_train(
+        repo_root, CFG + 'tinymim/sup-deit-4l96d-p4_1xb16-15e_digits.py',
+        tmp_path / 'finetune',
+        f'model.backbone.init_cfg.checkpoint={exported}',
+        'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=320',
+        *SMALL, env=subprocess_env, timeout=300)
+    assert 'accuracy/top1' in log
+    # every backbone tensor came from the export
+    loaded = re.search(r'Loaded (\d+)/(\d+) tensors', log)
+    assert loaded and loaded[1] == loaded[2], log[-3000:]

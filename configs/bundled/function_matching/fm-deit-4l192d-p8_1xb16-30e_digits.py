@@ -7,7 +7,7 @@
 # schedule: "patience" at this scale). Baselines on the same schedule, crops
 # and Mixup: sup-deit-4l192d-p8_1xb16-30e_digits.py (labels, no teacher) and
 # fm-inconsistent-deit-4l192d-p8_1xb16-30e_digits.py (teacher sees another
-# crop); tools/analysis/claims/function_matching.py compares the three.
+# crop); tools/analysis/distill_claims.py compares the three.
 # Source: bundled-data smoke config, not a paper recipe.
 # Train the teacher first:
 #   python tools/train.py \

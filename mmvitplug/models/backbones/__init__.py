@@ -1,4 +1,5 @@
 # Copyright (c) mmvitplug contributors.
+from .agent_cnn import AgentCNN
 from .base import Parts, VisionBackbone
 from .cait import CaiT
 from .cct import CCT
@@ -23,8 +24,8 @@ from .sret import SReT
 from .xcit import XCiT
 
 __all__ = [
-    'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DHVT', 'DeiT', 'GGhostRegNet',
-    'GhostNet', 'HATNet', 'InternImage', 'LIT', 'LITv2', 'LeViT', 'Parts',
-    'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP', 'RevCol', 'SReT',
-    'VisionBackbone', 'XCiT'
+    'AgentCNN', 'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DHVT', 'DeiT',
+    'GGhostRegNet', 'GhostNet', 'HATNet', 'InternImage', 'LIT', 'LITv2',
+    'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP', 'RevCol',
+    'SReT', 'VisionBackbone', 'XCiT'
 ]

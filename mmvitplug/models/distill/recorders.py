@@ -143,20 +143,43 @@ class AttentionRelationsRecorder(ModuleOutputsRecorder):
     The relations run the module's ``qkv`` once more, so gradients reach
     the student's projection.
 
+    TinyMIM's student gives its distilled (last) block the teacher's head
+    count (``last_heads``) so that the relations of both have the same
+    shape; that block's attention output is never used in pre-training,
+    only its relations. ``num_heads`` does the same without another
+    architecture: the relations split ``qkv`` into ``num_heads`` heads of
+    ``C / num_heads`` dims (scale ``(C / num_heads)^-1/2``, as the official
+    ``Attention`` of ``last_heads`` heads), whatever head count the module
+    itself computes with, so the loss and its gradients are those of the
+    official student and the pre-trained weights fit the plain backbone.
+
     Args:
         source (str): Path of the attention module, e.g.
             ``'backbone.layers.11.attn'``.
         index (str, optional): ``'qk'`` or ``'vv'``. Defaults to None (the
             dict of both).
+        num_heads (int, optional): Heads the relations are computed with,
+            e.g. the teacher's in a student's distilled block; must divide
+            the module's q / k / v width. Defaults to None (the module's
+            own ``num_heads``).
     """
 
     RELATIONS = ('qk', 'vv')
 
-    def __init__(self, source: str, index: Optional[str] = None):
+    def __init__(self,
+                 source: str,
+                 index: Optional[str] = None,
+                 num_heads: Optional[int] = None):
         if index is not None and index not in self.RELATIONS:
             raise ValueError(f'Unknown relation {index!r}; choose from '
                              f'{", ".join(map(repr, self.RELATIONS))}')
+        if num_heads is not None and (isinstance(num_heads, bool)
+                                      or not isinstance(num_heads, int)
+                                      or num_heads < 1):
+            raise ValueError('num_heads must be a positive int (or None for '
+                             f"the module's own), got {num_heads!r}")
         super().__init__(source, index)
+        self.num_heads = num_heads
 
     def bind(self, module: nn.Module):
         qkv = getattr(module, 'qkv', None)
@@ -171,6 +194,12 @@ class AttentionRelationsRecorder(ModuleOutputsRecorder):
             raise ValueError(
                 f'{self.source!r}: qkv gives {qkv.out_features} features, '
                 f'not 3 x {heads} heads x head dims')
+        width = qkv.out_features // 3
+        if self.num_heads is not None and width % self.num_heads:
+            divisors = [d for d in range(1, width + 1) if width % d == 0]
+            raise ValueError(
+                f'{self.source!r}: num_heads={self.num_heads} does not divide '
+                f'the q / k / v width {width}; choose from {divisors}')
         super().bind(module)
 
     def _register(self, module: nn.Module):
@@ -183,7 +212,7 @@ class AttentionRelationsRecorder(ModuleOutputsRecorder):
                 f'{self.source!r}: AttentionRelations records tokens '
                 f'(N, L, C), got an input of shape {tuple(x.shape)}')
         n, length = x.shape[:2]
-        heads = module.num_heads
+        heads = self.num_heads or module.num_heads
         q, k, v = module.qkv(x).reshape(n, length, 3, heads,
                                         -1).permute(2, 0, 3, 1, 4)
         scale = q.size(-1)**-0.5
