@@ -244,6 +244,11 @@ ALGOS = {
     # TinyMIM: a student learns a frozen MAE teacher's attention relations
     # (no labels, no head); its teacher is pre-trained by mmpretrain's MAE
     'tinymim': 'mmvitplug.DistillationClassifier',
+    # Bootstrapping ViTs: a ViT and its agent CNN trained together (CE, KD
+    # both ways, decaying hint); '-shared': the CNN made of the ViT's
+    # weights (arch: the ViT's)
+    'bootstrap-joint': 'mmvitplug.MutualClassifier',
+    'bootstrap-shared': 'mmvitplug.MutualClassifier',
     'mae': 'MAE',
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
@@ -456,6 +461,11 @@ def check_name_claims(path, cfg):
         problems += _function_matching_problems(cfg, algo)
     if algo == 'dct':
         problems += _divide_co_train_problems(cfg)
+    if algo.startswith('bootstrap-'):
+        shared = model.get('share_weights') == dict(cnn='vit')
+        if shared != (algo == 'bootstrap-shared'):
+            problems.append(f'{algo}: share_weights is '
+                            f"{model.get('share_weights')}")
     sobel = (model.get('data_preprocessor') or {}).get('type') == \
         'mmvitplug.SobelDataPreprocessor'
     if sobel != algo.endswith('-sobel'):
@@ -612,6 +622,15 @@ def test_config_is_what_its_name_claims(path):
      'dct-resnet50-w128_8xb32_in1k.py', 'builds resnet50-w64'),
     ('bundled/divide_co_train/dct-deit-4l136d-p8_1xb16-30e_digits.py',
      'sup-deit-4l136d-p8_1xb16-30e_digits.py', 'not ImageClassifier'),
+    # a shared agent CNN is named so, and only it
+    ('bundled/bootstrapping_vits/'
+     'bootstrap-shared-deit-4l192d-p8_1xb16-15e_digits.py',
+     'bootstrap-joint-deit-4l192d-p8_1xb16-15e_digits.py',
+     "share_weights is {'cnn': 'vit'}"),
+    ('bundled/bootstrapping_vits/'
+     'bootstrap-joint-deit-4l192d-p8_1xb16-15e_digits.py',
+     'bootstrap-shared-deit-4l192d-p8_1xb16-15e_digits.py',
+     'share_weights is None'),
 ])
 def test_name_claims_catch_mismatches(config, claimed, expected):
     path = osp.join(CONFIG_ROOT, config)

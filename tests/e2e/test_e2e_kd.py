@@ -119,3 +119,16 @@ def test_tinymim_pretrains_and_fine_tunes(tmp_path, repo_root,
     # every backbone tensor came from the export
     loaded = re.search(r'Loaded (\d+)/(\d+) tensors', log)
     assert loaded and loaded[1] == loaded[2], log[-3000:]
+
+
+@pytest.mark.parametrize('mode', ['joint', 'shared'])
+def test_bootstrapping_vits_trains(mode, tmp_path, repo_root,
+                                   bundled_digits, subprocess_env):
+    """A ViT and its agent CNN (own weights, or made of the ViT's) trained
+    together: CE, KD both ways, the decaying hint; the ViT evaluated."""
+    log = smoke_train(
+        repo_root, CFG + f'bootstrapping_vits/bootstrap-{mode}-deit-4l192d-'
+        'p8_1xb16-15e_digits.py', tmp_path / 'run', 'train_cfg.max_epochs=1',
+        'train_dataloader.dataset.indices=320', *SMALL, env=subprocess_env,
+        timeout=300)
+    assert 'accuracy/top1' in log and 'loss_hint_weight' in log

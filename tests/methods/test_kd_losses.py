@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmvitplug.models.losses import (ChannelWiseDivergenceLoss, HCLLoss,
                                      HintLoss, JSDivergenceLoss,
@@ -153,6 +154,35 @@ def test_hint_loss_weight_is_a_mutable_attribute():
     loss_fn.loss_weight = 0.25  # as a hook would
     torch.testing.assert_close(loss_fn(preds=preds, target=target),
                                full * 0.25)
+
+
+def test_hint_lists_sum_the_pairs_through_the_same_norms():
+    """Several layer pairs: the sum of each pair's loss, all through the
+    one pair of LayerNorms (the official DistillHint per layer)."""
+    torch.manual_seed(0)
+    loss_fn = HintLoss(channels=4, norm=True, loss_weight=0.5)
+    with torch.no_grad():  # informative LayerNorm parameters
+        for p in loss_fn.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    preds = [torch.randn(2, 3, 4), torch.randn(2, 5, 4)]
+    target = [torch.randn(2, 3, 4), torch.randn(2, 5, 4)]
+    expected = sum(loss_fn(preds=p, target=t) for p, t in zip(preds, target))
+    torch.testing.assert_close(loss_fn(preds=preds, target=target), expected)
+    # by hand for the first pair (norms applied with their parameters)
+    ln_s, ln_t = loss_fn.norm_student, loss_fn.norm_teacher
+    first = 0.5 * F.mse_loss(ln_s(preds[0]), ln_t(target[0]))
+    torch.testing.assert_close(loss_fn(preds=preds[:1], target=target[:1]),
+                               first)
+
+
+@pytest.mark.parametrize('preds,target', [
+    ([torch.zeros(2, 3)], torch.zeros(2, 3)),
+    ([torch.zeros(2, 3)], [torch.zeros(2, 3)] * 2),
+    ([], []),
+])
+def test_hint_list_errors(preds, target):
+    with pytest.raises(ValueError, match='two equally long, non-empty lists'):
+        HintLoss()(preds=preds, target=target)
 
 
 # --- RelationKLLoss --------------------------------------------------------

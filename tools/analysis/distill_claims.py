@@ -111,10 +111,13 @@ def evaluate(config: str, checkpoint: str, teacher) -> Dict[str, float]:
     student = MODELS.build(model)
     state = torch.load(checkpoint, map_location='cpu',
                        weights_only=False)['state_dict']
-    # the student's weights, all of them (connectors and loss states are
-    # training-only)
-    student.load_state_dict(
-        {k: v for k, v in state.items() if not k.startswith('distiller.')})
+    # the student's weights, all of them (a distillation student's
+    # connectors and loss states are training-only; a MutualClassifier
+    # keeps its distiller, e.g. the hint's LayerNorms)
+    if not hasattr(student, 'distiller'):
+        state = {k: v for k, v in state.items()
+                 if not k.startswith('distiller.')}
+    student.load_state_dict(state)
     student.eval()
     loader = Runner.build_dataloader(
         dict(cfg.val_dataloader, num_workers=0, persistent_workers=False))

@@ -46,6 +46,14 @@ class MutualClassifier(BaseModel):
         ensemble (str): How the ensemble combines the students: ``'logits'``
             (their mean logits) or ``'probs'`` (the log of their mean
             softmax). Defaults to 'logits'.
+        share_weights (dict[str, str], optional): ``{user: owner}``: the
+            backbone of student ``user`` computes with weights of student
+            ``owner``'s backbone, bound once here by
+            ``students[user].backbone.share_weights_with(
+            students[owner].backbone)`` (e.g. Bootstrapping ViTs' shared
+            agent CNN, ``dict(cnn='vit')``, whose convolutions are made of
+            the ViT's attention weights); the shared weights are the
+            owner's parameters, trained and saved once. Defaults to None.
         data_preprocessor (dict, optional): The shared data preprocessor;
             ``type`` defaults to ``'ClsDataPreprocessor'``. Defaults to None.
         init_cfg (dict, optional): Initialisation. Defaults to None.
@@ -58,6 +66,7 @@ class MutualClassifier(BaseModel):
                  distiller: dict,
                  predict_with: str = 'ensemble',
                  ensemble: str = 'logits',
+                 share_weights: Optional[Dict[str, str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -97,8 +106,33 @@ class MutualClassifier(BaseModel):
                              f'{", ".join(map(repr, self.ENSEMBLES))}')
         self.predict_with = predict_with
         self.ensemble = ensemble
+        self._share_weights(share_weights or {})
         self.distiller = build_distiller(distiller)
         self.distiller.prepare({'': self})
+
+    def _share_weights(self, share_weights: Dict[str, str]):
+        """Bind each ``user`` student's backbone to its ``owner``'s."""
+        if not isinstance(share_weights, dict):
+            raise TypeError('model.share_weights must be a dict {user: '
+                            f'owner}}, got {share_weights!r}')
+        names = ', '.join(map(repr, self.students))
+        for user, owner in share_weights.items():
+            for name in (user, owner):
+                if name not in self.students:
+                    raise ValueError(
+                        f'model.share_weights names the student {name!r}; '
+                        f'the students are {names}')
+            if user == owner:
+                raise ValueError(f'model.share_weights: student {user!r} '
+                                 'cannot share the weights of itself')
+            backbone = getattr(self.students[user], 'backbone', None)
+            if not hasattr(backbone, 'share_weights_with'):
+                raise TypeError(
+                    f'model.share_weights: the backbone of student {user!r} '
+                    f'({type(backbone).__name__}) cannot compute with '
+                    "another network's weights (no share_weights_with), "
+                    "e.g. use dict(type='mmvitplug.AgentCNN', shared=True)")
+            backbone.share_weights_with(self.students[owner].backbone)
 
     def _split(self, inputs) -> List[torch.Tensor]:
         """The batch each student sees."""

@@ -65,6 +65,13 @@ def _check_same_shape(preds: torch.Tensor, target: torch.Tensor,
             f'{tuple(target.shape)}')
 
 
+def _describe(x) -> str:
+    """A value's kind for an error message: a list's length or a type."""
+    if isinstance(x, (list, tuple)):
+        return f'a list of {len(x)}'
+    return type(x).__name__
+
+
 def _kl_sum(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """``sum p * (log p - log q)`` over every element, from log-probabilities
     ``log_q`` (the student) and ``log_p`` (the target)."""
@@ -156,6 +163,11 @@ class HintLoss(nn.Module):
     ``loss_weight`` is a plain float attribute, read at every call, so that a
     hook may change it during training (e.g. to anneal the hint term).
 
+    Lists of features (several layer pairs, e.g. Bootstrapping ViTs' six
+    ViT block / agent-CNN block pairs) give the *sum* of the pairs' MSEs,
+    all through the same two LayerNorms, as the official ``DistillHint``
+    applied layer by layer.
+
     Args:
         channels (int, optional): The features' last dimension; required by
             ``norm=True`` (the size of both LayerNorms) and refused
@@ -198,17 +210,30 @@ class HintLoss(nn.Module):
         return F.layer_norm(x, ln.normalized_shape, ln.weight.float(),
                             ln.bias.float(), ln.eps)
 
-    def forward(self, preds: torch.Tensor,
-                target: torch.Tensor) -> torch.Tensor:
+    def forward(self, preds: Union[torch.Tensor, List[torch.Tensor]],
+                target: Union[torch.Tensor, List[torch.Tensor]]
+                ) -> torch.Tensor:
         """Compute the loss.
 
         Args:
-            preds (Tensor): Student feature, e.g. tokens (N, L, C).
-            target (Tensor): Teacher feature of the same shape; detached.
+            preds (Tensor | list[Tensor]): Student feature, e.g. tokens
+                (N, L, C), or one per layer pair.
+            target (Tensor | list[Tensor]): Teacher feature of the same
+                shape (one per pair); detached.
 
         Returns:
-            Tensor: The weighted loss, a float32 scalar.
+            Tensor: The weighted loss (summed over pairs), a float32 scalar.
         """
+        if isinstance(preds, (list, tuple)) or isinstance(
+                target, (list, tuple)):
+            if not (isinstance(preds, (list, tuple))
+                    and isinstance(target, (list, tuple))
+                    and len(preds) == len(target) and len(preds) > 0):
+                raise ValueError(
+                    'HintLoss takes one student and one teacher feature, or '
+                    'two equally long, non-empty lists (one per layer pair); '
+                    f'got {_describe(preds)} and {_describe(target)}')
+            return sum(self(p, t) for p, t in zip(preds, target))
         _check_tensor(preds, 'preds', layout='feature')
         _check_tensor(target, 'target', layout='feature')
         _check_same_shape(preds, target, 'student feature (preds) and '

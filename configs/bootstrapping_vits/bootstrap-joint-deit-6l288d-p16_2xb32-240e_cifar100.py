@@ -1,0 +1,156 @@
+# Bootstrapping ViTs (https://arxiv.org/abs/2112.03552), joint mode, on
+# CIFAR-100 from scratch: the official "ViT-S" (6 blocks of 288 dims, 9
+# heads, MLP 1152, dropout 0.1, 16x16 patches at 224 px: 61.25 top-1 alone)
+# trained with its agent CNN of separate weights (agent-small: the same
+# blocks with full 3x3 convolutions (9 heads -> k = 3) and 1x1-conv MLPs,
+# BatchNorms): 76.19 top-1 for the ViT in the official README.
+# Source: official zhfeing/Bootstrapping-ViTs-pytorch
+# config/cifar100/joint/agent-small-vit-small.yaml (+ its cnn/ and vit/
+# sub-configs), vit_mutual/loss, utils/decay_strategy.py, data/aug.py.
+#
+# Every number, from the official code unless said otherwise:
+# - data: RandomCrop 32 (padding 4) + flip, then resized to 224 (bilinear);
+#   test images resized to 224; mean (0.5071, 0.4867, 0.4408), std (0.2023,
+#   0.1994, 0.2010) (the official std is CIFAR-10's); no Mixup / CutMix /
+#   label smoothing;
+# - losses (weight_dict): CE on each network 1.0; KD both ways, KL(other ||
+#   self) at T 4 x T^2, the other's logits detached, 1.0; hint (ViT learns
+#   from the CNN, hint_cnn = 0): MSE between the LayerNormed patch tokens
+#   of ViT block i (class token dropped) and the LayerNormed map of CNN
+#   block i, for the 6 pairs, summed, x 10, times 1 - epoch / 240 (per
+#   epoch);
+# - AdamW lr 1e-3, weight decay 0.05 on every parameter, cosine per epoch
+#   to 0 over 240 epochs, no warm-up; batch 64 (2 GPUs x 32); the ViT is
+#   evaluated (`master: vit`).
+# Not identical: the official code inits patch-embedding convolutions
+# N(0, 1) and every MLP bias N(1e-6, 1) (`normal_(bias, 1e-6)`), here DeiT's
+# / AgentCNN's inits; the hint's two LayerNorms are trained (the official
+# loss module is never given to the optimizer, so they stay at 1 / 0); its
+# AMP and SyncBN are `--amp` and norm_cfg=dict(type='SyncBN') here.
+_base_ = ['../_base_/default_runtime.py']
+custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
+
+arch = dict(
+    embed_dims=288, num_layers=6, num_heads=9, feedforward_channels=1152)
+_head = dict(type='LinearClsHead', num_classes=100, in_channels=288)
+_pairs = list(range(arch['num_layers']))
+model = dict(
+    type='mmvitplug.MutualClassifier',
+    students=dict(
+        vit=dict(
+            backbone=dict(
+                type='mmvitplug.DeiT', arch=arch, img_size=224,
+                patch_size=16, drop_rate=0.1),
+            head=_head),
+        cnn=dict(
+            backbone=dict(
+                type='mmvitplug.AgentCNN', arch='agent-small',
+                drop_rate=0.1, branch_drop_rate=0.1),
+            head=_head)),
+    predict_with='vit',
+    distiller=dict(
+        recorders=dict(
+            vit_logits=dict(source='students.vit.head.fc'),
+            cnn_logits=dict(source='students.cnn.head.fc'),
+            # block outputs: ViT tokens (N, 1 + 196, 288), CNN maps
+            # (N, 288, 14, 14)
+            **{
+                f'vit{i}': dict(source=f'students.vit.backbone.blocks.{i}')
+                for i in _pairs
+            },
+            **{
+                f'cnn{i}': dict(source=f'students.cnn.backbone.blocks.{i}')
+                for i in _pairs
+            }),
+        connectors=dict(
+            patches=dict(
+                type='mmvitplug.TokensToMapConnector', num_extra_tokens=1),
+            tokens=dict(type='mmvitplug.MapToTokensConnector')),
+        losses=dict(
+            loss_cls_vit=dict(type='CrossEntropyLoss', loss_weight=1.0),
+            loss_cls_cnn=dict(type='CrossEntropyLoss', loss_weight=1.0),
+            loss_kd_vit=dict(
+                type='mmvitplug.KLDivergenceLoss', tau=4.0,
+                tau_squared=True, loss_weight=1.0),
+            loss_kd_cnn=dict(
+                type='mmvitplug.KLDivergenceLoss', tau=4.0,
+                tau_squared=True, loss_weight=1.0),
+            loss_hint=dict(
+                type='mmvitplug.HintLoss', channels=288, norm=True,
+                loss_weight=10.0)),
+        loss_inputs=dict(
+            loss_cls_vit=dict(cls_score='vit_logits', label='targets'),
+            loss_cls_cnn=dict(cls_score='cnn_logits', label='targets'),
+            loss_kd_vit=dict(preds='vit_logits', target='cnn_logits'),
+            loss_kd_cnn=dict(preds='cnn_logits', target='vit_logits'),
+            loss_hint=dict(
+                preds=[
+                    dict(recorder=f'vit{i}', connector=['patches', 'tokens'])
+                    for i in _pairs
+                ],
+                target=[
+                    dict(recorder=f'cnn{i}', connector='tokens')
+                    for i in _pairs
+                ]))))
+custom_hooks = [
+    dict(
+        type='mmvitplug.LossWeightScheduleHook', loss='loss_hint',
+        start_factor=1.0, end_factor=0.0, by_epoch=True)
+]
+
+dataset_type = 'CIFAR100'
+data_root = 'data/cifar100'
+data_preprocessor = dict(
+    num_classes=100,
+    mean=[129.3, 124.1, 112.4],  # 255 x (0.5071, 0.4867, 0.4408)
+    std=[51.6, 50.8, 51.3],  # 255 x (0.2023, 0.1994, 0.2010)
+    to_rgb=False)  # already RGB
+train_pipeline = [
+    dict(type='RandomCrop', crop_size=32, padding=4),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='Resize', scale=224, backend='pillow',
+         interpolation='bilinear'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    # the 32x32 images to 224x224
+    dict(type='ResizeEdge', scale=224, edge='short', backend='pillow',
+         interpolation='bilinear'),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=4,
+    persistent_workers=True,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        pipeline=test_pipeline))
+val_evaluator = dict(type='Accuracy', topk=(1, 5))
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(
+    optimizer=dict(
+        type='AdamW', lr=1e-3, weight_decay=0.05, betas=(0.9, 0.999)))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', eta_min=0., by_epoch=True, begin=0,
+         end=240),
+]
+train_cfg = dict(by_epoch=True, max_epochs=240, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=64, enable=True)
