@@ -185,6 +185,145 @@ def test_attention_relations_errors():
         recorder.bind(nn.Linear(2, 2))
 
 
+# --------------------------------------------- keys of a recorded dict
+def test_losses_take_keys_of_one_recording():
+    """Two losses fed the ``qk`` and ``vv`` keys of one relations recorder
+    get the values of two single-relation recorders, and the attention's
+    ``qkv`` runs once for the recording (not once per relation)."""
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(type='mmvitplug.DistillationClassifier',
+             distiller=self_distiller(), **vit_classifier()))
+    attn = model.backbone.blocks[1].attn
+    relations = dict(type='AttentionRelations',
+                     source='backbone.blocks.1.attn')
+    calls = []
+    attn.qkv.register_forward_hook(lambda *_: calls.append(1))
+
+    def run(recorders, loss_inputs):
+        distiller = ConfigurableDistiller(
+            recorders=recorders,
+            losses=dict(loss_a=dict(type='mmvitplug.RelationKLLoss'),
+                        loss_b=dict(type='mmvitplug.RelationKLLoss')),
+            loss_inputs=loss_inputs)
+        distiller.prepare({'': model})
+        # the losses see (preds, target) = (vv, qk) and (qk, vv)
+        calls.clear()
+        with distiller.recording():
+            model.backbone(torch.randn(2, 3, 32, 32,
+                                       generator=torch.Generator()
+                                       .manual_seed(1)))
+            return distiller.compute_losses(torch.zeros(2)), len(calls)
+
+    keyed, keyed_calls = run(
+        dict(rel=relations),
+        dict(loss_a=dict(preds=dict(recorder='rel', key='vv'),
+                         target=dict(recorder='rel', key='qk')),
+             loss_b=dict(preds=dict(recorder='rel', key='qk'),
+                         target=dict(recorder='rel', key='vv'))))
+    indexed, indexed_calls = run(
+        dict(qk=dict(relations, index='qk'), vv=dict(relations, index='vv')),
+        dict(loss_a=dict(preds='vv', target='qk'),
+             loss_b=dict(preds='qk', target='vv')))
+    assert keyed.keys() == indexed.keys() == {'loss_a', 'loss_b'}
+    for name in keyed:
+        torch.testing.assert_close(keyed[name], indexed[name])
+    assert keyed['loss_a'] != keyed['loss_b']
+    # the block's own projection + one per recorder
+    assert (keyed_calls, indexed_calls) == (2, 3)
+
+
+def test_bad_keys():
+    toy = Toy(4)
+
+    def distiller(source, **recorder):
+        return ConfigurableDistiller(
+            recorders=dict(s=dict(source='a', **recorder)),
+            losses=dict(loss_hcl=dict(type='mmvitplug.HCLLoss')),
+            loss_inputs=dict(loss_hcl=dict(preds=source, target='s')))
+
+    with pytest.raises(ValueError, match='the batch targets have no keys'):
+        distiller(dict(recorder='targets', key='qk'))
+    with pytest.raises(TypeError, match=r'loss_hcl.preds: key must be a str '
+                       r'or an int, got 1.5'):
+        distiller(dict(recorder='s', key=1.5))
+    with pytest.raises(ValueError, match='keys recorder and.*key and '
+                       r"connector, got \['keys', 'recorder'\]"):
+        distiller(dict(recorder='s', keys='qk'))
+    # a key of a recorder that records a tensor: named when it is read
+    keyed = distiller(dict(recorder='s', key='qk'))
+    keyed.prepare({'': toy})
+    with keyed.recording():
+        toy(torch.randn(1, 3, 8, 8))
+        with pytest.raises(IndexError, match="recorder 's' recorded a "
+                           "Tensor, which has no entry 'qk'"):
+            keyed.compute_losses(torch.zeros(1))
+    relations = ConfigurableDistiller(
+        recorders=dict(r=dict(type='AttentionRelations', source='attn')),
+        losses=dict(loss=dict(type='mmvitplug.RelationKLLoss')),
+        loss_inputs=dict(loss=dict(preds=dict(recorder='r', key='kk'),
+                                   target=dict(recorder='r', key='qk'))))
+    from mmpretrain.models.utils import MultiheadAttention
+    holder = nn.Module()
+    holder.attn = MultiheadAttention(embed_dims=8, num_heads=2)
+    relations.prepare({'': holder})
+    with relations.recording():
+        holder.attn(torch.randn(1, 3, 8))
+        with pytest.raises(IndexError, match=r"recorder 'r' recorded a dict "
+                           r"with the keys \['qk', 'vv'\], which has no "
+                           "entry 'kk'"):
+            relations.compute_losses(torch.zeros(1))
+
+
+def test_connectors_combine_a_list_of_recorders():
+    """``dict(recorder=[a, b], connector=c)`` gives ``c([a, b])``: the
+    recorded values, in order, as one list."""
+    torch.manual_seed(0)
+    toy = Toy(4)
+    seen = []
+
+    class Weigh(nn.Module):  # a combining connector: 2 a + b (upsampled)
+
+        def forward(self, feats):
+            seen.append(len(feats))
+            a, b = feats
+            return 2 * a + F.interpolate(b, size=a.shape[-2:])
+
+    distiller = ConfigurableDistiller(
+        recorders=dict(a=dict(source='a'), b=dict(source='b')),
+        connectors=dict(weigh=Weigh()),
+        losses=dict(loss_hcl=dict(type='mmvitplug.HCLLoss')),
+        loss_inputs=dict(loss_hcl=dict(
+            preds=dict(recorder=['a', 'b'], connector='weigh'),
+            target='a')))
+    distiller.prepare({'': toy})
+    x = torch.randn(2, 3, 8, 8)
+    with distiller.recording():
+        toy(x)
+        loss = distiller.compute_losses(torch.zeros(2))['loss_hcl']
+    a = toy.a(x)
+    expected = HCLLoss()(2 * a + F.interpolate(toy.b(a), size=(8, 8)), a)
+    torch.testing.assert_close(loss, expected)
+    assert seen == [2]
+
+    def build(source):
+        return ConfigurableDistiller(
+            recorders=dict(a=dict(source='a'), b=dict(source='b')),
+            connectors=dict(weigh=Weigh()),
+            losses=dict(loss_hcl=dict(type='mmvitplug.HCLLoss')),
+            loss_inputs=dict(loss_hcl=dict(preds=source, target='a')))
+
+    with pytest.raises(ValueError, match=r"a list of recorders "
+                       r"\(\['a', 'b'\]\) is given as one list to "
+                       'connectors'):
+        build(dict(recorder=['a', 'b']))
+    with pytest.raises(ValueError, match="loss_hcl.preds: unknown recorder "
+                       "'c'"):
+        build(dict(recorder=['a', 'c'], connector='weigh'))
+    with pytest.raises(ValueError, match="'targets' cannot be combined"):
+        build(dict(recorder=['a', 'targets'], connector='weigh'))
+
+
 # ------------------------------------------- lists of sources, connectors
 class Toy(nn.Module):
 

@@ -31,23 +31,19 @@ TEACHER = dict(embed_dims=32, num_layers=3, num_heads=4,
 
 
 def _distiller(student_block, teacher_block, heads, teacher_path='layers'):
-    relations = dict(type='AttentionRelations', num_heads=heads)
     source = f'teacher.backbone.{teacher_path}.{teacher_block}.attn'
     return dict(
         recorders=dict(
-            student_qk=dict(relations, index='qk',
-                            source=f'backbone.blocks.{student_block}.attn'),
-            student_vv=dict(relations, index='vv',
-                            source=f'backbone.blocks.{student_block}.attn'),
-            teacher_qk=dict(type='AttentionRelations', index='qk',
-                            source=source),
-            teacher_vv=dict(type='AttentionRelations', index='vv',
-                            source=source)),
+            student=dict(type='AttentionRelations', num_heads=heads,
+                         source=f'backbone.blocks.{student_block}.attn'),
+            teacher=dict(type='AttentionRelations', source=source)),
         losses=dict(loss_qk=dict(type='mmvitplug.RelationKLLoss'),
                     loss_vv=dict(type='mmvitplug.RelationKLLoss')),
         loss_inputs=dict(
-            loss_qk=dict(preds='student_qk', target='teacher_qk'),
-            loss_vv=dict(preds='student_vv', target='teacher_vv')))
+            loss_qk=dict(preds=dict(recorder='student', key='qk'),
+                         target=dict(recorder='teacher', key='qk')),
+            loss_vv=dict(preds=dict(recorder='student', key='vv'),
+                         target=dict(recorder='teacher', key='vv'))))
 
 
 def _samples(n):
@@ -191,13 +187,16 @@ def test_pretraining_configs_pair_student_and_teacher(path):
     assert heads == _heads(model.teacher.backbone)
     assert teacher_block < _num_layers(model.teacher.backbone)
     layers = 'layers' if model.teacher.type == 'MAE' else 'blocks'
+    student, teacher = recorders.student, recorders.teacher
+    # one recording of both relations per side
+    assert (student.source, student.get('index'), student.num_heads) == \
+        (f'backbone.blocks.{student_block}.attn', None, heads)
+    assert (teacher.source, teacher.get('index'), teacher.get('num_heads')) \
+        == (f'teacher.backbone.{layers}.{teacher_block}.attn', None, None)
     for kind in ('qk', 'vv'):
-        student, teacher = recorders[f'student_{kind}'], \
-            recorders[f'teacher_{kind}']
-        assert (student.source, student.index, student.num_heads) == \
-            (f'backbone.blocks.{student_block}.attn', kind, heads)
-        assert (teacher.source, teacher.index, teacher.get('num_heads')) == \
-            (f'teacher.backbone.{layers}.{teacher_block}.attn', kind, None)
+        assert model.distiller.loss_inputs[f'loss_{kind}'] == dict(
+            preds=dict(recorder='student', key=kind),
+            target=dict(recorder='teacher', key=kind))
     assert model.head is None
     assert model.backbone.drop_path_rate == 0.1
     multiview = cfg.train_dataloader.dataset.pipeline[-2]

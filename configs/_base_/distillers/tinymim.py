@@ -4,9 +4,11 @@
 # head and token, official models_tinymim.py forward_kd_loss), qk + vv, no
 # label term. A config inherits it with the teacher (a `_teachers/mae-*`
 # file: `teacher`, `teacher_ckpt`, `teacher_heads`) and sets the backbone's
-# arch, `teacher` / `teacher_ckpt` and every recorder's `source` (the
-# student recorders also `num_heads=_base_.teacher_heads`: the official
-# student's last block has the teacher's head count).
+# arch, `teacher` / `teacher_ckpt` and both recorders' `source` (the
+# student recorder also `num_heads=_base_.teacher_heads`: the official
+# student's last block has the teacher's head count). Each recorder records
+# both relations of its attention in one pass (a dict), and each loss takes
+# its key.
 _relations = dict(type='AttentionRelations')
 model = dict(
     type='mmvitplug.DistillationClassifier',
@@ -16,14 +18,14 @@ model = dict(
     neck=None,
     head=None,
     distiller=dict(
-        recorders=dict(
-            student_qk=dict(_relations, index='qk'),
-            student_vv=dict(_relations, index='vv'),
-            teacher_qk=dict(_relations, index='qk'),
-            teacher_vv=dict(_relations, index='vv')),
+        recorders=dict(student=_relations, teacher=_relations),
         losses=dict(
             loss_qk=dict(type='mmvitplug.RelationKLLoss'),
             loss_vv=dict(type='mmvitplug.RelationKLLoss')),
         loss_inputs=dict(
-            loss_qk=dict(preds='student_qk', target='teacher_qk'),
-            loss_vv=dict(preds='student_vv', target='teacher_vv'))))
+            loss_qk=dict(
+                preds=dict(recorder='student', key='qk'),
+                target=dict(recorder='teacher', key='qk')),
+            loss_vv=dict(
+                preds=dict(recorder='student', key='vv'),
+                target=dict(recorder='teacher', key='vv')))))

@@ -60,11 +60,7 @@ model = dict(
     teacher=_base_.teacher,
     teacher_ckpt=_base_.teacher_ckpt,
     distiller=dict(
-        recorders=dict(
-            student_qk=_student,
-            student_vv=_student,
-            teacher_qk=_teacher,
-            teacher_vv=_teacher)))
+        recorders=dict(student=_student, teacher=_teacher)))
 
 max_epochs = 30
 warmup_epochs = 2

@@ -2,7 +2,7 @@
 """The distiller: recorders, connectors and losses, wired by a config."""
 import inspect
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -14,6 +14,20 @@ from .recorders import ModuleOutputsRecorder, build_recorder, find_module
 
 #: Loss input sources that are not recorders.
 TARGETS = 'targets'
+
+
+class _Source(NamedTuple):
+    """One parsed loss input: a recorder (or :data:`TARGETS`), or a tuple
+    of recorders whose values form a list, the key taken from each recorded
+    value (or None) and the connectors applied in order."""
+    recorder: Union[str, Tuple[str, ...]]
+    key: Optional[Union[str, int]]
+    connectors: Tuple[str, ...]
+
+    @property
+    def recorders(self) -> Tuple[str, ...]:
+        return (self.recorder, ) if isinstance(self.recorder,
+                                               str) else self.recorder
 
 
 def _build(cfg: Union[dict, nn.Module], what: str) -> nn.Module:
@@ -75,7 +89,15 @@ class ConfigurableDistiller(nn.Module):
             ``dict(recorder=name, connector=[name, ...])`` (connectors
             applied in order), or a list of sources (the loss gets a list,
             e.g. the logits of several networks or the maps of several
-            stages).
+            stages). ``dict(recorder=name, key=key)`` takes one entry of a
+            recorder that records a dict (before any connector), so that
+            several losses share one recording, e.g. the ``'qk'`` and
+            ``'vv'`` relations of one ``AttentionRelations`` recorder.
+            ``dict(recorder=[name, ...], connector=...)`` gives the
+            recorders' values as one list to the connectors, for a
+            connector that combines several features (e.g.
+            :class:`~mmvitplug.models.distill.EmbeddingAssistantConnector`:
+            a patch embedding and that embedding's input).
         connectors (dict[str, dict], optional): Connector configs by name,
             e.g. ``dict(type='mmvitplug.LinearConnector', in_channels=192,
             out_channels=512)``. Defaults to None.
@@ -119,9 +141,9 @@ class ConfigurableDistiller(nn.Module):
         used = set()
         for inputs in self.loss_inputs.values():
             for value in inputs.values():
-                for source, connectors in (
-                        value if isinstance(value, list) else [value]):
-                    used.update((source, ) + connectors)
+                for source in (value
+                               if isinstance(value, list) else [value]):
+                    used.update(source.recorders + source.connectors)
         for kind, names in (('recorders', self.recorders),
                             ('connectors', self.connectors)):
             idle = sorted(set(names) - used)
@@ -131,35 +153,57 @@ class ConfigurableDistiller(nn.Module):
                     'distiller.loss_inputs or remove them')
         self._prepared = False
 
-    def _parse_source(self, where: str, source) -> Tuple[str, tuple]:
-        """``(recorder or 'targets', connector names)`` of one source."""
-        connectors = ()
+    def _parse_source(self, where: str, source) -> _Source:
+        """The recorder(s) (or 'targets'), key and connectors of one
+        source."""
+        connectors, key = (), None
         if isinstance(source, dict):
-            unknown = set(source) - {'recorder', 'connector'}
+            unknown = set(source) - {'recorder', 'key', 'connector'}
             if 'recorder' not in source or unknown:
                 raise ValueError(
                     f'{where}: a dict source has the keys recorder and '
-                    f'(optionally) connector, got {sorted(source)}')
+                    f'(optionally) key and connector, got {sorted(source)}')
             connector = source.get('connector')
             connectors = ((connector, ) if isinstance(connector, str) else
                           tuple(connector or ()))
+            key = source.get('key')
+            if key is not None and (isinstance(key, bool)
+                                    or not isinstance(key, (str, int))):
+                raise TypeError(f'{where}: key must be a str or an int, got '
+                                f'{key!r}')
             source = source['recorder']
-        if source != TARGETS and source not in self.recorders:
-            raise ValueError(
-                f'{where}: unknown recorder {source!r}; the recorders '
-                f'are {sorted(self.recorders)} (or {TARGETS!r} for the '
-                'batch targets)')
+            if isinstance(source, (list, tuple)):
+                if not source or not connectors:
+                    raise ValueError(
+                        f'{where}: a list of recorders ({list(source)}) is '
+                        'given as one list to connectors that combine them; '
+                        'name at least one recorder and one connector (for '
+                        'separate inputs, give a list of sources instead)')
+                source = tuple(source)
+        names = source if isinstance(source, tuple) else (source, )
+        for name in names:
+            if name == TARGETS and len(names) > 1:
+                raise ValueError(f'{where}: {TARGETS!r} cannot be combined '
+                                 'with recorders')
+            if name != TARGETS and name not in self.recorders:
+                raise ValueError(
+                    f'{where}: unknown recorder {name!r}; the recorders '
+                    f'are {sorted(self.recorders)} (or {TARGETS!r} for the '
+                    'batch targets)')
+        if key is not None and source == TARGETS:
+            raise ValueError(f'{where}: the batch targets have no keys; '
+                             'key is for a recorder that records a dict')
         for connector in connectors:
             if connector not in self.connectors:
                 raise ValueError(
                     f'{where}: unknown connector {connector!r}; the '
                     f'connectors are {sorted(self.connectors)}')
-        return source, connectors
+        return _Source(source, key, connectors)
 
     def _parse_inputs(self, name: str, loss_inputs: dict) -> Dict[str, Any]:
-        """``{argument: source or [sources]}`` of loss ``name``, each source
-        ``(recorder or 'targets', connector names)``, checked against the
-        recorders, the connectors and the loss's ``forward``."""
+        """``{argument: source or [sources]}`` of loss ``name``, each a
+        :class:`_Source`, checked against the recorders, the connectors and
+        the loss's ``forward``."""
         if name not in loss_inputs:
             raise ValueError(
                 f'distiller.loss_inputs has no entry for loss {name!r}: '
@@ -215,14 +259,36 @@ class ConfigurableDistiller(nn.Module):
             for recorder in self.recorders.values():
                 recorder.stop()
 
-    def _input(self, source: tuple, targets: torch.Tensor):
+    def _input(self, source, targets: torch.Tensor):
         if isinstance(source, list):
             return [self._input(s, targets) for s in source]
-        name, connectors = source
-        value = targets if name == TARGETS else self.recorders[name].data
-        for connector in connectors:
+        if source.recorder == TARGETS:
+            value = targets
+        else:
+            value = [
+                self._read(name, source.key) for name in source.recorders
+            ]
+            if isinstance(source.recorder, str):
+                value = value[0]
+        for connector in source.connectors:
             value = self.connectors[connector](value)
         return value
+
+    def _read(self, recorder: str, key):
+        """What ``recorder`` recorded, or its entry ``key``."""
+        value = self.recorders[recorder].data
+        if key is None:
+            return value
+        try:
+            if not isinstance(value, (dict, list, tuple)):
+                raise TypeError
+            return value[key]
+        except (IndexError, KeyError, TypeError):
+            what = (f'a dict with the keys {sorted(value)}' if isinstance(
+                value, dict) else f'a {type(value).__name__}')
+            raise IndexError(
+                f'recorder {recorder!r} recorded {what}, which has no '
+                f'entry {key!r}') from None
 
     def compute_losses(self,
                        targets: torch.Tensor) -> Dict[str, torch.Tensor]:

@@ -136,7 +136,10 @@ class AttentionRelationsRecorder(ModuleOutputsRecorder):
 
         dict(qk=Q @ K^T / sqrt(d), vv=V @ V^T / sqrt(d))
 
-    each (N, heads, L, L); ``index='qk'`` or ``'vv'`` keeps one. The module
+    each (N, heads, L, L); ``index='qk'`` or ``'vv'`` keeps one. To feed
+    both to losses, record the dict once and select each in the distiller's
+    ``loss_inputs`` (``dict(recorder=name, key='qk')``): each recorder runs
+    ``qkv`` again. The module
     must have a fused ``qkv`` linear layer (C -> 3 * heads * d, in the
     q, k, v order) and ``num_heads``, as :class:`mmvitplug.layers.Attention`
     and mmpretrain's ``MultiheadAttention`` (the MAE / BEiT backbones).
