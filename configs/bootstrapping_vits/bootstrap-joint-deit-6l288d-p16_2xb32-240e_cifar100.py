@@ -27,7 +27,10 @@
 # / AgentCNN's inits; the hint's two LayerNorms are trained (the official
 # loss module is never given to the optimizer, so they stay at 1 / 0); its
 # AMP and SyncBN are `--amp` and norm_cfg=dict(type='SyncBN') here.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/distillers/bootstrapping_vits.py',
+    '../_base_/default_runtime.py'
+]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
 arch = dict(
@@ -35,7 +38,6 @@ arch = dict(
 _head = dict(type='LinearClsHead', num_classes=100, in_channels=288)
 _pairs = list(range(arch['num_layers']))
 model = dict(
-    type='mmvitplug.MutualClassifier',
     students=dict(
         vit=dict(
             backbone=dict(
@@ -47,11 +49,8 @@ model = dict(
                 type='mmvitplug.AgentCNN', arch='agent-small',
                 drop_rate=0.1, branch_drop_rate=0.1),
             head=_head)),
-    predict_with='vit',
     distiller=dict(
         recorders=dict(
-            vit_logits=dict(source='students.vit.head.fc'),
-            cnn_logits=dict(source='students.cnn.head.fc'),
             # block outputs: ViT tokens (N, 1 + 196, 288), CNN maps
             # (N, 288, 14, 14)
             **{
@@ -62,27 +61,8 @@ model = dict(
                 f'cnn{i}': dict(source=f'students.cnn.backbone.blocks.{i}')
                 for i in _pairs
             }),
-        connectors=dict(
-            patches=dict(
-                type='mmvitplug.TokensToMapConnector', num_extra_tokens=1),
-            tokens=dict(type='mmvitplug.MapToTokensConnector')),
-        losses=dict(
-            loss_cls_vit=dict(type='CrossEntropyLoss', loss_weight=1.0),
-            loss_cls_cnn=dict(type='CrossEntropyLoss', loss_weight=1.0),
-            loss_kd_vit=dict(
-                type='mmvitplug.KLDivergenceLoss', tau=4.0,
-                tau_squared=True, loss_weight=1.0),
-            loss_kd_cnn=dict(
-                type='mmvitplug.KLDivergenceLoss', tau=4.0,
-                tau_squared=True, loss_weight=1.0),
-            loss_hint=dict(
-                type='mmvitplug.HintLoss', channels=288, norm=True,
-                loss_weight=10.0)),
+        losses=dict(loss_hint=dict(channels=288)),
         loss_inputs=dict(
-            loss_cls_vit=dict(cls_score='vit_logits', label='targets'),
-            loss_cls_cnn=dict(cls_score='cnn_logits', label='targets'),
-            loss_kd_vit=dict(preds='vit_logits', target='cnn_logits'),
-            loss_kd_cnn=dict(preds='cnn_logits', target='vit_logits'),
             loss_hint=dict(
                 preds=[
                     dict(recorder=f'vit{i}', connector=['patches', 'tokens'])
@@ -92,11 +72,6 @@ model = dict(
                     dict(recorder=f'cnn{i}', connector='tokens')
                     for i in _pairs
                 ]))))
-custom_hooks = [
-    dict(
-        type='mmvitplug.LossWeightScheduleHook', loss='loss_hint',
-        start_factor=1.0, end_factor=0.0, by_epoch=True)
-]
 
 dataset_type = 'CIFAR100'
 data_root = 'data/cifar100'
