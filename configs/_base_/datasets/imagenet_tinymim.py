@@ -41,3 +41,10 @@ train_dataloader = dict(
         data_root='data/imagenet/',
         split='train',
         pipeline=train_pipeline))
+# pre-training: no validation
+val_cfg = None
+val_dataloader = None
+val_evaluator = None
+test_cfg = None
+test_dataloader = None
+test_evaluator = None

@@ -2,7 +2,8 @@
 # command): AdamW betas (0.9, 0.95), lr 1.5e-4 x batch / 256, weight decay
 # 0.05 except on 1-D parameters and biases, 15 linear warm-up epochs (from
 # 1e-4 x the peak; official: from 0), cosine to 0 per iteration, 300
-# epochs; no validation. Includes default_runtime.py.
+# epochs. Includes default_runtime.py; a config adds its data (without
+# validation: pre-training has none).
 _base_ = ['../default_runtime.py']
 
 max_epochs = 300
@@ -32,12 +33,6 @@ param_scheduler = [
         convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-val_cfg = None
-val_dataloader = None
-val_evaluator = None
-test_cfg = None
-test_dataloader = None
-test_evaluator = None
 auto_scale_lr = dict(base_batch_size=4096)
 # the student's last block, norm and (absent) head get no gradient
 model_wrapper_cfg = dict(

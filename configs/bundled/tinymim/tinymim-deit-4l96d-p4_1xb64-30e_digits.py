@@ -21,7 +21,7 @@
 _base_ = [
     '../../_base_/distillers/tinymim.py',
     '../../_base_/datasets/digits.py',
-    '../../_base_/default_runtime.py',
+    '../../_base_/schedules/tinymim_adamw_300e.py',
     '../../_teachers/mae-vit-6l192d-p4_digits.py',
 ]
 
@@ -62,30 +62,18 @@ model = dict(
     distiller=dict(
         recorders=dict(student=_student, teacher=_teacher)))
 
+# the official schedule (_base_/schedules/tinymim_adamw_300e.py) at lr
+# 1.5e-3, 2 warm-up epochs from 1e-3 x the peak, 30 epochs
 max_epochs = 30
 warmup_epochs = 2
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
-    paramwise_cfg=dict(flat_decay_mult=0.0))
+optim_wrapper = dict(optimizer=dict(lr=1.5e-3))
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min=0.,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], start_factor=1e-3, end=warmup_epochs),
+    dict(_base_.param_scheduler[1], begin=warmup_epochs, end=max_epochs),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+train_cfg = dict(max_epochs=max_epochs)
+auto_scale_lr = dict(base_batch_size=64)
+# pre-training: no validation
 val_cfg = None
 val_dataloader = None
 val_evaluator = None
