@@ -250,6 +250,13 @@ ALGOS = {
     'bootstrap-joint': 'mmvitplug.MutualClassifier',
     'bootstrap-shared': 'mmvitplug.MutualClassifier',
     'mae': 'MAE',
+    # SegFormer (mmseg's MiT + SegformerHead), and TransKD students of it
+    # (CSF + HCL, patch-embedding alignment; -gl: the Global-Local Mixer on
+    # stage 4, -ea: Embedding Assistants)
+    'segformer': 'EncoderDecoder',
+    'transkd-base': 'mmvitplug.DistillationSegmentor',
+    'transkd-gl': 'mmvitplug.DistillationSegmentor',
+    'transkd-ea': 'mmvitplug.DistillationSegmentor',
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
 #: one, it must be the data's)
@@ -267,6 +274,7 @@ DATA_CLASSES = {
     'market1501': 751,  # Market-1501 training identities (UP-ReID)
     'coco': 80,
     'ade20k': 150,
+    'cityscapes-1024x512': 19,  # images resized to 1024x512 (TransKD)
     'digits': len(bundled_data.DIGIT_CLASSES),
     'shapes-coco': len(bundled_data.SHAPE_CLASSES),
     'shapes-ade': len(bundled_data.SHAPE_SEG_CLASSES),
@@ -299,8 +307,18 @@ FAMILIES = {
     'mmvitplug.GGhostRegNet': ('g-ghost-regnetx', ),
     'ResNet': ('resnet', ),
     'MAEViT': ('vit', ),  # mmpretrain's (MAE)
+    'MixVisionTransformer': ('mit', ),  # mmseg's (SegFormer)
     # a timm model by its name, '_' written '-' (resnetv2-50x1-bit)
     'TIMMBackbone': (),
+}
+#: mmseg's MiT sizes (SegFormer B0-B5): first-stage dims, blocks per stage
+MIT_ZOO = {
+    'mit-b0': (32, [2, 2, 2, 2]),
+    'mit-b1': (64, [2, 2, 2, 2]),
+    'mit-b2': (64, [3, 4, 6, 3]),
+    'mit-b3': (64, [3, 4, 18, 3]),
+    'mit-b4': (64, [3, 8, 27, 3]),
+    'mit-b5': (64, [3, 6, 40, 3]),
 }
 #: arch part of a bundled (arch dict) config: {family}-{L}l{D}d-p{P}
 BUNDLED_ARCH = re.compile(r'(?P<family>[a-z0-9]+(?:-[a-z]+)*)-'
@@ -434,6 +452,35 @@ def _divide_co_train_problems(cfg):
     return problems
 
 
+def _transkd_problems(distiller, algo):
+    """TransKD: CSF + HCL on the stage maps, one patch-embedding loss per
+    stage through a PEA projection, the GL-Mixer before the stage-4 one
+    (-gl) or Embedding Assistants instead of the projections (-ea)."""
+    problems = []
+    connectors = {n: c.type for n, c in distiller.connectors.items()}
+    if distiller.losses.loss_hcl.type != 'mmvitplug.HCLLoss' or \
+            distiller.loss_inputs.loss_hcl.preds.connector != 'csf' or \
+            connectors.get('csf') != 'mmvitplug.CSFConnector':
+        problems.append(f'{algo}: no CSF + HCL loss on the stage maps')
+    pea = sorted(n for n in distiller.losses if n.startswith('loss_pea'))
+    if pea != [f'loss_pea{i}' for i in range(1, 5)]:
+        problems.append(f'{algo}: patch-embedding losses {pea}')
+    kinds = {
+        'transkd-base': ['mmvitplug.LinearConnector'] * 4,
+        'transkd-gl': ['mmvitplug.LinearConnector'] * 3 +
+        ['mmvitplug.GLMixerConnector+mmvitplug.LinearConnector'],
+        'transkd-ea': ['mmvitplug.EmbeddingAssistantConnector'] * 4,
+    }[algo]
+    built = []
+    for name in pea:
+        chain = distiller.loss_inputs[name].preds.connector
+        chain = [chain] if isinstance(chain, str) else chain
+        built.append('+'.join(connectors[c] for c in chain))
+    if built != kinds:
+        problems.append(f'{algo}: patch embeddings through {built}')
+    return problems
+
+
 def check_name_claims(path, cfg):
     """Problems between what the file name claims and what ``cfg`` builds."""
     name = osp.basename(path)[:-3]
@@ -475,6 +522,11 @@ def check_name_claims(path, cfg):
         problems.append(f'upernet: decode head {model.decode_head.type}')
     if algo == 'semfpn' and model.decode_head.type != 'FPNHead':
         problems.append(f'semfpn: decode head {model.decode_head.type}')
+    if algo in ('segformer', 'transkd-base', 'transkd-gl', 'transkd-ea') \
+            and model.decode_head.type != 'SegformerHead':
+        problems.append(f'{algo}: decode head {model.decode_head.type}')
+    if algo.startswith('transkd-'):
+        problems += _transkd_problems(model.distiller, algo)
     # arch: the backbone's, or the first student's (MutualClassifier)
     backbone = next(iter(model.students.values())).backbone \
         if 'students' in model else model.backbone
@@ -486,6 +538,14 @@ def check_name_claims(path, cfg):
         expected = backbone.model_name.replace('_', '-')
         if arch != expected:
             problems.append(f'arch {arch}, builds timm {expected}')
+    elif backbone.type == 'MixVisionTransformer':
+        dims, layers = backbone.embed_dims, list(backbone.num_layers)
+        expected = next(
+            (name for name, size in MIT_ZOO.items()
+             if size == (dims, layers)),
+            f'mit-{sum(layers)}l{dims}d-p{backbone.get("strides", [4])[0]}')
+        if arch != expected:
+            problems.append(f'arch {arch}, builds {expected}')
     elif backbone.type == 'ResNet':
         width = backbone.get('base_channels', 64)  # ResNet's default
         expected = f'resnet{backbone.depth}-w{width}'

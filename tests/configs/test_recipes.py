@@ -260,6 +260,10 @@ def _check_eval_resize(cfg, facts):
 
 
 def _check_layer_decay(cfg, facts):
+    if facts['layer_decay'] is None:  # one lr for every layer
+        assert cfg.optim_wrapper.get('constructor') != (
+            'mmvitplug.LayerDecayOptimWrapperConstructor')
+        return
     assert cfg.optim_wrapper.constructor == (
         'mmvitplug.LayerDecayOptimWrapperConstructor')
     assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == (

@@ -1,6 +1,6 @@
 # Copyright (c) mmvitplug contributors.
 """Measure a distillation claim: train configs over seeds, report top-1 and
-the student's agreement with a teacher.
+the student's agreement with a teacher (or the mIoU of a segmentor).
 
 Each config (a distilled student and its baselines on the same schedule) is
 trained with ``tools/train.py`` for every seed (``randomness.seed``), a
@@ -19,9 +19,15 @@ Usage::
 ``--teacher`` is a file with ``teacher`` and ``teacher_ckpt`` (the
 ``configs/_teachers/`` layout). Prints one row per config, seed and epoch
 and the mean over seeds at the last epoch.
+
+Segmentation configs (``default_scope = 'mmseg'``, e.g. TransKD's) are
+iteration-based and validate at their end: their row is the mIoU / aAcc /
+mAcc that validation logged (the student's own prediction), at the last
+iteration.
 """
 import argparse
 import glob
+import json
 import os
 import os.path as osp
 import re
@@ -47,19 +53,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def train(config: str, seed: int, work_dir: str, interval: int,
+def train(config: str, seed: int, work_dir: str, interval: Optional[int],
           retrain: bool) -> None:
-    """Train ``config`` with ``seed`` into ``work_dir`` (once)."""
+    """Train ``config`` with ``seed`` into ``work_dir`` (once), keeping a
+    checkpoint every ``interval`` epochs (None: the config's)."""
     if not retrain and osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         return
     env = dict(os.environ)
     env.setdefault('OMP_NUM_THREADS', '1')
     cmd = [
         sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
-        '--cfg-options', f'randomness.seed={seed}',
-        f'default_hooks.checkpoint.interval={interval}',
-        'default_hooks.checkpoint.max_keep_ckpts=-1'
+        '--cfg-options', f'randomness.seed={seed}'
     ]
+    if interval is not None:
+        cmd += [
+            f'default_hooks.checkpoint.interval={interval}',
+            'default_hooks.checkpoint.max_keep_ckpts=-1'
+        ]
     print('+ ' + ' '.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, env=env,
                    stdout=subprocess.DEVNULL)
@@ -71,6 +81,24 @@ def checkpoints(work_dir: str) -> List[Tuple[int, str]]:
     for path in glob.glob(osp.join(work_dir, 'epoch_*.pth')):
         found.append((int(re.findall(r'epoch_(\d+)', path)[-1]), path))
     return sorted(found)
+
+
+def segmentation_result(work_dir: str) -> Tuple[int, Dict[str, float]]:
+    """``(iteration, metrics)`` of the last validation a segmentation run
+    logged (``<timestamp>/vis_data/scalars.json``)."""
+    found = None
+    for path in sorted(
+            glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'mIoU' in record:
+                    found = record
+    if found is None:
+        raise RuntimeError(f'{work_dir}: no validation (mIoU) was logged')
+    return found['step'], {
+        k: found[k] for k in ('mIoU', 'aAcc', 'mAcc') if k in found
+    }
 
 
 def build_teacher(teacher_file: Optional[str]):
@@ -143,6 +171,10 @@ def evaluate(config: str, checkpoint: str, teacher) -> Dict[str, float]:
     return result
 
 
+def _mean(rows: List[Dict[str, float]], key: str) -> float:
+    return sum(r.get(key, float('nan')) for r in rows) / len(rows)
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[tuple, dict]:
     args = parse_args(argv)
     from mmengine.registry import init_default_scope
@@ -151,28 +183,34 @@ def main(argv: Optional[List[str]] = None) -> Dict[tuple, dict]:
     init_default_scope('mmpretrain')
     teacher = build_teacher(args.teacher)
     results = {}
+    from mmengine.config import Config
     for config in args.configs:
         name = osp.splitext(osp.basename(config))[0]
+        segmentation = Config.fromfile(config).default_scope == 'mmseg'
         for seed in args.seeds:
             work_dir = osp.join(args.work_dir, name, f'seed{seed}')
-            train(config, seed, work_dir, args.interval, args.retrain)
+            train(config, seed, work_dir,
+                  None if segmentation else args.interval, args.retrain)
+            if segmentation:
+                step, metrics = segmentation_result(work_dir)
+                results[(name, seed, step)] = metrics
+                continue
             for epoch, path in checkpoints(work_dir):
                 results[(name, seed, epoch)] = evaluate(config, path, teacher)
 
-    keys = ['top1'] + (['agreement'] if teacher is not None else [])
+    keys = list(dict.fromkeys(k for r in results.values() for k in r))
     print('\n' + f'{"config":<52} {"seed":>4} {"epoch":>5} ' +
           ' '.join(f'{k:>9}' for k in keys))
     for (name, seed, epoch), res in results.items():
         print(f'{name:<52} {seed:>4} {epoch:>5} ' +
-              ' '.join(f'{res[k]:>9.2f}' for k in keys))
+              ' '.join(f'{res.get(k, float("nan")):>9.2f}' for k in keys))
     print('\nmean over seeds at the last epoch')
     for name in dict.fromkeys(n for n, _, _ in results):
         last = max(e for n, _, e in results if n == name)
         rows = [r for (n, _, e), r in results.items()
                 if n == name and e == last]
         print(f'{name:<52} {len(rows):>4} {last:>5} ' +
-              ' '.join(f'{sum(r[k] for r in rows) / len(rows):>9.2f}'
-                       for k in keys))
+              ' '.join(f'{_mean(rows, k):>9.2f}' for k in keys))
     return results
 
 

@@ -13,12 +13,15 @@ from .recorders import (AttentionRelationsRecorder, ModuleInputsRecorder,
                         ModuleOutputsRecorder, build_recorder, find_module)
 from .segmentor import DistillationSegmentor
 from .teacher import DistillMixin, load_teacher
+from .transkd import (CSFConnector, EmbeddingAssistantConnector,
+                      GLMixerConnector, SelectiveFusion)
 
 __all__ = [
-    'AttentionRelationsRecorder', 'ConfigurableDistiller', 'ConvConnector',
-    'DistillMixin', 'DistillationClassifier', 'DistillationSegmentor',
-    'LinearConnector', 'MapToTokensConnector', 'ModuleInputsRecorder',
-    'ModuleOutputsRecorder', 'MutualClassifier', 'ResizeConnector',
-    'TokensToMapConnector', 'build_distiller', 'build_recorder',
-    'find_module', 'load_teacher'
+    'AttentionRelationsRecorder', 'CSFConnector', 'ConfigurableDistiller',
+    'ConvConnector', 'DistillMixin', 'DistillationClassifier',
+    'DistillationSegmentor', 'EmbeddingAssistantConnector',
+    'GLMixerConnector', 'LinearConnector', 'MapToTokensConnector',
+    'ModuleInputsRecorder', 'ModuleOutputsRecorder', 'MutualClassifier',
+    'ResizeConnector', 'SelectiveFusion', 'TokensToMapConnector',
+    'build_distiller', 'build_recorder', 'find_module', 'load_teacher'
 ]
