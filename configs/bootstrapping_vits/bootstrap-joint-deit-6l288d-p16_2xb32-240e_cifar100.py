@@ -29,7 +29,8 @@
 # AMP and SyncBN are `--amp` and norm_cfg=dict(type='SyncBN') here.
 _base_ = [
     '../_base_/distillers/bootstrapping_vits.py',
-    '../_base_/default_runtime.py'
+    '../_base_/datasets/cifar100_224.py',
+    '../_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 
@@ -73,8 +74,6 @@ model = dict(
                     for i in _pairs
                 ]))))
 
-dataset_type = 'CIFAR100'
-data_root = 'data/cifar100'
 data_preprocessor = dict(
     num_classes=100,
     mean=[129.3, 124.1, 112.4],  # 255 x (0.5071, 0.4867, 0.4408)
@@ -87,36 +86,10 @@ train_pipeline = [
          interpolation='bilinear'),
     dict(type='PackInputs'),
 ]
-test_pipeline = [
-    # the 32x32 images to 224x224
-    dict(type='ResizeEdge', scale=224, edge='short', backend='pillow',
-         interpolation='bilinear'),
-    dict(type='PackInputs'),
-]
 train_dataloader = dict(
-    batch_size=32,
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+    batch_size=32, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=64)
 test_dataloader = val_dataloader
-test_evaluator = val_evaluator
 
 optim_wrapper = dict(
     optimizer=dict(

@@ -30,6 +30,7 @@
 # of 300 (so the warm-up ends at 4.95e-4), ours spans epochs 20-300 from
 # 5e-4 (both step once per epoch, as the official).
 _base_ = [
+    '../_base_/datasets/cifar100_224.py',
     '../_base_/default_runtime.py',
     '../_teachers/resnet56_cifar100.py',
 ]
@@ -105,8 +106,6 @@ model = dict(
 
 # CIFAR-100 as mmpretrain loads it: RGB uint8 arrays, no files to read.
 # The official transforms normalise with the ImageNet mean / std.
-dataset_type = 'CIFAR100'
-data_root = 'data/cifar100'
 data_preprocessor = dict(
     num_classes=100,
     mean=[123.675, 116.28, 103.53],
@@ -143,42 +142,11 @@ train_pipeline = [
         fill_std=data_preprocessor['std']),
     dict(type='PackInputs'),
 ]
-# torchvision Resize((224, 224)), bilinear: the short edge of the square
-# images
-test_pipeline = [
-    dict(
-        type='ResizeEdge',
-        scale=224,
-        edge='short',
-        backend='pillow',
-        interpolation='bilinear'),
-    dict(type='PackInputs'),
-]
 
 train_dataloader = dict(
-    batch_size=128,
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=200,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+    batch_size=128, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=200)
 test_dataloader = val_dataloader
-test_evaluator = val_evaluator
 
 optim_wrapper = dict(
     optimizer=dict(
