@@ -174,6 +174,46 @@ def check_with_cp_identical(build: Callable, x: torch.Tensor,
     assert len(calls) == n_calls  # no checkpointing outside training
 
 
+def check_drop_front_continues(build: Callable, x: torch.Tensor):
+    """After ``drop_front(k)``, a copy continues the computation from the
+    whole backbone's stage-``k`` input exactly (the last stage's feature
+    maps), and holds no parameter of the stem or of the first ``k`` stages
+    (MixSKD's auxiliary branches).
+
+    Args:
+        build (callable): ``build()`` -> backbone with a ``featmap`` output.
+        x (torch.Tensor): Images.
+    """
+    full = randomize(build()).eval()
+    last = full.num_stages - 1
+    h, context = full.embed(x)
+    states = []
+    for i in range(last + 1):
+        states.append((h, context))
+        h, context = full.forward_stage(i, h, context)
+    ref = full.format_as(h, last, context, 'featmap')
+    total = sum(p.numel() for p in full.parameters())
+    stem = sum(p.numel() for part in full._parts(full.parts.stem)
+               for p in ([part] if isinstance(part, nn.Parameter) else
+                         part.parameters()))
+    for k in sorted({1, (last + 1) // 2, last}):
+        part = build()
+        part.load_state_dict(full.state_dict())
+        part.drop_front(k)
+        part.eval()
+        h, context = states[k]
+        for j in range(k, last + 1):
+            h, context = part.forward_stage(j, h, context)
+        torch.testing.assert_close(
+            part.format_as(h, last, context, 'featmap'), ref, msg=f'k={k}')
+        removed = stem + sum(p.numel() for stage in full.layers[:k]
+                             for layer in stage for p in layer.parameters())
+        assert sum(p.numel() for p in part.parameters()) <= total - removed
+        assert not any(
+            isinstance(p, nn.Parameter) or list(p.parameters())
+            for p in part._parts(part.parts.stem))
+
+
 # ------------------------------------------------ a toy staged pyramid
 class Downsample(nn.Module):
     """2x2 patch merging of NCHW maps."""

@@ -12,6 +12,13 @@ from typing import List, Optional, Sequence
 
 from mmvitplug.utils.logs import logged_records
 
+#: cfg-options for one process: no loader workers, none kept alive
+SERIAL_LOADERS = [
+    f'{loader}.{key}'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    for key in ('num_workers=0', 'persistent_workers=False')
+]
+
 
 def run_tool(args: Sequence[str], cwd: str, env: dict,
              timeout: Optional[float] = None) -> str:

@@ -24,6 +24,7 @@ from .dcnv3 import DCNv3, dcnv3_sample
 from .deform_conv import DeformableTokenMerging, DeformConv2dPack
 from .drop import DropPath, drop_path
 from .format import tokens_to_featmap
+from .grad_reverse import grad_reverse
 from .hilo import HiLoAttention
 from .layer_scale import LayerScale
 from .mlp import Mlp
@@ -40,6 +41,7 @@ __all__ = [
     'DeformableTokenMerging', 'DropPath', 'HiLoAttention', 'LayerNorm2d',
     'LayerScale', 'Mlp', 'PatchEmbed', 'Sobel', 'SqueezeExcite',
     'TalkingHeadsAttention', 'attend', 'check_mask', 'dcnv3_sample',
-    'drop_path', 'masked_softmax', 'record_attention', 'record_weights',
-    'recording_attention', 'resize_pos_embed', 'tokens_to_featmap'
+    'drop_path', 'grad_reverse', 'masked_softmax', 'record_attention',
+    'record_weights', 'recording_attention', 'resize_pos_embed',
+    'tokens_to_featmap'
 ]

@@ -257,6 +257,9 @@ ALGOS = {
     'transkd-base': 'mmvitplug.DistillationSegmentor',
     'transkd-gl': 'mmvitplug.DistillationSegmentor',
     'transkd-ea': 'mmvitplug.DistillationSegmentor',
+    # MixSKD: a classifier with auxiliary branches and a self-teacher head,
+    # trained on each batch and its Mixup
+    'mixskd': 'mmvitplug.MixSKDClassifier',
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
 #: one, it must be the data's)
@@ -306,6 +309,7 @@ FAMILIES = {
     'mmvitplug.GhostNet': ('ghostnet', 'ghostnetv2'),
     'mmvitplug.GGhostRegNet': ('g-ghost-regnetx', ),
     'ResNet': ('resnet', ),
+    'ResNet_CIFAR': ('resnet', ),  # mmpretrain's 3x3-stem CIFAR ResNet
     'MAEViT': ('vit', ),  # mmpretrain's (MAE)
     'MixVisionTransformer': ('mit', ),  # mmseg's (SegFormer)
     # a timm model by its name, '_' written '-' (resnetv2-50x1-bit)
@@ -546,9 +550,10 @@ def check_name_claims(path, cfg):
             f'mit-{sum(layers)}l{dims}d-p{backbone.get("strides", [4])[0]}')
         if arch != expected:
             problems.append(f'arch {arch}, builds {expected}')
-    elif backbone.type == 'ResNet':
+    elif backbone.type in ('ResNet', 'ResNet_CIFAR'):
         width = backbone.get('base_channels', 64)  # ResNet's default
-        expected = f'resnet{backbone.depth}-w{width}'
+        cifar = '-cifar' if backbone.type == 'ResNet_CIFAR' else ''
+        expected = f'resnet{backbone.depth}{cifar}-w{width}'
         if arch != expected:
             problems.append(f'arch {arch}, builds {expected}')
     elif isinstance(backbone.arch, str):

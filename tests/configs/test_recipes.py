@@ -34,7 +34,7 @@ FAMILY_CONFIGS = [
     if osp.relpath(p, CONFIG_ROOT).split(osp.sep)[0] != BUNDLED
 ]
 
-CLS_KINDS = ('pretrain', 'distill', 'finetune', 'kd')
+CLS_KINDS = ('pretrain', 'distill', 'finetune', 'kd', 'selfkd')
 #: facts every entry of a kind must declare (any entry may declare more)
 REQUIRED = {
     'pretrain': ('optimizer', 'lr', 'lr_batch', 'weight_decay', 'epochs',
@@ -53,6 +53,10 @@ REQUIRED = {
     'linear': ('optimizer', 'lr', 'lr_batch', 'weight_decay', 'epochs',
                'warmup_epochs', 'eval_resize', 'n_last_blocks'),
 }
+# self-distillation whose algorithm mixes the batch itself and holds its
+# loss (MixSKD): the Mixup alpha and the KL temperature
+REQUIRED['selfkd'] = ('optimizer', 'lr', 'lr_batch', 'weight_decay', 'epochs',
+                      'warmup_epochs', 'selfkd_alpha', 'selfkd_tau')
 REQUIRED['distill'] = REQUIRED['pretrain'] + ('distill_type',
                                               'distill_alpha')
 # a distillation method's student: the distiller holds every loss term;
@@ -354,6 +358,22 @@ def _check_n_last_blocks(cfg, facts):
                                   num_inputs=n)
 
 
+def _check_selfkd_alpha(cfg, facts):
+    assert cfg.model.alpha == pytest.approx(facts['selfkd_alpha'])
+
+
+def _check_selfkd_tau(cfg, facts):
+    assert cfg.model.loss.tau == pytest.approx(facts['selfkd_tau'])
+
+
+def _check_milestones(cfg, facts):
+    """Epochs at which a MultiStepLR multiplies the lr by its gamma."""
+    (step, ) = [s for s in cfg.param_scheduler if s['type'] == 'MultiStepLR']
+    assert [step.get('begin', 0) + m for m in step['milestones']] == \
+        facts['milestones']['epochs']
+    assert step['gamma'] == pytest.approx(facts['milestones']['gamma'])
+
+
 def _nothing(cfg, facts):
     """Facts read by another check ('lr_batch') or not checkable."""
 
@@ -389,6 +409,9 @@ CHECKS = {
     'step_decay': _check_step_decay,
     'decay_1d': _check_decay_1d,
     'n_last_blocks': _check_n_last_blocks,
+    'selfkd_alpha': _check_selfkd_alpha,
+    'selfkd_tau': _check_selfkd_tau,
+    'milestones': _check_milestones,
 }
 
 

@@ -10,16 +10,11 @@ official code). The measured claim is in the README
 (tools/analysis/distill_claims.py)."""
 import pytest
 
-from _e2e import smoke_train
+from _e2e import SERIAL_LOADERS, smoke_train
 
 pytestmark = pytest.mark.e2e
 
 CFG = 'configs/bundled/transkd/'
-SMALL = [
-    f'{loader}.{key}'
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    for key in ('num_workers=0', 'persistent_workers=False')
-]
 
 
 @pytest.fixture(scope='module')
@@ -55,7 +50,7 @@ def test_transkd_trains(config, random_seg_teacher, tmp_path, repo_root,
         f'model.teacher_ckpt={random_seg_teacher}',
         'train_dataloader.batch_size=4', 'train_cfg.max_iters=20',
         'train_cfg.val_interval=20', 'default_hooks.checkpoint.interval=20',
-        *SMALL, env=subprocess_env, timeout=300)
+        *SERIAL_LOADERS, env=subprocess_env, timeout=300)
     assert 'mIoU' in log
     for term in ('loss_hcl', 'loss_pea1', 'loss_pea4', 'decode.loss_ce'):
         assert term in log, term

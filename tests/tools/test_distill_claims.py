@@ -1,12 +1,14 @@
 # Copyright (c) mmvitplug contributors.
 """tools/analysis/distill_claims.py reads a segmentation run's result: the
 last validation logged (mIoU, aAcc, mAcc at its iteration), across the
-run's timestamped folders, and says so when none was logged."""
+run's timestamped folders, and says so when none was logged; it evaluates
+a classifier's checkpoint with each of its ``predict_with`` settings."""
 import json
+import os.path as osp
 
 import pytest
 
-from _builders import load_tool
+from _builders import REPO_ROOT, load_tool
 
 claims = load_tool('analysis/distill_claims.py')
 
@@ -37,3 +39,36 @@ def test_segmentation_result_without_validation(tmp_path):
          [dict(loss=1.0, lr=1e-3, step=10)])
     with pytest.raises(RuntimeError, match=r'no validation \(mIoU\)'):
         claims.segmentation_result(str(tmp_path))
+
+
+def test_evaluate_each_predict_with(tmp_path, bundled_digits, monkeypatch):
+    """``--predict-with ensemble``: MixSKD's self-teacher head is evaluated
+    on the same checkpoint as with ``model.predict_with='ensemble'``; a
+    model without ``predict_with`` gets no such column."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    monkeypatch.chdir(REPO_ROOT)  # the data paths are the repository's
+    folder = 'configs/bundled/mixskd/'
+    config = folder + 'mixskd-resnet18-w32_1xb64-6e_digits.py'
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(config).model)
+    ckpt = str(tmp_path / 'mixskd.pth')
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    ensemble = tmp_path / 'ensemble.py'
+    ensemble.write_text(
+        f"_base_ = ['{osp.join(REPO_ROOT, config)}']\n"
+        "model = dict(predict_with='ensemble')\n")
+    both = claims.evaluate(config, ckpt, None, ['ensemble'])
+    alone = claims.evaluate(str(ensemble), ckpt, None)
+    assert set(both) == {'top1', 'top1_ensemble'}
+    assert both['top1_ensemble'] == alone['top1']
+    assert both['top1'] != both['top1_ensemble']  # random heads disagree
+    baseline = folder + 'sup-resnet18-w32_1xb64-6e_digits.py'
+    model = MODELS.build(Config.fromfile(baseline).model)
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    assert set(claims.evaluate(baseline, ckpt, None, ['ensemble'])) == {
+        'top1'
+    }

@@ -17,8 +17,10 @@ Usage::
         --work-dir work_dirs/claims/function_matching
 
 ``--teacher`` is a file with ``teacher`` and ``teacher_ckpt`` (the
-``configs/_teachers/`` layout). Prints one row per config, seed and epoch
-and the mean over seeds at the last epoch.
+``configs/_teachers/`` layout). ``--predict-with ensemble`` also evaluates
+every checkpoint of a model with ``predict_with`` (MixSKD's self-teacher
+head) in that setting (column ``top1_ensemble``). Prints one row per
+config, seed and epoch and the mean over seeds at the last epoch.
 
 Segmentation configs (``default_scope = 'mmseg'``, e.g. TransKD's) are
 iteration-based and validate at their end: their row is the mIoU / aAcc /
@@ -33,7 +35,7 @@ import os.path as osp
 import re
 import subprocess
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -48,6 +50,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--interval', type=int, default=10,
                         help='epochs between evaluated checkpoints')
     parser.add_argument('--work-dir', default='work_dirs/distill_claims')
+    parser.add_argument('--predict-with', nargs='+', default=[],
+                        help='also evaluate each checkpoint with these '
+                        'settings of the model\'s `predict_with` (e.g. '
+                        'MixSKD\'s `ensemble`): columns top1_<setting> '
+                        '(nan for a model without predict_with)')
     parser.add_argument('--retrain', action='store_true',
                         help='train again even if a run finished')
     return parser.parse_args(argv)
@@ -116,9 +123,11 @@ def build_teacher(teacher_file: Optional[str]):
     return teacher.eval()
 
 
-def evaluate(config: str, checkpoint: str, teacher) -> Dict[str, float]:
+def evaluate(config: str, checkpoint: str, teacher,
+             predict_with: Sequence[str] = ()) -> Dict[str, float]:
     """Top-1 of the student of ``checkpoint`` on the config's validation
-    set, and its agreement with ``teacher`` (if any), in %."""
+    set, its agreement with ``teacher`` (if any), and its top-1 with each
+    of the model's ``predict_with`` settings (``top1_<setting>``), in %."""
     import torch
     from mmengine.config import Config
     from mmengine.runner import Runner
@@ -149,23 +158,34 @@ def evaluate(config: str, checkpoint: str, teacher) -> Dict[str, float]:
     student.eval()
     loader = Runner.build_dataloader(
         dict(cfg.val_dataloader, num_workers=0, persistent_workers=False))
+    # a baseline without predict_with gets no such column (nan in the table)
+    own = getattr(student, 'predict_with', None)
     correct = agree = total = 0
+    others = dict.fromkeys(predict_with if own is not None else (), 0)
     with torch.no_grad():
         for batch in loader:
             data = student.data_preprocessor(batch, False)
             # a MutualClassifier predicts with its ensemble (or the
-            # student it names), a classifier with its logits
+            # student it names), a MixSKDClassifier with its predict_with,
+            # a classifier with its logits
             logits = (student.predict_logits(data['inputs']) if hasattr(
                 student, 'predict_logits') else student(
                     data['inputs'], mode='tensor'))
             pred = logits.argmax(1)
             labels = torch.cat([s.gt_label for s in data['data_samples']])
             correct += (pred == labels).sum().item()
+            for setting in others:
+                student.predict_with = setting
+                other = student.predict_logits(data['inputs']).argmax(1)
+                student.predict_with = own
+                others[setting] += (other == labels).sum().item()
             if teacher is not None:
                 t_pred = teacher(data['inputs'], mode='tensor').argmax(1)
                 agree += (pred == t_pred).sum().item()
             total += labels.numel()
     result = {'top1': 100. * correct / total}
+    for setting, n in others.items():
+        result[f'top1_{setting}'] = 100. * n / total
     if teacher is not None:
         result['agreement'] = 100. * agree / total
     return result
@@ -196,7 +216,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[tuple, dict]:
                 results[(name, seed, step)] = metrics
                 continue
             for epoch, path in checkpoints(work_dir):
-                results[(name, seed, epoch)] = evaluate(config, path, teacher)
+                results[(name, seed, epoch)] = evaluate(
+                    config, path, teacher, args.predict_with)
 
     keys = list(dict.fromkeys(k for r in results.values() for k in r))
     print('\n' + f'{"config":<52} {"seed":>4} {"epoch":>5} ' +

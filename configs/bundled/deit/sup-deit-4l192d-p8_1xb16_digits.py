@@ -13,26 +13,8 @@
 _base_ = [
     '../../_base_/datasets/digits.py',
     '../../_base_/schedules/digits_adamw_15e.py',
+    '../../_base_/models/deit-4l192d-p8_digits.py',
 ]
-
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='mmvitplug.DeiT',
-        arch=dict(
-            embed_dims=192, num_layers=4, num_heads=3,
-            feedforward_channels=768),
-        img_size=32,
-        patch_size=8),
-    neck=None,
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=192,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
-    ),
-)
 
 train_dataloader = dict(
     batch_size=16,

@@ -1,7 +1,7 @@
 # The baseline of drloc-deit-4l192d-p8_1xb16_digits.py: the same DeiT, data
 # and schedule WITHOUT the DRLoc loss (identical to
-# bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py, repeated here because a
-# config inherits only from its own folder).
+# bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py: both take the network
+# from _base_/models/deit-4l192d-p8_digits.py).
 # Source: bundled-data smoke config, not a paper recipe.
 #
 # A 4-block DeiT with deit-tiny's widths (192 dims, 3 heads, MLP 768) on
@@ -10,26 +10,8 @@
 _base_ = [
     '../../_base_/datasets/digits.py',
     '../../_base_/schedules/digits_adamw_15e.py',
+    '../../_base_/models/deit-4l192d-p8_digits.py',
 ]
-
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='mmvitplug.DeiT',
-        arch=dict(
-            embed_dims=192, num_layers=4, num_heads=3,
-            feedforward_channels=768),
-        img_size=32,
-        patch_size=8),
-    neck=None,
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=192,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
-    ),
-)
 
 train_dataloader = dict(
     batch_size=16,

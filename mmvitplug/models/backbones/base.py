@@ -556,6 +556,40 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         """The layers of each stage."""
         return self._stage_layers
 
+    def drop_front(self, num_stages: int) -> None:
+        """Remove the stem (its parameters), the first ``num_stages``
+        stages and what joins them, so that this copy only continues a
+        computation from the input of stage ``num_stages`` with
+        :meth:`forward_stage` (e.g. an auxiliary branch of `MixSKD
+        <https://arxiv.org/abs/2208.05768>`_ that re-runs the later stages
+        with its own weights). The removed
+        parameters leave the module (its state dict, optimizer and DDP);
+        :meth:`forward` can no longer run.
+
+        Args:
+            num_stages (int): How many stages to remove, in
+                ``[1, num_stages - 1]``.
+        """
+        if isinstance(num_stages, bool) or not isinstance(
+                num_stages, int) or not 0 < num_stages < self.num_stages:
+            raise ValueError(
+                f'drop_front: num_stages must be an int in [1, '
+                f'{self.num_stages - 1}] ({type(self).__name__} has '
+                f'{self.num_stages} stages), got {num_stages!r}')
+        first_kept = sum(len(s) for s in self._stage_layers[:num_stages])
+        for name, layer in self._joins().items():
+            if layer < first_kept:
+                setattr(self, name, None)
+        for name in self.parts.stem:
+            part = self._part(name)
+            # parameter-free parts (a dropout) may serve later stages too
+            if part is not None and _params(part):
+                setattr(self, name, None)
+        container = self._part(self.parts.stages)
+        for i in range(num_stages):
+            container[i] = nn.Identity()
+            self._stage_layers[i] = []
+
     # ------------------------------------------------------------ freezing
     def _frozen(self) -> List[Part]:
         """The parts ``frozen_stages`` freezes."""

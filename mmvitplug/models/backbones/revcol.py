@@ -382,6 +382,18 @@ class RevCol(VisionBackbone):
                                  self.format_as(maps[i], i, size, out_type))
         return tuple(outs)
 
+    def forward_stage(self, index: int, x, context):
+        """Not defined: a level runs in every column, not once in a
+        sequence of stages (see :meth:`forward_columns`)."""
+        raise NotImplementedError(
+            'RevCol runs its levels column by column (forward_columns), '
+            'not stage after stage: it cannot be run, nor continued, one '
+            'stage at a time (e.g. by MixSKD\'s auxiliary branches)')
+
+    def drop_front(self, num_stages: int) -> None:
+        """Not defined for RevCol (see :meth:`forward_stage`)."""
+        self.forward_stage(num_stages, None, None)
+
     def format_output(self, x: torch.Tensor, index: int,
                       size: Tuple[int, int]):
         stride = 4 * 2**index

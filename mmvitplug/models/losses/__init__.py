@@ -6,6 +6,7 @@ from .drloc import DRLocLoss
 from .kd import (ChannelWiseDivergenceLoss, HCLLoss, HintLoss,
                  JSDivergenceLoss, KLDivergenceLoss, RelationKLLoss)
 from .macl import MACLLoss
+from .mixskd import MixSKDLoss, mix_pairs
 from .paws import PAWSLoss
 from .seer import SEERLoss
 from .splitmask import SplitMaskLoss
@@ -14,7 +15,8 @@ from .utils import call_loss, get_targets
 
 __all__ = [
     'CoSubLoss', 'DINOLoss', 'DeiTDistillLoss', 'DRLocLoss', 'MACLLoss',
-    'PAWSLoss', 'SEERLoss', 'SplitMaskLoss', 'UPReIDLoss', 'call_loss',
-    'get_targets', 'ChannelWiseDivergenceLoss', 'HCLLoss', 'HintLoss',
-    'JSDivergenceLoss', 'KLDivergenceLoss', 'RelationKLLoss'
+    'MixSKDLoss', 'PAWSLoss', 'SEERLoss', 'SplitMaskLoss', 'UPReIDLoss',
+    'call_loss', 'get_targets', 'mix_pairs', 'ChannelWiseDivergenceLoss',
+    'HCLLoss', 'HintLoss', 'JSDivergenceLoss', 'KLDivergenceLoss',
+    'RelationKLLoss'
 ]

@@ -27,8 +27,9 @@ from mmvitplug.layers import DropPath, resize_pos_embed
 from mmvitplug.models.backbones import (CCT, DHVT, CaiT, ConViT, DeiT,
                                         PatchConvNet, ResMLP, XCiT)
 from _builders import TINY_ARCHS, TINY_KWARGS
-from _contract import (check_pretrained_loads_once, check_with_cp_identical,
-                       entry_depths, perturb, randomize, square_loss, tensors)
+from _contract import (check_drop_front_continues, check_pretrained_loads_once,
+                       check_with_cp_identical, entry_depths, perturb,
+                       randomize, square_loss, tensors)
 
 NUM_LAYERS = 3  # of every tiny arch
 
@@ -696,3 +697,9 @@ def test_in_channels(fam):
     assert out.shape == (1, fam.embed_dims)
     with pytest.raises(RuntimeError):
         model(images(fam, 1))
+
+
+@for_families(lambda f: 'featmap' in f.out_types)
+def test_drop_front_continues_the_forward(fam):
+    check_drop_front_continues(
+        lambda: build(fam, out_type='featmap'), images(fam, 2))

@@ -36,9 +36,9 @@ from mmvitplug.models.backbones.pit import PiT
 from mmvitplug.models.backbones.revcol import RevCol
 from mmvitplug.models.backbones.sret import SReT
 from _builders import TINY_ARCHS, TINY_KWARGS
-from _contract import (ToyPyramid, check_pretrained_loads_once,
-                       check_with_cp_identical, entry_depths, perturb,
-                       randomize, square_loss, tensors)
+from _contract import (ToyPyramid, check_drop_front_continues,
+                       check_pretrained_loads_once, check_with_cp_identical,
+                       entry_depths, perturb, randomize, square_loss, tensors)
 
 Size = Tuple[int, int]
 
@@ -715,3 +715,9 @@ def test_every_staged_family_has_a_tiny_arch():
         # a family's second spec (a label) has an entry of its own
         assert TINY_ARCHS[fam.id] == fam.arch, fam.id
         assert TINY_KWARGS[fam.id] == fam.kwargs, fam.id
+
+
+@for_families(lambda f: 'featmap' in f.out_types and not f.columns)
+def test_drop_front_continues_the_forward(fam):
+    check_drop_front_continues(
+        lambda: build(fam, out_type='featmap'), images(fam, 2))
