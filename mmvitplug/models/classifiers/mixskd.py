@@ -100,9 +100,10 @@ def _stages(backbone: nn.Module):
         f'{type(backbone).__name__}')
 
 
-def _without_pretrained(init_cfg) -> bool:
+def _has_pretrained(init_cfg) -> bool:
+    """Whether an init_cfg (a dict or a list of them) loads a checkpoint."""
     cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
-    return not any(
+    return any(
         isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs)
 
 
@@ -247,7 +248,7 @@ class MixSKDClassifier(ImageClassifier):
 
         branch_cfg = copy.deepcopy(backbone)
         branch_cfg['frozen_stages'] = -1
-        if not _without_pretrained(branch_cfg.get('init_cfg')):
+        if _has_pretrained(branch_cfg.get('init_cfg')):
             branch_cfg.pop('init_cfg')  # new branches: the default init
         channels, num_classes = head['in_channels'], self.head.num_classes
         branches = []
