@@ -21,7 +21,10 @@
 #   normalised with the CIFAR-100 statistics.
 # Source: winycg/Self-KD-Lib main_mixskd_cifar.py, models/resnet_mixskd.py
 # (commit ede3062), README.md.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = [
+    'mmpretrain::_base_/datasets/cifar100_bs16.py',
+    '../_base_/default_runtime.py',
+]
 
 model = dict(
     type='mmvitplug.MixSKDClassifier',
@@ -31,40 +34,19 @@ model = dict(
     alpha=0.4,
     loss=dict(type='mmvitplug.MixSKDLoss', tau=3.0))
 
+# mmpretrain's CIFAR-100 data (random 32x32 crops with 4-pixel padding,
+# flips) normalised with the official statistics
+# Normalize((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))
 data_preprocessor = dict(
-    num_classes=100,
-    # official Normalize((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))
-    mean=[129.304, 124.1085, 112.404],
-    std=[68.2125, 65.4075, 70.4055],
-    # mmpretrain's CIFAR100 gives RGB arrays
-    to_rgb=False)
-dataset_type = 'CIFAR100'
-data_root = 'data/cifar100'
+    mean=[129.304, 124.1085, 112.404], std=[68.2125, 65.4075, 70.4055])
 train_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=[
-            dict(type='RandomCrop', crop_size=32, padding=4),
-            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-            dict(type='PackInputs'),
-        ]))
+    batch_size=64, num_workers=4, persistent_workers=True)
 val_dataloader = dict(
     batch_size=64,
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        pipeline=[dict(type='PackInputs')]))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+    dataset=dict(data_root='data/cifar100'))
+val_evaluator = dict(topk=(1, 5))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
