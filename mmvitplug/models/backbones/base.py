@@ -562,9 +562,8 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         computation from the input of stage ``num_stages`` with
         :meth:`forward_stage` (e.g. an auxiliary branch of `MixSKD
         <https://arxiv.org/abs/2208.05768>`_ that re-runs the later stages
-        with its own weights). The removed
-        parameters leave the module (its state dict, optimizer and DDP);
-        :meth:`forward` can no longer run.
+        with its own weights). The removed parameters leave the module (its
+        state dict, optimizer and DDP); :meth:`forward` can no longer run.
 
         Args:
             num_stages (int): How many stages to remove, in
