@@ -64,6 +64,9 @@ TINY_ARCHS = {
     dict(depths=(2, 3, 4, 3), widths=(16, 32, 48, 64), group_width=8),
     'GhostNet':  # 10 stages: 16 Ghost bottlenecks and a 1x1 convolution
     dict(width=0.25),
+    'ArchNetResNet':  # 4 stages of 1 / 1 / 2 / 1 concatenating blocks; the
+    # last two stages merge in 2 groups (max_conv_in=32)
+    dict(depths=(1, 1, 2, 1), widths=(8, 16, 24, 32)),
     'InternImage':  # 4 levels of 1 / 1 / 2 / 1 DCNv3 blocks, 8 channels a
     # group; pre-norm (InternImage-T style)
     dict(channels=8, depths=(1, 1, 2, 1), groups=(1, 2, 4, 8)),
@@ -109,6 +112,7 @@ TINY_KWARGS = {
     'InternImage': dict(),
     'GhostNet': dict(),
     'GGhostRegNet': dict(),
+    'ArchNetResNet': dict(max_conv_in=32),
     'LIT': dict(img_size=64),  # relative-position tables of 64 x 64
     'LIT-Ti': dict(img_size=64),  # position embeddings of 64 x 64
     'LITv2': dict(),

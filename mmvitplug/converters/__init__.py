@@ -6,6 +6,7 @@ serves, with a recogniser of its official layout (see
 :mod:`mmvitplug.converters.registry`); importing this package registers
 them all.
 """
+from .archnet_resnet import archnet_init_from_resnet, convert_archnet_resnet
 from .cait import convert_cait
 from .cct import convert_cct
 from .cmt import convert_cmt
@@ -35,7 +36,8 @@ from .sret import convert_sret
 from .xcit import convert_xcit
 
 __all__ = [
-    'DROP', 'AnyLayout', 'Converter', 'KeyLayout', 'convert_cait',
+    'DROP', 'AnyLayout', 'Converter', 'KeyLayout', 'archnet_init_from_resnet',
+    'convert_archnet_resnet', 'convert_cait',
     'convert_cct', 'convert_cmt', 'convert_convit', 'convert_cvt',
     'convert_deit', 'convert_dhvt', 'convert_g_ghost_regnet',
     'convert_ghostnet', 'convert_hatnet',

@@ -31,17 +31,20 @@ from .mlp import Mlp
 from .norm import LayerNorm2d
 from .patch_embed import PatchEmbed
 from .pos_embed import resize_pos_embed
+from .quant import (ActQuant, QuantConv2d, QuantLinear, quantize_activation,
+                    quantize_weight, quantize_weight_rowwise, round_ste)
 from .sobel import Sobel
 from .squeeze_excite import SqueezeExcite
 from .talking_heads import TalkingHeadsAttention
 
 __all__ = [
-    'Affine', 'Attention', 'Block', 'ClassAttention', 'ClassAttentionBlock',
-    'ConvNeXtBlock', 'ConvStem', 'DCNv3', 'DeformConv2dPack',
-    'DeformableTokenMerging', 'DropPath', 'HiLoAttention', 'LayerNorm2d',
-    'LayerScale', 'Mlp', 'PatchEmbed', 'Sobel', 'SqueezeExcite',
-    'TalkingHeadsAttention', 'attend', 'check_mask', 'dcnv3_sample',
-    'drop_path', 'grad_reverse', 'masked_softmax', 'record_attention',
-    'record_weights', 'recording_attention', 'resize_pos_embed',
-    'tokens_to_featmap'
+    'ActQuant', 'Affine', 'Attention', 'Block', 'ClassAttention',
+    'ClassAttentionBlock', 'ConvNeXtBlock', 'ConvStem', 'DCNv3',
+    'DeformConv2dPack', 'DeformableTokenMerging', 'DropPath', 'HiLoAttention',
+    'LayerNorm2d', 'LayerScale', 'Mlp', 'PatchEmbed', 'QuantConv2d',
+    'QuantLinear', 'Sobel', 'SqueezeExcite', 'TalkingHeadsAttention', 'attend',
+    'check_mask', 'dcnv3_sample', 'drop_path', 'grad_reverse',
+    'masked_softmax', 'quantize_activation', 'quantize_weight',
+    'quantize_weight_rowwise', 'record_attention', 'record_weights',
+    'recording_attention', 'resize_pos_embed', 'round_ste', 'tokens_to_featmap'
 ]

@@ -260,6 +260,14 @@ ALGOS = {
     # MixSKD: a classifier with auxiliary branches and a self-teacher head,
     # trained on each batch and its Mixup
     'mixskd': 'mmvitplug.MixSKDClassifier',
+    # Arch-Net: a quantised student distilled output by output from a
+    # full-precision teacher, without labels (-fp: every quantiser off;
+    # -logits: the ablation distilling the logits only); qat: a quantised
+    # student trained with labels (its reference)
+    'archnet': 'mmvitplug.ArchNetClassifier',
+    'archnet-fp': 'mmvitplug.ArchNetClassifier',
+    'archnet-logits': 'mmvitplug.ArchNetClassifier',
+    'qat': 'ImageClassifier',
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
 #: one, it must be the data's)
@@ -309,6 +317,7 @@ FAMILIES = {
     'mmvitplug.GhostNet': ('ghostnet', 'ghostnetv2'),
     'mmvitplug.GGhostRegNet': ('g-ghost-regnetx', ),
     'ResNet': ('resnet', ),
+    'mmvitplug.ArchNetResNet': ('resnet', ),  # Arch-Net's student
     'ResNet_CIFAR': ('resnet', ),  # mmpretrain's 3x3-stem CIFAR ResNet
     'MAEViT': ('vit', ),  # mmpretrain's (MAE)
     'MixVisionTransformer': ('mit', ),  # mmseg's (SegFormer)
@@ -485,6 +494,38 @@ def _transkd_problems(distiller, algo):
     return problems
 
 
+def _archnet_problems(cfg, algo):
+    """Arch-Net: quantised exactly unless -fp; one ArchNetLoss over every
+    output, stepped by an ArchNetPeriodHook with a period per output, or
+    over the logits only (-logits); qat: a quantised student, no
+    teacher."""
+    problems = []
+    model = cfg.model
+    backbone, head = model.backbone, model.head
+    bits = (backbone.get('w_bits', 2), backbone.get('a_bits', 4),
+            head.get('w_bits', 8))
+    quantised = all(b is not None for b in bits)
+    if quantised == (algo == 'archnet-fp') or (
+            algo == 'archnet-fp' and any(b is not None for b in bits)):
+        problems.append(f'{algo}: (w_bits, a_bits, head w_bits) {bits}')
+    if algo == 'qat':
+        return problems
+    losses = [(loss.type, loss.num_outputs)
+              for loss in model.distiller.losses.values()]
+    hooks = [h for h in cfg.get('custom_hooks', [])
+             if h['type'] == 'mmvitplug.ArchNetPeriodHook']
+    if algo == 'archnet-logits':
+        if losses != [('mmvitplug.ArchNetLoss', 1)] or hooks:
+            problems.append(f'{algo}: losses {losses}, period hooks {hooks}')
+        return problems
+    student = model.distiller.loss_inputs.loss_archnet.student
+    if losses != [('mmvitplug.ArchNetLoss', len(student))] or \
+            len(hooks) != 1 or len(hooks[0]['periods']) != len(student):
+        problems.append(f'{algo}: losses {losses}, period hooks {hooks} '
+                        f'for {len(student)} outputs')
+    return problems
+
+
 def check_name_claims(path, cfg):
     """Problems between what the file name claims and what ``cfg`` builds."""
     name = osp.basename(path)[:-3]
@@ -531,6 +572,8 @@ def check_name_claims(path, cfg):
         problems.append(f'{algo}: decode head {model.decode_head.type}')
     if algo.startswith('transkd-'):
         problems += _transkd_problems(model.distiller, algo)
+    if algo.startswith('archnet') or algo == 'qat':
+        problems += _archnet_problems(cfg, algo)
     # arch: the backbone's, or the first student's (MutualClassifier)
     backbone = next(iter(model.students.values())).backbone \
         if 'students' in model else model.backbone
@@ -548,6 +591,12 @@ def check_name_claims(path, cfg):
             (name for name, size in MIT_ZOO.items()
              if size == (dims, layers)),
             f'mit-{sum(layers)}l{dims}d-p{backbone.get("strides", [4])[0]}')
+        if arch != expected:
+            problems.append(f'arch {arch}, builds {expected}')
+    elif backbone.type == 'mmvitplug.ArchNetResNet' and isinstance(
+            backbone.arch, dict):
+        depth = 2 * sum(backbone.arch['depths']) + 2
+        expected = f'resnet{depth}-w{backbone.arch["widths"][0]}'
         if arch != expected:
             problems.append(f'arch {arch}, builds {expected}')
     elif backbone.type in ('ResNet', 'ResNet_CIFAR'):
@@ -650,6 +699,17 @@ def test_config_is_what_its_name_claims(path):
      'sup-deit-4l192d-p8_1xb16_in1k.py', 'in1k has 1000 classes'),
     ('bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py',
      'cosub-deit-4l192d-p8_1xb16_digits.py', 'CoSubClassifier'),
+    # Arch-Net: quantised unless -fp, progressive unless -logits
+    ('bundled/archnet/archnet-resnet18-w32_1xb64_digits.py',
+     'archnet-fp-resnet18-w32_1xb64_digits.py', 'head w_bits) (2, 4, 8)'),
+    ('bundled/archnet/archnet-fp-resnet18-w32_1xb64_digits.py',
+     'archnet-resnet18-w32_1xb64_digits.py', '(None, None, None)'),
+    ('bundled/archnet/archnet-resnet18-w32_1xb64_digits.py',
+     'archnet-logits-resnet18-w32_1xb64_digits.py', "26)], period hooks"),
+    ('bundled/archnet/archnet-logits-resnet18-w32_1xb64_digits.py',
+     'archnet-resnet18-w32_1xb64_digits.py', 'for 1 outputs'),
+    ('bundled/archnet/archnet-resnet18-w32_1xb64_digits.py',
+     'archnet-resnet18-w64_1xb64_digits.py', 'builds resnet18-w32'),
     ('bundled/resnet/sup-resnet18-w32_1xb64_digits.py',
      'sup-resnet18_1xb64_digits.py', 'builds resnet18-w32'),
     ('deit/sup-deit-tiny_8xb128_in1k.py', 'sup-deit-small_8xb128_in1k.py',

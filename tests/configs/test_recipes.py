@@ -61,8 +61,9 @@ REQUIRED['distill'] = REQUIRED['pretrain'] + ('distill_type',
                                               'distill_alpha')
 # a distillation method's student: the distiller holds every loss term;
 # and one of KD_LOSS_FACTS
-REQUIRED['kd'] = tuple(
-    f for f in REQUIRED['pretrain'] if f != 'label_smoothing')
+# (and 'epochs' or 'iters': Arch-Net counts iterations)
+REQUIRED['kd'] = tuple(f for f in REQUIRED['pretrain']
+                       if f not in ('label_smoothing', 'epochs'))
 #: the losses of a 'kd' entry: the distiller's one loss and temperature
 #: (function matching: no label loss), or every loss of the distiller by
 #: name (locality guidance: its CE on the labels and the guidance terms)
@@ -250,6 +251,43 @@ def _check_mixup(cfg, facts):
     assert _batch_augments(cfg).get('Mixup') == facts['mixup']
 
 
+def _check_mixup_prob(cfg, facts):
+    """The probability of a batch being mixed (``RandomBatchAugment``'s
+    ``probs``; the rest of the batches are not mixed)."""
+    preprocessor = cfg.model.get('data_preprocessor', cfg.data_preprocessor)
+    probs = preprocessor.batch_augments.get('probs')
+    assert probs == pytest.approx(facts['mixup_prob']), probs
+
+
+def _check_archnet_periods(cfg, facts):
+    """Arch-Net's periods, in official "epochs" of ``unit`` iterations
+    (``{epochs: count}``, in order): the ArchNetPeriodHook's, as many as
+    the ArchNetLoss has outputs, adding up to the iterations; each period
+    restarts the official CosineAnnealingWarmRestarts(T_0=10 epochs,
+    T_mult=2) from the base lr (one CosineRestartLR from its first to its
+    last iteration)."""
+    unit = facts['archnet_periods']['unit']
+    periods = [
+        unit * epochs
+        for epochs, count in facts['archnet_periods']['periods'].items()
+        for _ in range(count)
+    ]
+    hooks = [h for h in cfg.custom_hooks
+             if h['type'] == 'mmvitplug.ArchNetPeriodHook']
+    assert len(hooks) == 1 and hooks[0]['periods'] == periods, hooks
+    assert _distill_loss(cfg.model).num_outputs == len(periods)
+    assert sum(periods) == cfg.train_cfg.max_iters
+    starts = [sum(periods[:i]) for i in range(len(periods) + 1)]
+    schedulers = cfg.param_scheduler
+    assert [(s.begin, s.end) for s in schedulers] == list(
+        zip(starts[:-1], starts[1:]))
+    for s in schedulers:
+        assert s.type == 'CosineRestartLR' and not s.by_epoch, s
+        assert s.eta_min == 0 and set(s.restart_weights) == {1.}, s
+        cycles = [10 * unit * 2**c for c in range(len(s.periods))]
+        assert s.periods == cycles and sum(cycles) >= s.end - s.begin, s
+
+
 def _check_cutmix(cfg, facts):
     assert _batch_augments(cfg).get('CutMix') == facts['cutmix']
 
@@ -412,6 +450,8 @@ CHECKS = {
     'selfkd_alpha': _check_selfkd_alpha,
     'selfkd_tau': _check_selfkd_tau,
     'milestones': _check_milestones,
+    'mixup_prob': _check_mixup_prob,
+    'archnet_periods': _check_archnet_periods,
 }
 
 
@@ -435,7 +475,7 @@ def test_family_config_declares_its_recipe(path):
     missing = [k for k in REQUIRED[facts['kind']] + ('source', )
                if k not in facts]
     assert not missing, f'{rel}: recipes.yml misses {missing}'
-    if facts['kind'] == 'selfsup':
+    if facts['kind'] in ('selfsup', 'kd'):
         assert 'epochs' in facts or 'iters' in facts, \
             f'{rel}: recipes.yml gives neither epochs nor iters'
     if facts['kind'] == 'kd':

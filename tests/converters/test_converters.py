@@ -75,7 +75,16 @@ def golden(name):
 
 
 #: Official (and timm) state dicts per registered converter.
+def archnet_golden_student():
+    """The official Arch-Net ResNet-18 student's keys (tests/methods/
+    test_archnet.py: its golden outputs), zero tensors."""
+    keys = torch.load(Path(TEST_DATA) / 'archnet_golden.pt',
+                      weights_only=True)['student_keys']
+    return {k: torch.zeros(shape) for k, shape in keys}
+
+
 OFFICIAL_SAMPLES = {
+    'ArchNetResNet': {'golden': archnet_golden_student},
     'LeViT': {  # the official code's state dict (test_levit.py) and timm's
         'golden': lambda: torch.load(
             Path(TEST_DATA) / 'levit_golden.pt',

@@ -15,6 +15,7 @@ from mmvitplug.converters import (KeyLayout, convert_deit, get_converter,
                                   unregister_converter)
 from mmvitplug.layers import resize_pos_embed
 from mmvitplug.models.backbones import CaiT, DeiT, PatchConvNet, ResMLP
+from mmvitplug.models.backbones.archnet_resnet import ArchNetResNet
 from mmvitplug.models.backbones.cct import CCT
 from mmvitplug.models.backbones.cmt import CMT
 from mmvitplug.models.backbones.convit import ConViT
@@ -275,6 +276,47 @@ RESMLP_ARCH = dict(embed_dims=32, num_layers=3, feedforward_channels=64,
                    init_values=0.1)
 
 
+def archnet_official(state):
+    """An mmvitplug ArchNetResNet state dict in the official Arch-Net student
+    layout (megvii-research/Arch-Net models/students/resnet18.py), with its
+    8-bit classifier ``fc.linear_Q`` and a block's training-only adapter
+    heads (the converter drops them)."""
+
+    def rename(key):
+        m = re.fullmatch(r'stem\.(\d)\.(conv|bn)\.(.+)', key)
+        if m:
+            k = int(m[1]) + 1
+            return (f'conv{k}.conv_Q.{m[3]}' if m[2] == 'conv' else
+                    f'bn{k}.{m[3]}')
+        m = re.fullmatch(r'stages\.(\d)\.(\d+)\.(.+)', key)
+        prefix, rest = f'layer{int(m[1]) + 1}.{m[2]}.', m[3]
+        groups = len({k for k in state if re.match(
+            rf'stages\.{m[1]}\.{m[2]}\.merge\.(\d)\.conv', k)})
+        for ours, theirs in (
+                (r'conv([12])\.conv\.(.+)', r'conv\1.conv_Q.\2'),
+                (r'conv([12])\.bn\.(.+)', r'bn\1.\2'),
+                (r'downsample\.conv\.(.+)', r'downsample.0.conv_Q.\1'),
+                (r'downsample\.bn\.(.+)', r'downsample.1.\1')):
+            if re.fullmatch(ours, rest):
+                return prefix + re.sub(ours, theirs, rest)
+        g, kind, leaf = re.fullmatch(r'merge\.(\d)\.(conv|bn)\.(.+)',
+                                     rest).groups()
+        if groups == 1:
+            return prefix + ('concat_conv.conv_Q.' if kind == 'conv' else
+                             'bn3.') + leaf
+        return prefix + (f'concat_conv{int(g) + 1}.conv_Q.' if kind ==
+                         'conv' else f'concat_bn{int(g) + 1}.') + leaf
+
+    generator = torch.Generator().manual_seed(3)
+    out = {rename(k): v for k, v in state.items()}
+    out['fc.linear_Q.weight'] = torch.randn(10, 32, generator=generator)
+    out['fc.linear_Q.bias'] = torch.randn(10, generator=generator)
+    out['layer1.0.fc1_1.weight'] = torch.randn(1, 8, generator=generator)
+    out['layer1.0.feature_adaptation_1_2.weight'] = torch.randn(
+        8, 8, 3, 3, generator=generator)
+    return out
+
+
 def with_head(state, dims=32, num_classes=10):
     """An official classifier checkpoint: backbone keys + ``head.*``."""
     generator = torch.Generator().manual_seed(3)
@@ -476,6 +518,11 @@ LOAD_SAMPLES = {
             lambda m: with_head(cvt_official(m.state_dict()))),
     'DeiT': (DeiT, dict(arch=ARCH, img_size=32, patch_size=8),
              lambda m: with_head(m.state_dict())),
+    # the official student's names (conv_Q / linear_Q wrappers, concat
+    # convolutions, a split last stage)
+    'ArchNetResNet': (ArchNetResNet, dict(
+        arch=dict(depths=(1, 1, 1, 1), widths=(8, 16, 24, 32)),
+        max_conv_in=32), lambda m: archnet_official(m.state_dict())),
     # mmvitplug levels.{l}.{i} -> official subnet{i}.level{l}
     'RevCol': (RevCol, dict(arch=dict(channels=(8, 16, 24, 32),
                                       depths=(1, 1, 1, 1), num_columns=2)),
@@ -571,6 +618,8 @@ CLASSIFIER_HEADS = {
                      in_channels=240),
     'GGhostRegNet': dict(type='LinearClsHead', num_classes=10,
                          in_channels=64),
+    'ArchNetResNet': dict(type='mmvitplug.QuantLinearClsHead',
+                          num_classes=10, in_channels=32),
 }
 
 

@@ -170,3 +170,60 @@ def test_mixskd_trains_and_tests_both_heads(tmp_path, repo_root,
         k: v for k, v in state.items()
         if k.split('.')[0] in ('backbone', 'neck', 'head')
     })
+
+
+def test_archnet_periods_train_and_deploy(random_teacher, tmp_path,
+                                          repo_root, bundled_digits,
+                                          subprocess_env):
+    """Arch-Net's bundled config through tools/train.py with 26 periods of
+    one iteration (the last of seven): the period of every iteration and
+    its learning-rate restart are logged, the student initialised from the
+    teacher; it is evaluated at the end, and the student of the checkpoint
+    loads alone into a plain ImageClassifier (the adapters are the
+    distiller's)."""
+    import torch
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+
+    from _e2e import logged, train
+    path = CFG + 'archnet/archnet-resnet18-w32_1xb64_digits.py'
+    config = tmp_path / 'archnet.py'
+    config.write_text(f"""_base_ = ['{repo_root}/{path}']
+archnet_periods = [1] * 25 + [7]
+param_scheduler = [
+    dict(type='CosineRestartLR', by_epoch=False,
+         begin=sum(archnet_periods[:i]), end=sum(archnet_periods[:i + 1]),
+         periods=[4, 8], restart_weights=[1., 1.], eta_min=0.)
+    for i in range(26)]
+custom_hooks = [
+    dict(type='mmvitplug.ArchNetPeriodHook', periods=archnet_periods)]
+train_cfg = dict(max_iters=32, val_interval=32)
+default_hooks = dict(checkpoint=dict(interval=32))
+train_dataloader = dict(batch_size=8)
+val_dataloader = dict(dataset=dict(indices=64))
+""")
+    log = train(
+        repo_root, str(config), tmp_path / 'run', '--cfg-options',
+        f'model.teacher_ckpt={random_teacher}',
+        'default_hooks.logger.interval=1', *SERIAL_LOADERS,
+        env=subprocess_env, timeout=300)
+    assert 'student initialised from the teacher' in log
+    assert 'accuracy/top1' in log
+    assert logged(tmp_path / 'run', 'archnet_period') == \
+        list(range(25)) + [25] * 7
+    # each period restarts at lr 1e-3; the last one anneals (period 4)
+    lrs = logged(tmp_path / 'run', 'lr')
+    assert lrs[:25] == [1e-3] * 25
+    assert lrs[25] == 1e-3 and lrs[26] < lrs[25] and lrs[29] == 1e-3
+    ckpt = str(tmp_path / 'run' / 'iter_32.pth')
+    cfg = Config.fromfile(path).model
+    plain = MODELS.build(
+        dict(type='ImageClassifier', backbone=cfg.backbone, neck=cfg.neck,
+             head=dict(cfg.head, loss=dict(type='CrossEntropyLoss'))))
+    state = torch.load(ckpt, map_location='cpu',
+                       weights_only=False)['state_dict']
+    plain.load_state_dict({
+        k: v for k, v in state.items()
+        if k.split('.')[0] in ('backbone', 'neck', 'head')
+    })
+    assert any(k.startswith('distiller.connectors.a24.') for k in state)

@@ -72,3 +72,42 @@ def test_evaluate_each_predict_with(tmp_path, bundled_digits, monkeypatch):
     assert set(claims.evaluate(baseline, ckpt, None, ['ensemble'])) == {
         'top1'
     }
+
+
+def test_checkpoints_by_epoch_or_iteration(tmp_path):
+    for name in ('epoch_2.pth', 'epoch_10.pth', 'best.pth'):
+        (tmp_path / 'e' / name).parent.mkdir(exist_ok=True)
+        (tmp_path / 'e' / name).write_text('')
+    for name in ('iter_575.pth', 'iter_100.pth'):
+        (tmp_path / 'i' / name).parent.mkdir(exist_ok=True)
+        (tmp_path / 'i' / name).write_text('')
+    assert [s for s, _ in claims.checkpoints(str(tmp_path / 'e'))] == [2, 10]
+    assert [s for s, _ in claims.checkpoints(str(tmp_path / 'i'))] == \
+        [100, 575]
+
+
+def test_initialised_model_is_the_config_init(tmp_path, monkeypatch):
+    """``--init``: the model as its ``init_weights`` leaves it (seeded),
+    saved once and reused."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import set_random_seed
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    config = osp.join(REPO_ROOT, 'configs/bundled/archnet/'
+                      'qat-resnet18-w32_1xb64_digits.py')
+    monkeypatch.chdir(tmp_path)  # the tool works from the repository root
+    path = claims.initialised(config, 1, str(tmp_path / 'run'))
+    state = torch.load(path, weights_only=False)['state_dict']
+    set_random_seed(1)
+    model = MODELS.build(Config.fromfile(config).model)
+    model.init_weights()
+    for key, value in model.state_dict().items():
+        assert torch.equal(state[key], value), key
+    set_random_seed(2)
+    other = MODELS.build(Config.fromfile(config).model)
+    other.init_weights()
+    assert not torch.equal(other.backbone.stem[0].conv.weight,
+                           state['backbone.stem.0.conv.weight'])
+    assert claims.initialised(config, 2, str(tmp_path / 'run')) == path

@@ -4,8 +4,11 @@ the student's agreement with a teacher (or the mIoU of a segmentor).
 
 Each config (a distilled student and its baselines on the same schedule) is
 trained with ``tools/train.py`` for every seed (``randomness.seed``), a
-checkpoint kept every ``--interval`` epochs; a run already finished in the
-work directory is reused. Every kept checkpoint is then evaluated on the
+checkpoint kept every ``--interval`` epochs (iterations for an
+iteration-based config); a run already finished in the work directory is
+reused. With ``--init`` the model as initialised is evaluated too (step 0),
+e.g. Arch-Net's student initialised from its teacher and not trained (its
+"naive conversion"). Every kept checkpoint is then evaluated on the
 config's validation set: top-1, and with ``--teacher`` the top-1 agreement
 of the student's and the teacher's predictions (the fraction of images on
 which their arg-max classes match, function matching's "agreement").
@@ -20,7 +23,8 @@ Usage::
 ``configs/_teachers/`` layout). ``--predict-with ensemble`` also evaluates
 every checkpoint of a model with ``predict_with`` (MixSKD's self-teacher
 head) in that setting (column ``top1_ensemble``). Prints one row per
-config, seed and epoch and the mean over seeds at the last epoch.
+config, seed and step (epoch or iteration) and the mean over seeds at the
+last step.
 
 Segmentation configs (``default_scope = 'mmseg'``, e.g. TransKD's) are
 iteration-based and validate at their end: their row is the mIoU / aAcc /
@@ -48,7 +52,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='file with `teacher` and `teacher_ckpt` to '
                         'measure agreement with')
     parser.add_argument('--interval', type=int, default=10,
-                        help='epochs between evaluated checkpoints')
+                        help='epochs (iterations for an iteration-based '
+                        'config) between evaluated checkpoints')
+    parser.add_argument('--init', action='store_true',
+                        help='also evaluate each model as initialised, '
+                        'before training (step 0)')
     parser.add_argument('--work-dir', default='work_dirs/distill_claims')
     parser.add_argument('--predict-with', nargs='+', default=[],
                         help='also evaluate each checkpoint with these '
@@ -63,7 +71,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def train(config: str, seed: int, work_dir: str, interval: Optional[int],
           retrain: bool) -> None:
     """Train ``config`` with ``seed`` into ``work_dir`` (once), keeping a
-    checkpoint every ``interval`` epochs (None: the config's)."""
+    checkpoint every ``interval`` epochs or iterations (None: the
+    config's)."""
     if not retrain and osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         return
     env = dict(os.environ)
@@ -83,10 +92,15 @@ def train(config: str, seed: int, work_dir: str, interval: Optional[int],
 
 
 def checkpoints(work_dir: str) -> List[Tuple[int, str]]:
-    """``(epoch, path)`` of every epoch checkpoint in ``work_dir``."""
+    """``(step, path)`` of every epoch checkpoint in ``work_dir`` (of every
+    iteration checkpoint, for an iteration-based run)."""
     found = []
-    for path in glob.glob(osp.join(work_dir, 'epoch_*.pth')):
-        found.append((int(re.findall(r'epoch_(\d+)', path)[-1]), path))
+    for kind in ('epoch', 'iter'):
+        for path in glob.glob(osp.join(work_dir, f'{kind}_*.pth')):
+            found.append((int(re.findall(rf'{kind}_(\d+)', path)[-1]),
+                          path))
+        if found:
+            break
     return sorted(found)
 
 
@@ -191,6 +205,30 @@ def evaluate(config: str, checkpoint: str, teacher,
     return result
 
 
+def initialised(config: str, seed: int, work_dir: str) -> str:
+    """The checkpoint of the model of ``config`` as initialised with
+    ``seed`` (its ``init_weights``, e.g. from a teacher), not trained."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.runner import set_random_seed
+    from mmpretrain.registry import MODELS
+    path = osp.join(work_dir, 'init.pth')
+    if osp.isfile(path):
+        return path
+    cfg = Config.fromfile(config)
+    set_random_seed(seed)
+    here = os.getcwd()
+    os.chdir(ROOT)  # the config's relative checkpoint paths
+    try:
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+    finally:
+        os.chdir(here)
+    os.makedirs(work_dir, exist_ok=True)
+    torch.save({'state_dict': model.state_dict()}, path)
+    return path
+
+
 def _mean(rows: List[Dict[str, float]], key: str) -> float:
     return sum(r.get(key, float('nan')) for r in rows) / len(rows)
 
@@ -215,17 +253,20 @@ def main(argv: Optional[List[str]] = None) -> Dict[tuple, dict]:
                 step, metrics = segmentation_result(work_dir)
                 results[(name, seed, step)] = metrics
                 continue
-            for epoch, path in checkpoints(work_dir):
-                results[(name, seed, epoch)] = evaluate(
+            found = checkpoints(work_dir)
+            if args.init:
+                found.insert(0, (0, initialised(config, seed, work_dir)))
+            for step, path in found:
+                results[(name, seed, step)] = evaluate(
                     config, path, teacher, args.predict_with)
 
     keys = list(dict.fromkeys(k for r in results.values() for k in r))
-    print('\n' + f'{"config":<52} {"seed":>4} {"epoch":>5} ' +
+    print('\n' + f'{"config":<52} {"seed":>4} {"step":>5} ' +
           ' '.join(f'{k:>9}' for k in keys))
     for (name, seed, epoch), res in results.items():
         print(f'{name:<52} {seed:>4} {epoch:>5} ' +
               ' '.join(f'{res.get(k, float("nan")):>9.2f}' for k in keys))
-    print('\nmean over seeds at the last epoch')
+    print('\nmean over seeds at the last step')
     for name in dict.fromkeys(n for n, _, _ in results):
         last = max(e for n, _, e in results if n == name)
         rows = [r for (n, _, e), r in results.items()

@@ -1,10 +1,12 @@
 # Copyright (c) mmvitplug contributors.
+from .archnet import ArchNetPeriodHook, period_of
 from .deepcluster import DeepClusterHook
 from .dino import DINOFreezeLastLayerHook, DINOTeacherTempWarmupHook
 from .drloc import DRLocWeightHook, drloc_weight_factor
 from .loss_weight import LossWeightScheduleHook
 
 __all__ = [
-    'DeepClusterHook', 'DINOFreezeLastLayerHook', 'DINOTeacherTempWarmupHook',
-    'DRLocWeightHook', 'LossWeightScheduleHook', 'drloc_weight_factor'
+    'ArchNetPeriodHook', 'DeepClusterHook', 'DINOFreezeLastLayerHook',
+    'DINOTeacherTempWarmupHook', 'DRLocWeightHook', 'LossWeightScheduleHook',
+    'drloc_weight_factor', 'period_of'
 ]

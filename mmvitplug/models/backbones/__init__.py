@@ -1,5 +1,6 @@
 # Copyright (c) mmvitplug contributors.
 from .agent_cnn import AgentCNN
+from .archnet_resnet import ArchNetResNet
 from .base import Parts, VisionBackbone
 from .cait import CaiT
 from .cct import CCT
@@ -24,8 +25,8 @@ from .sret import SReT
 from .xcit import XCiT
 
 __all__ = [
-    'AgentCNN', 'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DHVT', 'DeiT',
-    'GGhostRegNet', 'GhostNet', 'HATNet', 'InternImage', 'LIT', 'LITv2',
-    'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP', 'RevCol',
-    'SReT', 'VisionBackbone', 'XCiT'
+    'AgentCNN', 'ArchNetResNet', 'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DHVT',
+    'DeiT', 'GGhostRegNet', 'GhostNet', 'HATNet', 'InternImage', 'LIT',
+    'LITv2', 'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP',
+    'RevCol', 'SReT', 'VisionBackbone', 'XCiT'
 ]

@@ -267,6 +267,21 @@ def init_conv_linear(m: nn.Module):
             nn.init.zeros_(m.bias)
 
 
+def init_conv_bn(m: nn.Module):
+    """The torchvision ResNet initialisation of one module, for
+    ``module.apply``: 2-D convolutions Kaiming-normal (fan out, ReLU gain),
+    BN-style norms one / zero; other modules are left alone.
+
+    Args:
+        m (nn.Module): The module.
+    """
+    if isinstance(m, nn.Conv2d):
+        nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+    elif isinstance(m, nn.modules.batchnorm._NormBase):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
 def pretrained_init_cfg(init_cfg, family: str) -> Optional[dict]:
     """The ``Pretrained`` init_cfg, or None if there is none.
 

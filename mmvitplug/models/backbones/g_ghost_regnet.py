@@ -14,7 +14,7 @@ import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 
 from mmvitplug.registry import MODELS
-from .base import Parts, VisionBackbone, format_featmap
+from .base import Parts, VisionBackbone, format_featmap, init_conv_bn
 
 
 def _conv_bn(norm_cfg: dict, in_channels: int, out_channels: int,
@@ -241,15 +241,9 @@ class GGhostRegNet(VisionBackbone):
             prev = width
 
     def init_default_weights(self):
-        """The official initialisation: convolutions Kaiming-normal (fan
-        out, ReLU), norms one / zero."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(
-                    m.weight, mode='fan_out', nonlinearity='relu')
-            elif isinstance(m, nn.modules.batchnorm._NormBase):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        """The official initialisation (:func:`init_conv_bn`):
+        convolutions Kaiming-normal (fan out, ReLU), norms one / zero."""
+        self.apply(init_conv_bn)
 
     def embed(self, x: torch.Tensor):
         """The stem: (B, 32, H / 2, W / 2) maps."""

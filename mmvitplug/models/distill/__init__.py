@@ -4,6 +4,7 @@ teacher (:class:`DistillMixin`, in :class:`DistillationClassifier` and
 :class:`DistillationSegmentor`), recorders address student and teacher
 modules by path, connectors adapt shapes and losses hold the maths
 (:class:`ConfigurableDistiller`)."""
+from .archnet import ArchNetAdapterConnector, ArchNetClassifier
 from .classifier import DistillationClassifier
 from .connectors import (ConvConnector, LinearConnector, MapToTokensConnector,
                          ResizeConnector, TokensToMapConnector)
@@ -17,11 +18,12 @@ from .transkd import (CSFConnector, EmbeddingAssistantConnector,
                       GLMixerConnector, SelectiveFusion)
 
 __all__ = [
+    'ArchNetAdapterConnector', 'ArchNetClassifier',
     'AttentionRelationsRecorder', 'CSFConnector', 'ConfigurableDistiller',
     'ConvConnector', 'DistillMixin', 'DistillationClassifier',
-    'DistillationSegmentor', 'EmbeddingAssistantConnector',
-    'GLMixerConnector', 'LinearConnector', 'MapToTokensConnector',
-    'ModuleInputsRecorder', 'ModuleOutputsRecorder', 'MutualClassifier',
-    'ResizeConnector', 'SelectiveFusion', 'TokensToMapConnector',
-    'build_distiller', 'build_recorder', 'find_module', 'load_teacher'
+    'DistillationSegmentor', 'EmbeddingAssistantConnector', 'GLMixerConnector',
+    'LinearConnector', 'MapToTokensConnector', 'ModuleInputsRecorder',
+    'ModuleOutputsRecorder', 'MutualClassifier', 'ResizeConnector',
+    'SelectiveFusion', 'TokensToMapConnector', 'build_distiller',
+    'build_recorder', 'find_module', 'load_teacher'
 ]

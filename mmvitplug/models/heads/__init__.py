@@ -10,6 +10,7 @@ from .levit_head import LeViTClsHead
 from .macl_head import MACLHead, MACLMoCoV3Head
 from .multi_token_head import MultiTokenClsHead
 from .paws_head import PAWSHead
+from .quant_linear_head import QuantLinearClsHead
 from .revcol_head import RevColClsHead, RevColDecoder
 from .seer_head import SEERNeck
 from .splitmask_head import (SplitMaskHead, SplitMaskHOGTarget,
@@ -19,6 +20,6 @@ __all__ = [
     'DINOHead', 'DRLocHead', 'DeeperClusterHead', 'DeiTDistillHead',
     'DropoutLinearClsHead', 'GhostNetClsHead', 'InternImageClsHead',
     'LeViTClsHead', 'MACLHead', 'MACLMoCoV3Head', 'MultiTokenClsHead',
-    'PAWSHead', 'RevColClsHead', 'RevColDecoder', 'SEERNeck',
-    'SplitMaskHOGTarget', 'SplitMaskHead', 'SplitMaskPixelTarget'
+    'PAWSHead', 'QuantLinearClsHead', 'RevColClsHead', 'RevColDecoder',
+    'SEERNeck', 'SplitMaskHOGTarget', 'SplitMaskHead', 'SplitMaskPixelTarget'
 ]

@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.utils.checkpoint
 
 from mmvitplug.layers import DropPath
+from mmvitplug.models.backbones.archnet_resnet import ArchNetResNet
 from mmvitplug.models.backbones.cmt import CMT
 from mmvitplug.models.backbones.cvt import CvT
 from mmvitplug.models.backbones.g_ghost_regnet import GGhostRegNet
@@ -196,6 +197,21 @@ FAMILIES = [
         variants={'ghost': {}, 'mid': dict(arch=dict(
             depths=(2, 2, 4, 1), widths=(16, 32, 48, 64), group_width=8))},
         full='ghost'),
+    StagedFamily(
+        cls=ArchNetResNet,
+        arch=TINY_ARCHS['ArchNetResNet'],
+        kwargs=TINY_KWARGS['ArchNetResNet'],
+        out_types=('featmap', 'avg_featmap'),
+        shapes={  # 100 wide: stride-2 convolutions round odd sides up
+            (64, 64): ((8, 16, 16), (16, 8, 8), (24, 4, 4), (32, 2, 2)),
+            (64, 100): ((8, 16, 25), (16, 8, 13), (24, 4, 7), (32, 2, 4)),
+        },
+        # 2w4a (the default), and every quantiser off: the full-precision
+        # one is checked for frozen parts (a frozen, eval-mode BN with its
+        # initial statistics feeds 4-bit quantisers of fixed scale 0.1
+        # values that round to 0: no gradient reaches the later stages)
+        variants={'2w4a': {}, 'fp': dict(w_bits=None, a_bits=None)},
+        full='fp'),
     StagedFamily(
         cls=GhostNet,
         arch=TINY_ARCHS['GhostNet'],
@@ -675,7 +691,9 @@ def test_layer_depth_is_where_parameters_enter(fam, variant):
 def test_other_init_cfg_applies_on_top(fam):
     model = build(fam, variant=fam.full,
                   init_cfg=dict(type='Constant', layer='Conv2d', val=0.5))
-    convs = [m for m in model.modules() if type(m) is nn.Conv2d]
+    # subclasses too (ArchNetResNet's QuantConv2d): mmengine matches the
+    # layer names of the base classes
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert convs
     assert all(torch.all(m.weight == 0.5) for m in convs)
 

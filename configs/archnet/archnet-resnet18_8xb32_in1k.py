@@ -1,0 +1,134 @@
+# Arch-Net (Xu et al. 2021, "Arch-Net: Model Distillation for Architecture
+# Agnostic Model Deployment", https://arxiv.org/abs/2111.01135): a
+# ResNet-18 of 2-bit 3x3 convolutions, 4-bit activations and an 8-bit
+# classifier (mmvitplug.ArchNetResNet + QuantLinearClsHead: no addition,
+# 2x2 max pooling, concatenations) distilled without labels from the
+# full-precision torchvision ResNet-18 (_teachers/resnet18_in1k.py, 69.76%
+# top-1), one output more per period. Official: 68.77% top-1 (2w4a).
+# Source: megvii-research/Arch-Net (f43bab2) train_imagenet/
+# train_archnet_resnet18.py and README:
+# - 26 periods (one per output: stem, 3 per block, logits) of 60, 10 (x24)
+#   and 5110 "epochs" of 8192 images = 32 iterations of 8 x 32 images:
+#   5410 x 32 = 173120 iterations; period p trains outputs 0..p with
+#   weights 0.8 ** (p - i) (mmvitplug.ArchNetLoss, ArchNetPeriodHook);
+# - Adam lr 1e-3, weight decay 1e-7, a new optimizer each period (the hook
+#   clears its state) and a new CosineAnnealingWarmRestarts(T_0=10 epochs,
+#   T_mult=2) each period: one CosineRestartLR per period below (stepped
+#   per iteration; officially per 32-iteration epoch);
+# - data: a random 30000-image subset of the training set (here 30 per
+#   class, drawn once with a fixed seed: every process sees the same
+#   subset, unlike the official per-rank shuffle), Resize 256, CenterCrop
+#   224, horizontal flip, and Mixup within the batch (lambda ~ U(0, 1)) on
+#   10% of the batches, seen by teacher and student alike; labels unused;
+# - the student initialised from the teacher (block convolutions and BNs;
+#   1x1 downsampling at the centre of the 3x3): ArchNetClassifier.
+# The official code evaluates 19 last-period checkpoints on the val set;
+# here the last one is the result.
+_base_ = [
+    '../_base_/distillers/archnet_resnet18.py',
+    '../_base_/default_runtime.py',
+    '../_teachers/resnet18_in1k.py',
+]
+
+model = dict(
+    type='mmvitplug.ArchNetClassifier',
+    backbone=dict(
+        type='mmvitplug.ArchNetResNet', arch='resnet18', w_bits=2,
+        a_bits=4),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='mmvitplug.QuantLinearClsHead', num_classes=1000,
+        in_channels=512, w_bits=8, logit_clip=16.),
+    teacher=_base_.teacher,
+    teacher_ckpt=_base_.teacher_ckpt,
+    distiller=_base_.archnet_distiller)
+
+data_preprocessor = dict(
+    num_classes=1000,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True,
+    # Mixup within the batch (lambda ~ Beta(1, 1) = U(0, 1)) on 10% of the
+    # batches, before teacher and student
+    batch_augments=dict(augments=[dict(type='Mixup', alpha=1.0)], probs=0.1))
+
+# an official "epoch": 8192 images = 32 iterations of 8 x 32
+epoch_iters = 32
+archnet_periods = [epoch_iters * e for e in [60] + [10] * 24 + [5110]]
+
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='ResizeEdge',
+        scale=256,
+        edge='short',
+        backend='pillow',
+        interpolation='bilinear'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+# officially the evaluation transform plus a horizontal flip
+train_pipeline = test_pipeline[:-1] + [
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type='mmvitplug.LabeledSubset',
+        num_per_class=30,
+        seed=0,
+        dataset=dict(
+            type='ImageNet',
+            data_root='data/imagenet',
+            split='train',
+            pipeline=train_pipeline)))
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='ImageNet',
+        data_root='data/imagenet',
+        split='val',
+        pipeline=test_pipeline))
+val_evaluator = dict(type='Accuracy', topk=(1, 5))
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(
+    optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-7))
+# a cosine with warm restarts (10, 20, 40, ... epochs) from lr 1e-3 in every
+# period, cut at the period's end
+param_scheduler = [
+    dict(
+        type='CosineRestartLR',
+        by_epoch=False,
+        begin=sum(archnet_periods[:i]),
+        end=sum(archnet_periods[:i + 1]),
+        periods=[10 * 2**c * epoch_iters for c in range(10)],
+        restart_weights=[1.] * 10,
+        eta_min=0.) for i in range(len(archnet_periods))
+]
+custom_hooks = [
+    dict(type='mmvitplug.ArchNetPeriodHook', periods=archnet_periods)
+]
+train_cfg = dict(
+    type='IterBasedTrainLoop',
+    max_iters=sum(archnet_periods),
+    val_interval=5000 * epoch_iters)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(
+    logger=dict(interval=100),
+    checkpoint=dict(
+        by_epoch=False, interval=1000 * epoch_iters, max_keep_ckpts=2))
+log_processor = dict(by_epoch=False)
+# the official command: 8 GPUs x 32 = 256 images per step
+auto_scale_lr = dict(base_batch_size=256, enable=True)
+# every period leaves the later outputs' adapters unused
+find_unused_parameters = True
