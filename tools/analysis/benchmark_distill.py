@@ -2,8 +2,10 @@
 """What the distillation machinery costs: a distillation training step
 against its floor, a student training step plus a teacher forward.
 
-For a ``DistillationClassifier`` config, two steps on the same weights and
-the same (already normalised) batch, measured interleaved in one process:
+For a ``DistillationClassifier`` config (or a subclass's, e.g.
+``ArchNetClassifier``: its loss in the last period, the longest, where
+every output is trained), two steps on the same weights and the same
+(already normalised) batch, measured interleaved in one process:
 
 - ``distill``: ``model.loss`` (recorders hooked while the student and the
   teacher run, connectors, the distiller's losses), backward, SGD step;
@@ -56,10 +58,14 @@ def build(config, teacher_ckpt):
 
     import mmvitplug  # noqa: F401
     init_default_scope('mmpretrain')
+    from mmvitplug.models.distill import DistillationClassifier
+    from mmvitplug.models.losses import ArchNetLoss
     cfg = Config.fromfile(config).model
-    if cfg.type != 'mmvitplug.DistillationClassifier':
+    cls = MODELS.get(cfg.type)
+    if not (isinstance(cls, type)
+            and issubclass(cls, DistillationClassifier)):
         raise ValueError(f'{config} builds a {cfg.type}, not a '
-                         'mmvitplug.DistillationClassifier')
+                         'mmvitplug.DistillationClassifier (or a subclass)')
     with tempfile.TemporaryDirectory() as tmp:
         if teacher_ckpt is None:
             teacher_ckpt = osp.join(tmp, 'teacher.pth')
@@ -68,6 +74,9 @@ def build(config, teacher_ckpt):
         cfg.teacher_ckpt = teacher_ckpt
         model = MODELS.build(cfg)
     model.init_weights()
+    for loss in model.modules():
+        if isinstance(loss, ArchNetLoss):  # the last period: every output
+            loss.set_period(loss.num_outputs - 1)
     return model
 
 

@@ -114,10 +114,12 @@ class ArchNetResNet(VisionBackbone):
 
     The classifier is mmpretrain's ``GlobalAveragePooling`` and
     :class:`mmvitplug.QuantLinearClsHead` (8-bit weights, logits clipped to
-    ±16). Trained by :class:`mmvitplug.ArchNetClassifier`; the converter
-    :func:`mmvitplug.converters.convert_archnet_resnet` initialises it from
-    a teacher ResNet (torchvision or mmpretrain) and loads official
-    Arch-Net student checkpoints.
+    ±16). Trained by :class:`mmvitplug.ArchNetClassifier`, which
+    initialises it from its teacher ResNet
+    (:func:`mmvitplug.converters.archnet_init_from_resnet`); official
+    Arch-Net student checkpoints load through the registered converter
+    :func:`mmvitplug.converters.convert_archnet_resnet`. The images
+    themselves are not quantised, only every weight and activation.
 
     Args:
         arch (str | dict): 'resnet18', 'resnet34' or a dict with ``depths``
@@ -145,8 +147,8 @@ class ArchNetResNet(VisionBackbone):
         with_cp (bool): Gradient checkpointing of every block in training.
             Defaults to False.
         init_cfg (dict, optional): Initialisation config; ``Pretrained``
-            loads mmvitplug, official Arch-Net or (as an initialisation)
-            teacher ResNet checkpoints. Defaults to None.
+            loads mmvitplug or official Arch-Net checkpoints. Defaults to
+            None.
     """
     arch_zoo: Dict[str, dict] = {
         'resnet18': dict(depths=[2, 2, 2, 2], widths=[64, 128, 256, 512]),
