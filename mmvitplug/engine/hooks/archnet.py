@@ -61,6 +61,7 @@ class ArchNetPeriodHook(Hook):
         self.reset_optimizer = bool(reset_optimizer)
         #: First iteration of each period.
         self.starts = [sum(self.periods[:i]) for i in range(len(periods))]
+        self._target = None  # the model's ArchNetLoss, found before training
 
     def _loss(self, runner):
         from mmvitplug.models.losses import ArchNetLoss
@@ -74,7 +75,7 @@ class ArchNetPeriodHook(Hook):
         return found[0]
 
     def before_train(self, runner) -> None:
-        loss = self._loss(runner)
+        loss = self._target = self._loss(runner)
         if len(self.periods) != loss.num_outputs:
             raise ValueError(
                 f'ArchNetPeriodHook has {len(self.periods)} periods but the '
@@ -89,7 +90,9 @@ class ArchNetPeriodHook(Hook):
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
         period = period_of(runner.iter, self.periods)
-        self._loss(runner).set_period(period)
+        if self._target is None:
+            self._target = self._loss(runner)
+        self._target.set_period(period)
         runner.message_hub.update_scalar('train/archnet_period', period)
         if self.reset_optimizer and period > 0 and \
                 runner.iter == self.starts[period]:
