@@ -84,21 +84,14 @@ def archnet_init_from_resnet(
             'ResNet in the torchvision or mmpretrain layout (keys like '
             "'layer1.0.conv1.weight' / 'layer1.0.bn1.weight', optionally "
             "under 'backbone.')")
-    converted, unknown = {}, []
-    for key, value in state_dict.items():
-        new = _convert_key(key)
-        if new is None:
-            unknown.append(key)
-        elif new is not DROP:
-            if new.endswith('downsample.conv.weight'):
-                value = _centre_3x3(key, value)
-            converted[new] = value
-    if unknown:
-        raise KeyError(
-            f'archnet_init_from_resnet: {len(unknown)} key(s) are not in a '
-            f'basic-block ResNet (torchvision or mmpretrain): {unknown[:10]};'
-            ' expected conv1.*, bn1.*, layer{i}.{j}.{conv1,conv2,bn1,bn2,'
-            'downsample}.*, fc.* (or backbone.* and head.fc.*)')
+    converted = map_keys(
+        state_dict, _convert_key, 'archnet_init_from_resnet',
+        'conv1.*, bn1.*, layer{i}.{j}.{conv1,conv2,bn1,bn2,downsample}.*, '
+        'fc.* (or backbone.* and head.fc.*)',
+        layout='a basic-block ResNet (torchvision or mmpretrain)')
+    for key, value in converted.items():
+        if key.endswith('downsample.conv.weight'):
+            converted[key] = _centre_3x3(key, value)
     return converted
 
 
