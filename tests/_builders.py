@@ -29,6 +29,8 @@ def load_tool(path: str):
 TINY_ARCHS = {
     'DeiT':
     dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64),
+    'ArchNetViT':  # DeiT's, quantised
+    dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64),
     'CaiT':
     dict(embed_dims=32, num_layers=3, num_heads=4, feedforward_channels=64,
          init_values=0.5),
@@ -95,6 +97,7 @@ TINY_ARCHS = {
 #: 4 x 4 patch grid (PatchConvNet: 16 x 16 images).
 TINY_KWARGS = {
     'DeiT': dict(img_size=32, patch_size=8),
+    'ArchNetViT': dict(img_size=32, patch_size=8),
     'CaiT': dict(img_size=32, patch_size=8),
     'ResMLP': dict(img_size=32, patch_size=8),
     'PatchConvNet': dict(patch_size=4),

@@ -15,16 +15,16 @@
 #   clears its state) and a new CosineAnnealingWarmRestarts(T_0=10 epochs,
 #   T_mult=2) each period: one CosineRestartLR per period below (stepped
 #   per iteration; officially per 32-iteration epoch);
-# - data: a random 30000-image subset of the training set (here 30 per
-#   class, drawn once with a fixed seed: every process sees the same
-#   subset, unlike the official per-rank shuffle), Resize 256, CenterCrop
-#   224, horizontal flip, and Mixup within the batch (lambda ~ U(0, 1)) on
-#   10% of the batches, seen by teacher and student alike; labels unused;
+# - data: _base_/datasets/imagenet_archnet.py (a 30000-image subset,
+#   Resize 256, CenterCrop 224, horizontal flip) and Mixup within the batch
+#   (lambda ~ U(0, 1)) on 10% of the batches, seen by teacher and student
+#   alike; labels unused;
 # - the student initialised from the teacher (block convolutions and BNs;
 #   1x1 downsampling at the centre of the 3x3): ArchNetClassifier.
 # The official code evaluates 19 last-period checkpoints on the val set;
 # here the last one is the result.
 _base_ = [
+    '../_base_/datasets/imagenet_archnet.py',
     '../_base_/distillers/archnet_resnet18.py',
     '../_base_/default_runtime.py',
     '../_teachers/resnet18_in1k.py',
@@ -44,10 +44,6 @@ model = dict(
     distiller=_base_.archnet_distiller)
 
 data_preprocessor = dict(
-    num_classes=1000,
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True,
     # Mixup within the batch (lambda ~ Beta(1, 1) = U(0, 1)) on 10% of the
     # batches, before teacher and student
     batch_augments=dict(augments=[dict(type='Mixup', alpha=1.0)], probs=0.1))
@@ -55,50 +51,6 @@ data_preprocessor = dict(
 # an official "epoch": 8192 images = 32 iterations of 8 x 32
 epoch_iters = 32
 archnet_periods = [epoch_iters * e for e in [60] + [10] * 24 + [5110]]
-
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=256,
-        edge='short',
-        backend='pillow',
-        interpolation='bilinear'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
-]
-# officially the evaluation transform plus a horizontal flip
-train_pipeline = test_pipeline[:-1] + [
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type='mmvitplug.LabeledSubset',
-        num_per_class=30,
-        seed=0,
-        dataset=dict(
-            type='ImageNet',
-            data_root='data/imagenet',
-            split='train',
-            pipeline=train_pipeline)))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='ImageNet',
-        data_root='data/imagenet',
-        split='val',
-        pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
-test_dataloader = val_dataloader
-test_evaluator = val_evaluator
 
 optim_wrapper = dict(
     optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-7))

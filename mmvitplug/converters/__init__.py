@@ -7,6 +7,7 @@ serves, with a recogniser of its official layout (see
 them all.
 """
 from .archnet_resnet import archnet_init_from_resnet, convert_archnet_resnet
+from .archnet_vit import archnet_init_from_deit
 from .cait import convert_cait
 from .cct import convert_cct
 from .cmt import convert_cmt
@@ -36,16 +37,15 @@ from .sret import convert_sret
 from .xcit import convert_xcit
 
 __all__ = [
-    'DROP', 'AnyLayout', 'Converter', 'KeyLayout', 'archnet_init_from_resnet',
-    'convert_archnet_resnet', 'convert_cait',
+    'DROP', 'AnyLayout', 'Converter', 'KeyLayout', 'archnet_init_from_deit',
+    'archnet_init_from_resnet', 'convert_archnet_resnet', 'convert_cait',
     'convert_cct', 'convert_cmt', 'convert_convit', 'convert_cvt',
     'convert_deit', 'convert_dhvt', 'convert_g_ghost_regnet',
-    'convert_ghostnet', 'convert_hatnet',
-    'convert_internimage', 'convert_levit',
-    'convert_lit', 'convert_litv2', 'convert_patchconvnet', 'convert_pit',
-    'convert_regnety', 'convert_resmlp', 'convert_revcol', 'convert_sret',
-    'convert_xcit', 'converter_for_type', 'converter_of_function',
-    'get_converter', 'map_keys', 'prepare_state_dict',
+    'convert_ghostnet', 'convert_hatnet', 'convert_internimage',
+    'convert_levit', 'convert_lit', 'convert_litv2', 'convert_patchconvnet',
+    'convert_pit', 'convert_regnety', 'convert_resmlp', 'convert_revcol',
+    'convert_sret', 'convert_xcit', 'converter_for_type',
+    'converter_of_function', 'get_converter', 'map_keys', 'prepare_state_dict',
     'recognising_converters', 'register_converter', 'registered_converters',
     'strip_ddp_prefix', 'unregister_converter', 'unwrap_state_dict'
 ]

@@ -27,6 +27,8 @@ from .format import tokens_to_featmap
 from .grad_reverse import grad_reverse
 from .hilo import HiLoAttention
 from .layer_scale import LayerScale
+from .lsq import (LSQConv2d, LSQLinear, LSQQuantizer, grad_scale, lsq_quantize,
+                  round_pass)
 from .mlp import Mlp
 from .norm import LayerNorm2d
 from .patch_embed import PatchEmbed
@@ -41,10 +43,12 @@ __all__ = [
     'ActQuant', 'Affine', 'Attention', 'Block', 'ClassAttention',
     'ClassAttentionBlock', 'ConvNeXtBlock', 'ConvStem', 'DCNv3',
     'DeformConv2dPack', 'DeformableTokenMerging', 'DropPath', 'HiLoAttention',
-    'LayerNorm2d', 'LayerScale', 'Mlp', 'PatchEmbed', 'QuantConv2d',
-    'QuantLinear', 'Sobel', 'SqueezeExcite', 'TalkingHeadsAttention', 'attend',
-    'check_mask', 'dcnv3_sample', 'drop_path', 'grad_reverse',
+    'LSQConv2d', 'LSQLinear', 'LSQQuantizer', 'LayerNorm2d', 'LayerScale',
+    'Mlp', 'PatchEmbed', 'QuantConv2d', 'QuantLinear', 'Sobel',
+    'SqueezeExcite', 'TalkingHeadsAttention', 'attend', 'check_mask',
+    'dcnv3_sample', 'drop_path', 'grad_reverse', 'grad_scale', 'lsq_quantize',
     'masked_softmax', 'quantize_activation', 'quantize_weight',
     'quantize_weight_rowwise', 'record_attention', 'record_weights',
-    'recording_attention', 'resize_pos_embed', 'round_ste', 'tokens_to_featmap'
+    'recording_attention', 'resize_pos_embed', 'round_pass', 'round_ste',
+    'tokens_to_featmap'
 ]

@@ -262,11 +262,13 @@ ALGOS = {
     'mixskd': 'mmvitplug.MixSKDClassifier',
     # Arch-Net: a quantised student distilled output by output from a
     # full-precision teacher, without labels (-fp: every quantiser off;
-    # -logits: the ablation distilling the logits only); qat: a quantised
+    # -logits: the ablation distilling the logits only; -joint: the ablation
+    # training every output from the first iteration); qat: a quantised
     # student trained with labels (its reference)
     'archnet': 'mmvitplug.ArchNetClassifier',
     'archnet-fp': 'mmvitplug.ArchNetClassifier',
     'archnet-logits': 'mmvitplug.ArchNetClassifier',
+    'archnet-joint': 'mmvitplug.ArchNetClassifier',
     'qat': 'ImageClassifier',
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
@@ -317,7 +319,8 @@ FAMILIES = {
     'mmvitplug.GhostNet': ('ghostnet', 'ghostnetv2'),
     'mmvitplug.GGhostRegNet': ('g-ghost-regnetx', ),
     'ResNet': ('resnet', ),
-    'mmvitplug.ArchNetResNet': ('resnet', ),  # Arch-Net's student
+    'mmvitplug.ArchNetResNet': ('resnet', ),  # Arch-Net's students
+    'mmvitplug.ArchNetViT': ('deit', ),
     'ResNet_CIFAR': ('resnet', ),  # mmpretrain's 3x3-stem CIFAR ResNet
     'MAEViT': ('vit', ),  # mmpretrain's (MAE)
     'MixVisionTransformer': ('mit', ),  # mmseg's (SegFormer)
@@ -495,10 +498,11 @@ def _transkd_problems(distiller, algo):
 
 
 def _archnet_problems(cfg, algo):
-    """Arch-Net: quantised exactly unless -fp; one ArchNetLoss over every
-    output, stepped by an ArchNetPeriodHook with a period per output, or
-    over the logits only (-logits); qat: a quantised student, no
-    teacher."""
+    """Arch-Net: quantised exactly unless -fp; one period loss
+    (ArchNetLoss over every output, ArchNetViTLoss over a ViT's blocks)
+    stepped by an ArchNetPeriodHook with a period per output / block, or
+    over the logits only (-logits), or with every period but the last one
+    iteration long (-joint); qat: a quantised student, no teacher."""
     problems = []
     model = cfg.model
     backbone, head = model.backbone, model.head
@@ -510,7 +514,7 @@ def _archnet_problems(cfg, algo):
         problems.append(f'{algo}: (w_bits, a_bits, head w_bits) {bits}')
     if algo == 'qat':
         return problems
-    losses = [(loss.type, loss.num_outputs)
+    losses = [(loss.type, loss.get('num_outputs', loss.get('num_layers')))
               for loss in model.distiller.losses.values()]
     hooks = [h for h in cfg.get('custom_hooks', [])
              if h['type'] == 'mmvitplug.ArchNetPeriodHook']
@@ -518,11 +522,23 @@ def _archnet_problems(cfg, algo):
         if losses != [('mmvitplug.ArchNetLoss', 1)] or hooks:
             problems.append(f'{algo}: losses {losses}, period hooks {hooks}')
         return problems
-    student = model.distiller.loss_inputs.loss_archnet.student
-    if losses != [('mmvitplug.ArchNetLoss', len(student))] or \
-            len(hooks) != 1 or len(hooks[0]['periods']) != len(student):
+    if backbone.type == 'mmvitplug.ArchNetViT':
+        from mmvitplug.models.backbones import ArchNetViT
+        arch = backbone.arch
+        layers = (ArchNetViT.arch_zoo[arch] if isinstance(arch, str) else
+                  arch)['num_layers']
+        expected = ('mmvitplug.ArchNetViTLoss', layers)
+        num_periods = layers + 2
+    else:
+        student = model.distiller.loss_inputs.loss_archnet.student
+        expected = ('mmvitplug.ArchNetLoss', len(student))
+        num_periods = len(student)
+    if losses != [expected] or len(hooks) != 1 or \
+            len(hooks[0]['periods']) != num_periods:
         problems.append(f'{algo}: losses {losses}, period hooks {hooks} '
-                        f'for {len(student)} outputs')
+                        f'for {num_periods} periods')
+    elif (algo == 'archnet-joint') != (set(hooks[0]['periods'][:-1]) == {1}):
+        problems.append(f'{algo}: periods {hooks[0]["periods"]}')
     return problems
 
 
@@ -707,7 +723,13 @@ def test_config_is_what_its_name_claims(path):
     ('bundled/archnet/archnet-resnet18-w32_1xb64_digits.py',
      'archnet-logits-resnet18-w32_1xb64_digits.py', "26)], period hooks"),
     ('bundled/archnet/archnet-logits-resnet18-w32_1xb64_digits.py',
-     'archnet-resnet18-w32_1xb64_digits.py', 'for 1 outputs'),
+     'archnet-resnet18-w32_1xb64_digits.py', 'for 1 periods'),
+    ('bundled/archnet/archnet-deit-4l192d-p8_1xb32_digits.py',
+     'archnet-joint-deit-4l192d-p8_1xb32_digits.py', 'periods [45, 45'),
+    ('bundled/archnet/archnet-joint-deit-4l192d-p8_1xb32_digits.py',
+     'archnet-deit-4l192d-p8_1xb32_digits.py', 'periods [1, 1'),
+    ('bundled/archnet/archnet-deit-4l192d-p8_1xb32_digits.py',
+     'archnet-deit-6l192d-p8_1xb32_digits.py', 'builds (layers, dims, patch)'),
     ('bundled/archnet/archnet-resnet18-w32_1xb64_digits.py',
      'archnet-resnet18-w64_1xb64_digits.py', 'builds resnet18-w32'),
     ('bundled/resnet/sup-resnet18-w32_1xb64_digits.py',

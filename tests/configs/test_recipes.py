@@ -262,28 +262,38 @@ def _check_mixup_prob(cfg, facts):
 def _check_archnet_periods(cfg, facts):
     """Arch-Net's periods, in official "epochs" of ``unit`` iterations
     (``{epochs: count}``, in order): the ArchNetPeriodHook's, as many as
-    the ArchNetLoss has outputs, adding up to the iterations; each period
-    restarts the official CosineAnnealingWarmRestarts(T_0=10 epochs,
-    T_mult=2) from the base lr (one CosineRestartLR from its first to its
-    last iteration)."""
-    unit = facts['archnet_periods']['unit']
+    the loss has periods (an ArchNetLoss: one per output; an
+    ArchNetViTLoss: the stem, one per block, the whole network), adding up
+    to the iterations. The learning rate: the official
+    CosineAnnealingWarmRestarts(T_0=10 epochs, T_mult=2) from the base lr
+    (one CosineRestartLR from a period's first to its last iteration) in
+    every period (the ResNet recipe), or with ``restarts: last`` in the last
+    period only, down to ``eta_min`` (the Transformer recipe: constant
+    before)."""
+    found = facts['archnet_periods']
+    unit = found['unit']
     periods = [
-        unit * epochs
-        for epochs, count in facts['archnet_periods']['periods'].items()
+        unit * epochs for epochs, count in found['periods'].items()
         for _ in range(count)
     ]
     hooks = [h for h in cfg.custom_hooks
              if h['type'] == 'mmvitplug.ArchNetPeriodHook']
     assert len(hooks) == 1 and hooks[0]['periods'] == periods, hooks
-    assert _distill_loss(cfg.model).num_outputs == len(periods)
+    loss = _distill_loss(cfg.model)
+    num_periods = loss.num_layers + 2 if loss.type == \
+        'mmvitplug.ArchNetViTLoss' else loss.num_outputs
+    assert num_periods == len(periods), (loss, len(periods))
     assert sum(periods) == cfg.train_cfg.max_iters
     starts = [sum(periods[:i]) for i in range(len(periods) + 1)]
+    restarted = list(zip(starts[:-1], starts[1:]))
+    if found.get('restarts') == 'last':
+        restarted = restarted[-1:]
     schedulers = cfg.param_scheduler
-    assert [(s.begin, s.end) for s in schedulers] == list(
-        zip(starts[:-1], starts[1:]))
+    assert [(s.begin, s.end) for s in schedulers] == restarted
     for s in schedulers:
         assert s.type == 'CosineRestartLR' and not s.by_epoch, s
-        assert s.eta_min == 0 and set(s.restart_weights) == {1.}, s
+        assert s.eta_min == pytest.approx(found.get('eta_min', 0)), s
+        assert set(s.restart_weights) == {1.}, s
         cycles = [10 * unit * 2**c for c in range(len(s.periods))]
         assert s.periods == cycles and sum(cycles) >= s.end - s.begin, s
 

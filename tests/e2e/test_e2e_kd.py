@@ -17,6 +17,23 @@ pytestmark = pytest.mark.e2e
 CFG = 'configs/bundled/'
 
 
+def _plain_student(path, state):
+    """The student of a distillation checkpoint's ``state`` loaded alone
+    (strictly) into a plain ImageClassifier of the config's backbone, neck
+    and head."""
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(path).model
+    plain = MODELS.build(
+        dict(type='ImageClassifier', backbone=cfg.backbone, neck=cfg.neck,
+             head=dict(cfg.head, loss=dict(type='CrossEntropyLoss'))))
+    plain.load_state_dict({
+        k: v for k, v in state.items()
+        if k.split('.')[0] in ('backbone', 'neck', 'head')
+    })
+    return plain
+
+
 @pytest.fixture
 def random_teacher(tmp_path):
     """A digits ResNet teacher checkpoint with random weights."""
@@ -139,8 +156,6 @@ def test_mixskd_trains_and_tests_both_heads(tmp_path, repo_root,
     the classifier's weights load alone into a plain ImageClassifier. (The
     DeiT version's branches are covered by test_mixskd.py.)"""
     import torch
-    from mmengine.config import Config
-    from mmpretrain.registry import MODELS
 
     from _e2e import run_tool
     path = CFG + 'mixskd/mixskd-resnet18-w32_1xb64-6e_digits.py'
@@ -160,16 +175,9 @@ def test_mixskd_trains_and_tests_both_heads(tmp_path, repo_root,
             f'model.predict_with={predict_with}', *SERIAL_LOADERS
         ], repo_root, subprocess_env, 300)
         assert 'accuracy/top1' in out
-    cfg = Config.fromfile(path).model
-    plain = MODELS.build(
-        dict(type='ImageClassifier', backbone=cfg.backbone, neck=cfg.neck,
-             head=dict(cfg.head, loss=dict(type='CrossEntropyLoss'))))
     state = torch.load(ckpt, map_location='cpu',
                        weights_only=False)['state_dict']
-    plain.load_state_dict({
-        k: v for k, v in state.items()
-        if k.split('.')[0] in ('backbone', 'neck', 'head')
-    })
+    _plain_student(path, state)
 
 
 def test_archnet_periods_train_and_deploy(random_teacher, tmp_path,
@@ -182,8 +190,6 @@ def test_archnet_periods_train_and_deploy(random_teacher, tmp_path,
     loads alone into a plain ImageClassifier (the adapters are the
     distiller's)."""
     import torch
-    from mmengine.config import Config
-    from mmpretrain.registry import MODELS
 
     from _e2e import logged, train
     path = CFG + 'archnet/archnet-resnet18-w32_1xb64_digits.py'
@@ -216,14 +222,58 @@ val_dataloader = dict(dataset=dict(indices=64))
     assert lrs[:25] == [1e-3] * 25
     assert lrs[25] == 1e-3 and lrs[26] < lrs[25] and lrs[29] == 1e-3
     ckpt = str(tmp_path / 'run' / 'iter_32.pth')
-    cfg = Config.fromfile(path).model
-    plain = MODELS.build(
-        dict(type='ImageClassifier', backbone=cfg.backbone, neck=cfg.neck,
-             head=dict(cfg.head, loss=dict(type='CrossEntropyLoss'))))
     state = torch.load(ckpt, map_location='cpu',
                        weights_only=False)['state_dict']
-    plain.load_state_dict({
-        k: v for k, v in state.items()
-        if k.split('.')[0] in ('backbone', 'neck', 'head')
-    })
+    _plain_student(path, state)
     assert any(k.startswith('distiller.connectors.a24.') for k in state)
+
+
+def test_archnet_vit_periods_train_and_deploy(tmp_path, repo_root,
+                                              bundled_digits, subprocess_env):
+    """Arch-Net's bundled ViT config through tools/train.py with 6 periods
+    (5 of one iteration, the last of three) and a random DeiT teacher: the
+    periods are logged, the LSQ steps initialised and saved, and the
+    student of the checkpoint loads alone into a plain ImageClassifier,
+    whose predictions are those of the trained student."""
+    import torch
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+
+    import mmvitplug  # noqa: F401
+    from _e2e import logged, train
+    path = CFG + 'archnet/archnet-deit-4l192d-p8_1xb32_digits.py'
+    torch.manual_seed(0)
+    teacher = str(tmp_path / 'teacher.pth')
+    torch.save({'state_dict': MODELS.build(
+        Config.fromfile(path).teacher).state_dict()}, teacher)
+    config = tmp_path / 'archnet.py'
+    config.write_text(f"""_base_ = ['{repo_root}/{path}']
+archnet_periods = [1] * 5 + [3]
+param_scheduler = []
+custom_hooks = [
+    dict(type='mmvitplug.ArchNetPeriodHook', periods=archnet_periods)]
+train_cfg = dict(max_iters=8, val_interval=8)
+default_hooks = dict(checkpoint=dict(interval=8))
+train_dataloader = dict(batch_size=8)
+val_dataloader = dict(dataset=dict(indices=32))
+""")
+    log = train(
+        repo_root, str(config), tmp_path / 'run', '--cfg-options',
+        f'model.teacher_ckpt={teacher}', 'default_hooks.logger.interval=1',
+        *SERIAL_LOADERS, env=subprocess_env, timeout=300)
+    assert 'student initialised from the teacher' in log
+    assert 'accuracy/top1' in log
+    assert logged(tmp_path / 'run', 'archnet_period') == \
+        [0, 1, 2, 3, 4, 5, 5, 5]
+    state = torch.load(str(tmp_path / 'run' / 'iter_8.pth'),
+                       map_location='cpu', weights_only=False)['state_dict']
+    steps = [k for k in state if k.endswith('init_state')]
+    assert steps and all(state[k] == 1 for k in steps)
+    assert any(k.startswith('distiller.connectors.a8.') for k in state)
+    plain = _plain_student(path, state)
+    student = MODELS.build(
+        dict(Config.fromfile(path).model, teacher_ckpt=teacher))
+    student.load_state_dict(state)
+    images = torch.randn(2, 3, 32, 32)
+    plain.eval(), student.eval()
+    torch.testing.assert_close(plain(images), student(images))

@@ -694,14 +694,14 @@ def test_hook_errors():
     with pytest.raises(ValueError, match='periods must be a non-empty list'):
         ArchNetPeriodHook([2, 0])
     with pytest.raises(ValueError, match='has 2 periods but the ArchNetLoss '
-                       'compares 3'):
+                       'has 3'):
         ArchNetPeriodHook([2, 2]).before_train(make_runner(_Model(), 4))
     with pytest.raises(ValueError, match='add up to 6 iterations, the '
                        'training has 7'):
         ArchNetPeriodHook([2, 2, 2]).before_train(make_runner(_Model(), 7))
     model = _Model()
     model.distiller.losses = nn.ModuleDict()
-    with pytest.raises(ValueError, match='exactly one ArchNetLoss'):
+    with pytest.raises(ValueError, match='exactly one Arch-Net loss'):
         ArchNetPeriodHook([1]).before_train(make_runner(model, 1))
 
 

@@ -59,7 +59,7 @@ def build(config, teacher_ckpt):
     import mmvitplug  # noqa: F401
     init_default_scope('mmpretrain')
     from mmvitplug.models.distill import DistillationClassifier
-    from mmvitplug.models.losses import ArchNetLoss
+    from mmvitplug.models.losses import ArchNetPeriodLoss
     cfg = Config.fromfile(config).model
     cls = MODELS.get(cfg.type)
     if not (isinstance(cls, type)
@@ -75,8 +75,8 @@ def build(config, teacher_ckpt):
         model = MODELS.build(cfg)
     model.init_weights()
     for loss in model.modules():
-        if isinstance(loss, ArchNetLoss):  # the last period: every output
-            loss.set_period(loss.num_outputs - 1)
+        if isinstance(loss, ArchNetPeriodLoss):  # the last period: all
+            loss.set_period(loss.num_periods - 1)
     return model
 
 

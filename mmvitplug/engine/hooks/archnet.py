@@ -25,8 +25,10 @@ class ArchNetPeriodHook(Hook):
     progressive distillation.
 
     Before every training iteration the model's
-    :class:`mmvitplug.ArchNetLoss` gets the period of the runner's
-    iteration (period ``p`` trains the outputs ``0..p``); when a period
+    :class:`mmvitplug.ArchNetLoss` (period ``p`` trains the outputs
+    ``0..p``) or :class:`mmvitplug.ArchNetViTLoss` (the stem, one block per
+    period, then the whole network) gets the period of the runner's
+    iteration; when a period
     begins, the optimizer's state (Adam's moments and step counts) is
     cleared, as the official code builds a new optimizer for every period.
     The learning rate restarts with each period through the config's
@@ -42,8 +44,8 @@ class ArchNetPeriodHook(Hook):
                              periods=[32 * p for p in _periods])]
 
     Args:
-        periods (Sequence[int]): Iterations of each period, as many periods
-            as the loss has outputs; they add up to the training's
+        periods (Sequence[int]): Iterations of each period, as many as the
+            loss has periods (``num_periods``); they add up to the training's
             ``max_iters``.
         reset_optimizer (bool): Clear the optimizer state when a period
             begins. Defaults to True.
@@ -64,23 +66,25 @@ class ArchNetPeriodHook(Hook):
         self._target = None  # the model's ArchNetLoss, found before training
 
     def _loss(self, runner):
-        from mmvitplug.models.losses import ArchNetLoss
+        from mmvitplug.models.losses import ArchNetPeriodLoss
         model = get_ori_model(runner.model)
-        found = [m for m in model.modules() if isinstance(m, ArchNetLoss)]
+        found = [
+            m for m in model.modules() if isinstance(m, ArchNetPeriodLoss)
+        ]
         if len(found) != 1:
             raise ValueError(
-                'ArchNetPeriodHook needs a model with exactly one '
-                f'ArchNetLoss (in its distiller), {type(model).__name__} has '
-                f'{len(found)}')
+                'ArchNetPeriodHook needs a model with exactly one Arch-Net '
+                'loss (ArchNetLoss or ArchNetViTLoss, in its distiller), '
+                f'{type(model).__name__} has {len(found)}')
         return found[0]
 
     def before_train(self, runner) -> None:
         loss = self._target = self._loss(runner)
-        if len(self.periods) != loss.num_outputs:
+        if len(self.periods) != loss.num_periods:
             raise ValueError(
                 f'ArchNetPeriodHook has {len(self.periods)} periods but the '
-                f'ArchNetLoss compares {loss.num_outputs} outputs: give one '
-                'period per output')
+                f'{type(loss).__name__} has {loss.num_periods} '
+                f'({loss.extra_repr()}): give one length per period')
         if sum(self.periods) != runner.max_iters:
             raise ValueError(
                 f'ArchNetPeriodHook: the periods add up to '

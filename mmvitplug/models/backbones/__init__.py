@@ -1,6 +1,7 @@
 # Copyright (c) mmvitplug contributors.
 from .agent_cnn import AgentCNN
 from .archnet_resnet import ArchNetResNet
+from .archnet_vit import ArchNetViT
 from .base import Parts, VisionBackbone
 from .cait import CaiT
 from .cct import CCT
@@ -25,8 +26,8 @@ from .sret import SReT
 from .xcit import XCiT
 
 __all__ = [
-    'AgentCNN', 'ArchNetResNet', 'CCT', 'CMT', 'CaiT', 'ConViT', 'CvT', 'DHVT',
-    'DeiT', 'GGhostRegNet', 'GhostNet', 'HATNet', 'InternImage', 'LIT',
-    'LITv2', 'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY', 'ResMLP',
-    'RevCol', 'SReT', 'VisionBackbone', 'XCiT'
+    'AgentCNN', 'ArchNetResNet', 'ArchNetViT', 'CCT', 'CMT', 'CaiT', 'ConViT',
+    'CvT', 'DHVT', 'DeiT', 'GGhostRegNet', 'GhostNet', 'HATNet', 'InternImage',
+    'LIT', 'LITv2', 'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY',
+    'ResMLP', 'RevCol', 'SReT', 'VisionBackbone', 'XCiT'
 ]

@@ -4,7 +4,8 @@ teacher (:class:`DistillMixin`, in :class:`DistillationClassifier` and
 :class:`DistillationSegmentor`), recorders address student and teacher
 modules by path, connectors adapt shapes and losses hold the maths
 (:class:`ConfigurableDistiller`)."""
-from .archnet import ArchNetAdapterConnector, ArchNetClassifier
+from .archnet import (ArchNetAdapterConnector, ArchNetClassifier,
+                      ArchNetTokenAdapterConnector)
 from .classifier import DistillationClassifier
 from .connectors import (ConvConnector, LinearConnector, MapToTokensConnector,
                          ResizeConnector, TokensToMapConnector)
@@ -19,11 +20,12 @@ from .transkd import (CSFConnector, EmbeddingAssistantConnector,
 
 __all__ = [
     'ArchNetAdapterConnector', 'ArchNetClassifier',
-    'AttentionRelationsRecorder', 'CSFConnector', 'ConfigurableDistiller',
-    'ConvConnector', 'DistillMixin', 'DistillationClassifier',
-    'DistillationSegmentor', 'EmbeddingAssistantConnector', 'GLMixerConnector',
-    'LinearConnector', 'MapToTokensConnector', 'ModuleInputsRecorder',
-    'ModuleOutputsRecorder', 'MutualClassifier', 'ResizeConnector',
-    'SelectiveFusion', 'TokensToMapConnector', 'build_distiller',
-    'build_recorder', 'find_module', 'load_teacher'
+    'ArchNetTokenAdapterConnector', 'AttentionRelationsRecorder',
+    'CSFConnector', 'ConfigurableDistiller', 'ConvConnector', 'DistillMixin',
+    'DistillationClassifier', 'DistillationSegmentor',
+    'EmbeddingAssistantConnector', 'GLMixerConnector', 'LinearConnector',
+    'MapToTokensConnector', 'ModuleInputsRecorder', 'ModuleOutputsRecorder',
+    'MutualClassifier', 'ResizeConnector', 'SelectiveFusion',
+    'TokensToMapConnector', 'build_distiller', 'build_recorder', 'find_module',
+    'load_teacher'
 ]

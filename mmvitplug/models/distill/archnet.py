@@ -5,10 +5,12 @@ teacher into a student of simple quantised operators.
 `Xu et al. 2021, "Arch-Net: Model Distillation for Architecture Agnostic
 Model Deployment" <https://arxiv.org/abs/2111.01135>`_; official code:
 megvii-research/Arch-Net. The pieces: the student backbone
-(:class:`mmvitplug.ArchNetResNet`) and head
-(:class:`mmvitplug.QuantLinearClsHead`), the training-only adapters
-(:class:`ArchNetAdapterConnector`), the period loss
-(:class:`mmvitplug.ArchNetLoss`) and its schedule
+(:class:`mmvitplug.ArchNetResNet`, :class:`mmvitplug.ArchNetViT`) and head
+(:class:`mmvitplug.QuantLinearClsHead`, :class:`mmvitplug.LSQLinearClsHead`),
+the training-only adapters (:class:`ArchNetAdapterConnector`,
+:class:`ArchNetTokenAdapterConnector`), the period losses
+(:class:`mmvitplug.ArchNetLoss`, :class:`mmvitplug.ArchNetViTLoss`) and their
+schedule
 (:class:`mmvitplug.ArchNetPeriodHook`), wired by the algorithm below.
 """
 from typing import Sequence
@@ -17,14 +19,16 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from mmvitplug.converters import archnet_init_from_resnet
+from mmvitplug.converters import (archnet_init_from_deit,
+                                  archnet_init_from_resnet)
 from mmvitplug.registry import MODELS
 from ..utils import load_pretrained
 from .classifier import DistillationClassifier
 
 #: Student backbone type -> function mapping the teacher's state dict to the
 #: student's initialisation (``backbone.*`` keys).
-TEACHER_INITIALISERS = dict(ArchNetResNet=archnet_init_from_resnet)
+TEACHER_INITIALISERS = dict(
+    ArchNetResNet=archnet_init_from_resnet, ArchNetViT=archnet_init_from_deit)
 
 
 @MODELS.register_module()
@@ -102,6 +106,50 @@ class ArchNetAdapterConnector(nn.Module):
 
 
 @MODELS.register_module()
+class ArchNetTokenAdapterConnector(nn.Module):
+    """The training-only adapter of Arch-Net's Transformer student: tokens
+    (B, N, C) through three linear layers (with bias, no activation)
+    ``C -> C / r -> C / r -> C``, plus the tokens (the official
+    ``feature_adaptation_{1,2,3}`` with ``fa_res=True``)::
+
+        dict(recorder='s_attn_3', connector='adapt_attn_3')
+
+    Args:
+        channels (int): Token channels C.
+        reduction (int): ``r``; the hidden width is ``max(1, C // r)``.
+            Defaults to 16 (the official ``squeeze_factor``).
+        residual (bool): Add the tokens to the output. Defaults to True.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 reduction: int = 16,
+                 residual: bool = True):
+        super().__init__()
+        for name, value in (('channels', channels), ('reduction',
+                                                     reduction)):
+            if isinstance(value, bool) or not isinstance(value,
+                                                         int) or value < 1:
+                raise ValueError(
+                    f'{name} must be an int >= 1, got {value!r}')
+        hidden = max(1, channels // reduction)
+        self.channels = channels
+        self.residual = bool(residual)
+        self.fc1 = nn.Linear(channels, hidden)
+        self.fc2 = nn.Linear(hidden, hidden)
+        self.fc3 = nn.Linear(hidden, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.size(-1) != self.channels:
+            raise ValueError(
+                f'ArchNetTokenAdapterConnector of {self.channels} channels: '
+                f'got a tensor of shape {tuple(x.shape)}, expected tokens '
+                f'(B, N, {self.channels})')
+        out = self.fc3(self.fc2(self.fc1(x)))
+        return out + x if self.residual else out
+
+
+@MODELS.register_module()
 class ArchNetClassifier(DistillationClassifier):
     """`Arch-Net <https://arxiv.org/abs/2111.01135>`_: a student of simple
     quantised operators distilled from a full-precision teacher, output by
@@ -115,15 +163,22 @@ class ArchNetClassifier(DistillationClassifier):
     :class:`mmvitplug.ArchNetResNet`:
     :func:`mmvitplug.converters.archnet_init_from_resnet`, which copies the
     blocks' convolutions and BNs and puts each 1x1 downsampling convolution
-    at the centre of its 3x3 counterpart) and loaded into it; what the
-    teacher has no counterpart for (the student's stem, its merge
-    convolutions, the classifier) keeps its own initialisation and is
-    logged as missing. Only the first run initialises so: resuming loads
-    the checkpoint on top, as officially each period loads the last.
+    at the centre of its 3x3 counterpart; for :class:`mmvitplug.ArchNetViT`:
+    :func:`mmvitplug.converters.archnet_init_from_deit`, which copies a
+    DeiT classifier's tensors of the same names, LayerNorm affine parameters
+    into the BatchNorms, the classifier included) and loaded into its
+    backbone (and head); what the teacher has no counterpart for (the
+    ResNet student's stem, merge convolutions and classifier, the
+    quantisers' steps, the BatchNorm statistics) keeps its own
+    initialisation and is logged as missing. Only the first run
+    initialises so: resuming loads the checkpoint on top, as officially
+    each period loads the last.
 
     The recipe (recorders, :class:`ArchNetAdapterConnector` s, the
     :class:`mmvitplug.ArchNetLoss`, the :class:`mmvitplug.ArchNetPeriodHook`
-    and a cosine restart per period) is in ``configs/archnet``. A trained
+    and a cosine restart per period; for a ViT student
+    :class:`ArchNetTokenAdapterConnector` s and the
+    :class:`mmvitplug.ArchNetViTLoss`) is in ``configs/archnet``. A trained
     student loads into a plain ``ImageClassifier`` with the same backbone,
     neck and head (the adapters are training-only).
 
@@ -155,16 +210,26 @@ class ArchNetClassifier(DistillationClassifier):
                 f'student (there are for {sorted(TEACHER_INITIALISERS)}); '
                 'set init_from_teacher=False')
         state_dict = TEACHER_INITIALISERS[kind](self.teacher.state_dict())
-        report = load_pretrained(self.backbone, state_dict, prefix='backbone.')
-        if report.unexpected_keys or report.mismatched:
+        parts = sorted({k.split('.', 1)[0] for k in state_dict})
+        if not set(parts) <= {'backbone', 'head'}:
             raise RuntimeError(
-                f'ArchNetClassifier: the teacher does not fit the student: '
-                f'unexpected {report.unexpected_keys[:5]}, shape mismatches '
-                f'{report.mismatched[:5]}; give the student the teacher\'s '
-                'depths and widths')
+                f'ArchNetClassifier: the initialiser of {kind} gave keys '
+                f'under {parts}; only backbone.* and head.* are loaded')
+        loaded, missing = 0, 0
+        for part in parts:
+            report = load_pretrained(
+                getattr(self, part), state_dict, prefix=part + '.')
+            if report.unexpected_keys or report.mismatched:
+                raise RuntimeError(
+                    f'ArchNetClassifier: the teacher does not fit the '
+                    f'student\'s {part}: unexpected '
+                    f'{report.unexpected_keys[:5]}, shape mismatches '
+                    f'{report.mismatched[:5]}; give the student the '
+                    'teacher\'s depths, widths and classes')
+            loaded += report.num_loaded
+            missing += len(report.missing_keys)
         print_log(
             f'ArchNetClassifier: student initialised from the teacher '
-            f'({report.num_loaded} tensors; the '
-            f'{len(report.missing_keys)} others keep their own '
-            'initialisation)',
+            f'({loaded} tensors of its {" and ".join(parts)}; the '
+            f'{missing} others keep their own initialisation)',
             logger='current')

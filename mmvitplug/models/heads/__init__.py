@@ -10,7 +10,7 @@ from .levit_head import LeViTClsHead
 from .macl_head import MACLHead, MACLMoCoV3Head
 from .multi_token_head import MultiTokenClsHead
 from .paws_head import PAWSHead
-from .quant_linear_head import QuantLinearClsHead
+from .quant_linear_head import LSQLinearClsHead, QuantLinearClsHead
 from .revcol_head import RevColClsHead, RevColDecoder
 from .seer_head import SEERNeck
 from .splitmask_head import (SplitMaskHead, SplitMaskHOGTarget,
@@ -20,6 +20,7 @@ __all__ = [
     'DINOHead', 'DRLocHead', 'DeeperClusterHead', 'DeiTDistillHead',
     'DropoutLinearClsHead', 'GhostNetClsHead', 'InternImageClsHead',
     'LeViTClsHead', 'MACLHead', 'MACLMoCoV3Head', 'MultiTokenClsHead',
-    'PAWSHead', 'QuantLinearClsHead', 'RevColClsHead', 'RevColDecoder',
-    'SEERNeck', 'SplitMaskHOGTarget', 'SplitMaskHead', 'SplitMaskPixelTarget'
+    'LSQLinearClsHead', 'PAWSHead', 'QuantLinearClsHead', 'RevColClsHead',
+    'RevColDecoder', 'SEERNeck', 'SplitMaskHOGTarget', 'SplitMaskHead',
+    'SplitMaskPixelTarget'
 ]

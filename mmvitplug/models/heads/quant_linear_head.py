@@ -1,12 +1,12 @@
 # Copyright (c) mmvitplug contributors.
-"""Linear classification head with quantised weights and clipped logits
-(Arch-Net's classifier)."""
+"""Linear classification heads with quantised weights (Arch-Net's
+classifiers)."""
 from typing import Optional, Tuple
 
 import torch
 from mmpretrain.models.heads import LinearClsHead
 
-from mmvitplug.layers import QuantLinear
+from mmvitplug.layers import LSQLinear, QuantLinear
 from mmvitplug.registry import MODELS
 
 
@@ -56,3 +56,33 @@ class QuantLinearClsHead(LinearClsHead):
         if self.logit_clip is None:
             return logits
         return logits.clamp(-self.logit_clip, self.logit_clip)
+
+
+@MODELS.register_module()
+class LSQLinearClsHead(LinearClsHead):
+    """mmpretrain's ``LinearClsHead`` whose ``fc`` is a
+    :class:`mmvitplug.layers.LSQLinear` (one learned step for the weights,
+    full-precision bias and logits): the output projection of `Arch-Net
+    <https://arxiv.org/abs/2111.01135>`_'s Transformer student (8 bits).
+    Keys ``fc.weight``, ``fc.bias`` as ``LinearClsHead`` (plus
+    ``fc.weight_quant.*``).
+
+    Args:
+        num_classes (int): Number of classes.
+        in_channels (int): Input feature channels.
+        w_bits (int, optional): Weight bits; None: full precision.
+            Defaults to 8.
+        init_cfg (dict, optional): Initialisation. Defaults to None:
+            PyTorch's ``nn.Linear`` default.
+        **kwargs: The other ``LinearClsHead`` arguments (``loss``,
+            ``topk``...).
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 w_bits: Optional[int] = 8,
+                 init_cfg: Optional[dict] = None,
+                 **kwargs):
+        super().__init__(num_classes, in_channels, init_cfg=init_cfg, **kwargs)
+        self.fc = LSQLinear(in_channels, num_classes, w_bits=w_bits)

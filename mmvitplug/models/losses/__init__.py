@@ -1,5 +1,5 @@
 # Copyright (c) mmvitplug contributors.
-from .archnet import ArchNetLoss
+from .archnet import ArchNetLoss, ArchNetPeriodLoss, ArchNetViTLoss
 from .cosub import CoSubLoss
 from .dino import DINOLoss
 from .distill import DeiTDistillLoss
@@ -15,9 +15,9 @@ from .upreid import UPReIDLoss
 from .utils import call_loss, get_targets
 
 __all__ = [
-    'ArchNetLoss', 'CoSubLoss', 'DINOLoss', 'DeiTDistillLoss', 'DRLocLoss',
-    'MACLLoss', 'MixSKDLoss', 'PAWSLoss', 'SEERLoss', 'SplitMaskLoss',
-    'UPReIDLoss', 'call_loss', 'get_targets', 'mix_pairs',
-    'ChannelWiseDivergenceLoss', 'HCLLoss', 'HintLoss', 'JSDivergenceLoss',
-    'KLDivergenceLoss', 'RelationKLLoss'
+    'ArchNetLoss', 'ArchNetPeriodLoss', 'ArchNetViTLoss', 'CoSubLoss',
+    'DINOLoss', 'DeiTDistillLoss', 'DRLocLoss', 'MACLLoss', 'MixSKDLoss',
+    'PAWSLoss', 'SEERLoss', 'SplitMaskLoss', 'UPReIDLoss', 'call_loss',
+    'get_targets', 'mix_pairs', 'ChannelWiseDivergenceLoss', 'HCLLoss',
+    'HintLoss', 'JSDivergenceLoss', 'KLDivergenceLoss', 'RelationKLLoss'
 ]
