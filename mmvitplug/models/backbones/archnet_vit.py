@@ -178,8 +178,8 @@ class ArchNetViTBlock(nn.Module):
 
 @MODELS.register_module()
 class ArchNetViT(VisionBackbone):
-    """Arch-Net's Transformer student, for images: a DeiT made of simple
-    quantised operators.
+    """`Arch-Net <https://arxiv.org/abs/2111.01135>`_'s Transformer student,
+    for images: a DeiT made of simple quantised operators.
 
     The official Transformer student (a translation model) replaces every
     LayerNorm of its teacher by a BatchNorm over the channels, every linear
