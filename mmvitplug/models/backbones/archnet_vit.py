@@ -294,8 +294,8 @@ class ArchNetViT(VisionBackbone):
         self.patch_embed.proj = LSQConv2d(
             in_channels, dims, proj.kernel_size, proj.stride, w_bits=w_bits)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dims))
-        self.pos_embed = nn.Parameter(
-            torch.zeros(1, 1 + self.patch_embed.num_patches, dims))
+        num_tokens = self.num_extra_tokens + self.patch_embed.num_patches
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, dims))
         self.pos_drop = nn.Dropout(drop_rate)
         dpr = drop_path_rates(drop_path_rate, self.num_layers, 'linear')
         self.blocks = nn.ModuleList([
@@ -307,8 +307,6 @@ class ArchNetViT(VisionBackbone):
         self.final_norm = final_norm
         self.norm = TokenBatchNorm(dims, a_bits) if final_norm else \
             nn.Identity()
-        self.w_bits = w_bits
-        self.a_bits = a_bits
 
     def embed(self, x: torch.Tensor):
         """Patch tokens, the class token, the position embedding."""
@@ -318,7 +316,7 @@ class ArchNetViT(VisionBackbone):
             self.patch_embed.grid_size,
             hw,
             mode=self.interpolate_mode,
-            num_extra_tokens=1)
+            num_extra_tokens=self.num_extra_tokens)
         x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
         return self.pos_drop(x + pos_embed), hw
 

@@ -211,11 +211,7 @@ class ArchNetViTLoss(ArchNetPeriodLoss):
         super().__init__()
         self.num_layers = _check_count(num_layers, 'num_layers')
         self.decay = _check_decay(decay)
-        if isinstance(ce_weight, bool) or not isinstance(
-                ce_weight, (int, float)) or not 0 <= ce_weight < float('inf'):
-            raise ValueError(
-                f'ce_weight must be a finite number >= 0, got {ce_weight!r}')
-        self.ce_weight = float(ce_weight)
+        self.ce_weight = _check_loss_weight(ce_weight, 'ce_weight')
         if isinstance(label_smoothing, bool) or not isinstance(
                 label_smoothing, (int, float)) or \
                 not 0 <= label_smoothing < 1:

@@ -21,14 +21,15 @@ from mmvitplug.registry import MODELS
 Features = Union[torch.Tensor, Sequence[torch.Tensor]]
 
 
-def _check_loss_weight(loss_weight: float) -> float:
-    """``loss_weight`` as a float: a finite real number >= 0."""
+def _check_loss_weight(loss_weight: float,
+                       name: str = 'loss_weight') -> float:
+    """``loss_weight`` as a float: a finite real number >= 0 (errors name
+    the argument ``name``)."""
     if isinstance(loss_weight, bool) or not isinstance(loss_weight, Real):
-        raise TypeError(
-            f'loss_weight must be a real number, got {loss_weight!r}')
+        raise TypeError(f'{name} must be a real number, got {loss_weight!r}')
     if not math.isfinite(loss_weight) or loss_weight < 0:
         raise ValueError(
-            f'loss_weight must be a finite number >= 0, got {loss_weight}')
+            f'{name} must be a finite number >= 0, got {loss_weight}')
     return float(loss_weight)
 
 
