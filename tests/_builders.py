@@ -69,6 +69,10 @@ TINY_ARCHS = {
     'ArchNetResNet':  # 4 stages of 1 / 1 / 2 / 1 concatenating blocks; the
     # last two stages merge in 2 groups (max_conv_in=32)
     dict(depths=(1, 1, 2, 1), widths=(8, 16, 24, 32)),
+    'ArchNetResNet-bottleneck':  # the same of bottlenecks (4 x the widths);
+    # at most 64 inputs a convolution: stage 3's second block and stage 4's
+    # first unit and downsampling split in 2, merges in 1 / 2 / 3 / 4 groups
+    dict(depths=(1, 1, 2, 1), widths=(8, 16, 24, 32), block='bottleneck'),
     'InternImage':  # 4 levels of 1 / 1 / 2 / 1 DCNv3 blocks, 8 channels a
     # group; pre-norm (InternImage-T style)
     dict(channels=8, depths=(1, 1, 2, 1), groups=(1, 2, 4, 8)),
@@ -116,6 +120,7 @@ TINY_KWARGS = {
     'GhostNet': dict(),
     'GGhostRegNet': dict(),
     'ArchNetResNet': dict(max_conv_in=32),
+    'ArchNetResNet-bottleneck': dict(max_conv_in=64),
     'LIT': dict(img_size=64),  # relative-position tables of 64 x 64
     'LIT-Ti': dict(img_size=64),  # position embeddings of 64 x 64
     'LITv2': dict(),
@@ -148,3 +153,20 @@ def build_tiny(cls, seed: int = 0, init: bool = True, **kwargs):
     if init:
         model.init_weights()
     return model
+
+
+def distiller_settings(distiller):
+    """A config's ``model.distiller`` as :class:`ConfigurableDistiller`
+    arguments (recorders, connectors, losses, loss_inputs): the config
+    itself, or, for a distiller type that builds its own (one with a
+    ``settings`` method, e.g. ``mmvitplug.ArchNetResNetDistiller``), what it
+    builds."""
+    from mmengine.config import ConfigDict
+
+    from mmvitplug.registry import MODELS
+    kind = distiller.get('type', 'mmvitplug.ConfigurableDistiller')
+    cls = MODELS.get(kind)
+    if not hasattr(cls, 'settings'):
+        return distiller
+    return ConfigDict(cls.settings(
+        **{k: v for k, v in distiller.items() if k != 'type'}))

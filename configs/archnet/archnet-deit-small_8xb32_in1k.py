@@ -40,13 +40,6 @@ teacher = dict(
     neck=None,
     head=dict(type='LinearClsHead', num_classes=1000, in_channels=dims))
 teacher_ckpt = 'checkpoints/deit-small_teacher.pth'
-# recorded features: the stem's tokens (the first block's input), then per
-# block the residual stream after its attention (its norm2's input) and
-# after its MLP (its output); attention logits; the logits
-_features = [('blocks.0', 'ModuleInputs')] + [
-    (f'blocks.{i}{where}', kind) for i in range(num_layers)
-    for where, kind in (('.norm2', 'ModuleInputs'), ('', 'ModuleOutputs'))
-]
 model = dict(
     type='mmvitplug.ArchNetClassifier',
     backbone=dict(
@@ -57,41 +50,12 @@ model = dict(
         in_channels=dims, w_bits=8),
     teacher=teacher,
     teacher_ckpt=teacher_ckpt,
+    # per block: its two residual streams (through adapters) and its
+    # attention logits; the stem's tokens; the logits
     distiller=dict(
-        recorders=dict(
-            **{f's{k}': dict(type=kind, source='backbone.' + path, index=0
-                             if kind == 'ModuleInputs' else None)
-               for k, (path, kind) in enumerate(_features)},
-            **{f't{k}': dict(type=kind, source='teacher.backbone.' + path,
-                             index=0 if kind == 'ModuleInputs' else None)
-               for k, (path, kind) in enumerate(_features)},
-            **{f's_attn{i}': dict(source=f'backbone.blocks.{i}.attn.logits')
-               for i in range(num_layers)},
-            **{f't_attn{i}': dict(
-                type='AttentionRelations',
-                source=f'teacher.backbone.blocks.{i}.attn', index='qk')
-               for i in range(num_layers)},
-            s_logits=dict(source='head'),
-            t_logits=dict(source='teacher')),
-        connectors={
-            f'a{k}': dict(
-                type='mmvitplug.ArchNetTokenAdapterConnector', channels=dims)
-            for k in range(1, 2 * num_layers + 1)
-        },
-        losses=dict(
-            loss_archnet=dict(
-                type='mmvitplug.ArchNetViTLoss', num_layers=num_layers)),
-        loss_inputs=dict(
-            loss_archnet=dict(
-                student=['s0'] + [
-                    dict(recorder=f's{k}', connector=f'a{k}')
-                    for k in range(1, 2 * num_layers + 1)
-                ],
-                teacher=[f't{k}' for k in range(2 * num_layers + 1)],
-                student_attn=[f's_attn{i}' for i in range(num_layers)],
-                teacher_attn=[f't_attn{i}' for i in range(num_layers)],
-                student_logits='s_logits',
-                teacher_logits='t_logits'))))
+        type='mmvitplug.ArchNetViTDistiller',
+        num_layers=num_layers,
+        embed_dims=dims))
 epoch_iters = 32
 archnet_periods = [
     epoch_iters * e for e in [60] + [10] * num_layers + [5110]
@@ -102,16 +66,13 @@ optim_wrapper = dict(
         eps=1e-9))
 # constant until the last period, then cosine restarts of 10, 20, 40, ...
 # epochs down to 1e-4
-param_scheduler = [
-    dict(
-        type='CosineRestartLR',
-        by_epoch=False,
-        begin=sum(archnet_periods[:-1]),
-        end=sum(archnet_periods),
-        periods=[10 * 2**c * epoch_iters for c in range(9)],
-        restart_weights=[1.] * 9,
-        eta_min=1e-4)
-]
+param_scheduler = dict(
+    type='mmvitplug.PeriodicCosineRestartLR',
+    by_epoch=False,
+    begin=sum(archnet_periods[:-1]),
+    periods=archnet_periods[-1:],
+    first_cycle=10 * epoch_iters,
+    eta_min=1e-4)
 custom_hooks = [
     dict(type='mmvitplug.ArchNetPeriodHook', periods=archnet_periods)
 ]

@@ -13,8 +13,8 @@
 #   weights 0.8 ** (p - i) (mmvitplug.ArchNetLoss, ArchNetPeriodHook);
 # - Adam lr 1e-3, weight decay 1e-7, a new optimizer each period (the hook
 #   clears its state) and a new CosineAnnealingWarmRestarts(T_0=10 epochs,
-#   T_mult=2) each period: one CosineRestartLR per period below (stepped
-#   per iteration; officially per 32-iteration epoch);
+#   T_mult=2) each period: mmvitplug.PeriodicCosineRestartLR below
+#   (stepped per iteration; officially per 32-iteration epoch);
 # - data: _base_/datasets/imagenet_archnet.py (a 30000-image subset,
 #   Resize 256, CenterCrop 224, horizontal flip) and Mixup within the batch
 #   (lambda ~ U(0, 1)) on 10% of the batches, seen by teacher and student
@@ -25,7 +25,6 @@
 # here the last one is the result.
 _base_ = [
     '../_base_/datasets/imagenet_archnet.py',
-    '../_base_/distillers/archnet_resnet18.py',
     '../_base_/default_runtime.py',
     '../_teachers/resnet18_in1k.py',
 ]
@@ -41,7 +40,12 @@ model = dict(
         in_channels=512, w_bits=8, logit_clip=16.),
     teacher=_base_.teacher,
     teacher_ckpt=_base_.teacher_ckpt,
-    distiller=_base_.archnet_distiller)
+    # 26 outputs of each (stem, 3 per basic block, logits), adapters, the
+    # period loss
+    distiller=dict(
+        type='mmvitplug.ArchNetResNetDistiller',
+        depths=[2, 2, 2, 2],
+        widths=[64, 128, 256, 512]))
 
 data_preprocessor = dict(
     # Mixup within the batch (lambda ~ Beta(1, 1) = U(0, 1)) on 10% of the
@@ -56,16 +60,12 @@ optim_wrapper = dict(
     optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-7))
 # a cosine with warm restarts (10, 20, 40, ... epochs) from lr 1e-3 in every
 # period, cut at the period's end
-param_scheduler = [
-    dict(
-        type='CosineRestartLR',
-        by_epoch=False,
-        begin=sum(archnet_periods[:i]),
-        end=sum(archnet_periods[:i + 1]),
-        periods=[10 * 2**c * epoch_iters for c in range(10)],
-        restart_weights=[1.] * 10,
-        eta_min=0.) for i in range(len(archnet_periods))
-]
+param_scheduler = dict(
+    type='mmvitplug.PeriodicCosineRestartLR',
+    by_epoch=False,
+    periods=archnet_periods,
+    first_cycle=10 * epoch_iters,
+    eta_min=0.)
 custom_hooks = [
     dict(type='mmvitplug.ArchNetPeriodHook', periods=archnet_periods)
 ]

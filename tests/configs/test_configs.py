@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
 from mmvitplug.utils import bundled_data, check_plugin_imports
-from _builders import REPO_ROOT
+from _builders import REPO_ROOT, distiller_settings
 
 ROOT = REPO_ROOT
 CONFIG_ROOT = osp.join(ROOT, 'configs')
@@ -514,8 +514,9 @@ def _archnet_problems(cfg, algo):
         problems.append(f'{algo}: (w_bits, a_bits, head w_bits) {bits}')
     if algo == 'qat':
         return problems
+    distiller = distiller_settings(model.distiller)
     losses = [(loss.type, loss.get('num_outputs', loss.get('num_layers')))
-              for loss in model.distiller.losses.values()]
+              for loss in distiller.losses.values()]
     hooks = [h for h in cfg.get('custom_hooks', [])
              if h['type'] == 'mmvitplug.ArchNetPeriodHook']
     if algo == 'archnet-logits':
@@ -530,7 +531,7 @@ def _archnet_problems(cfg, algo):
         expected = ('mmvitplug.ArchNetViTLoss', layers)
         num_periods = layers + 2
     else:
-        student = model.distiller.loss_inputs.loss_archnet.student
+        student = distiller.loss_inputs.loss_archnet.student
         expected = ('mmvitplug.ArchNetLoss', len(student))
         num_periods = len(student)
     if losses != [expected] or len(hooks) != 1 or \
@@ -611,7 +612,9 @@ def check_name_claims(path, cfg):
             problems.append(f'arch {arch}, builds {expected}')
     elif backbone.type == 'mmvitplug.ArchNetResNet' and isinstance(
             backbone.arch, dict):
-        depth = 2 * sum(backbone.arch['depths']) + 2
+        # convolutions per block: 2 (basic) or 3 (bottleneck), + stem + fc
+        units = 3 if backbone.arch.get('block') == 'bottleneck' else 2
+        depth = units * sum(backbone.arch['depths']) + 2
         expected = f'resnet{depth}-w{backbone.arch["widths"][0]}'
         if arch != expected:
             problems.append(f'arch {arch}, builds {expected}')

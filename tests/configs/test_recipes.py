@@ -18,7 +18,7 @@ import pytest
 import yaml
 from mmengine.config import Config
 
-from _builders import REPO_ROOT
+from _builders import REPO_ROOT, distiller_settings
 
 ROOT = REPO_ROOT
 CONFIG_ROOT = osp.join(ROOT, 'configs')
@@ -95,9 +95,9 @@ LR_DECAYS = ('CosineAnnealingLR', 'StepLR', 'MultiStepLR')
 
 def _decay_end(cfg):
     ends = [
-        s['end'] for s in cfg.param_scheduler if s['type'] in LR_DECAYS
+        s['end'] for s in _schedulers(cfg) if s['type'] in LR_DECAYS
     ]
-    assert len(ends) == 1, cfg.param_scheduler
+    assert len(ends) == 1, _schedulers(cfg)
     return ends[0]
 
 
@@ -108,17 +108,23 @@ def _label_loss(model):
         return model.loss.label_loss
     if 'distiller' in model:
         losses = [
-            loss.get('base_loss', {})
-            for loss in model.distiller.losses.values()
+            loss.get('base_loss', {}) for loss in distiller_settings(
+                model.distiller).losses.values()
         ]
-        assert len(losses) == 1, model.distiller.losses
+        assert len(losses) == 1, losses
         return losses[0]
     return model.head.loss
 
 
+def _schedulers(cfg):
+    """``param_scheduler`` as a list (a config may give one dict)."""
+    schedulers = cfg.param_scheduler
+    return schedulers if isinstance(schedulers, list) else [schedulers]
+
+
 def _distill_loss(model):
-    losses = list(model.distiller.losses.values())
-    assert len(losses) == 1, model.distiller.losses
+    losses = list(distiller_settings(model.distiller).losses.values())
+    assert len(losses) == 1, losses
     return losses[0]
 
 
@@ -171,7 +177,7 @@ def _check_iters(cfg, facts):
 
 
 def _check_warmup(cfg, facts):
-    warmups = [s for s in cfg.param_scheduler if s['type'] == 'LinearLR']
+    warmups = [s for s in _schedulers(cfg) if s['type'] == 'LinearLR']
     if facts['warmup_epochs'] == 0:  # no warm-up: no LinearLR
         assert warmups == [], warmups
         return
@@ -204,10 +210,9 @@ def _check_step_decay(cfg, facts):
     epoch after the warm-up, by a StepLR or MultiStepLR stepped by epoch."""
     every, rate = facts['step_decay']['every'], facts['step_decay']['rate']
     steps = [
-        s for s in cfg.param_scheduler if s['type'] in ('StepLR',
-                                                        'MultiStepLR')
+        s for s in _schedulers(cfg) if s['type'] in ('StepLR', 'MultiStepLR')
     ]
-    assert len(steps) == 1, cfg.param_scheduler
+    assert len(steps) == 1, _schedulers(cfg)
     step = steps[0]
     assert step.get('by_epoch', True) and not step.get(
         'convert_to_iter_based', False), step
@@ -266,8 +271,8 @@ def _check_archnet_periods(cfg, facts):
     ArchNetViTLoss: the stem, one per block, the whole network), adding up
     to the iterations. The learning rate: the official
     CosineAnnealingWarmRestarts(T_0=10 epochs, T_mult=2) from the base lr
-    (one CosineRestartLR from a period's first to its last iteration) in
-    every period (the ResNet recipe), or with ``restarts: last`` in the last
+    created afresh in every period (one PeriodicCosineRestartLR over the
+    periods: the ResNet recipe), or with ``restarts: last`` in the last
     period only, down to ``eta_min`` (the Transformer recipe: constant
     before)."""
     found = facts['archnet_periods']
@@ -288,14 +293,15 @@ def _check_archnet_periods(cfg, facts):
     restarted = list(zip(starts[:-1], starts[1:]))
     if found.get('restarts') == 'last':
         restarted = restarted[-1:]
-    schedulers = cfg.param_scheduler
-    assert [(s.begin, s.end) for s in schedulers] == restarted
-    for s in schedulers:
-        assert s.type == 'CosineRestartLR' and not s.by_epoch, s
-        assert s.eta_min == pytest.approx(found.get('eta_min', 0)), s
-        assert set(s.restart_weights) == {1.}, s
-        cycles = [10 * unit * 2**c for c in range(len(s.periods))]
-        assert s.periods == cycles and sum(cycles) >= s.end - s.begin, s
+    schedulers = _schedulers(cfg)
+    assert len(schedulers) == 1, schedulers
+    s = schedulers[0]
+    assert s.type == 'mmvitplug.PeriodicCosineRestartLR', s
+    assert s.get('by_epoch', True) is False, s
+    assert (s.get('begin', 0), s.periods) == (
+        restarted[0][0], [end - begin for begin, end in restarted]), s
+    assert (s.first_cycle, s.get('cycle_mult', 2)) == (10 * unit, 2), s
+    assert s.get('eta_min', 0) == pytest.approx(found.get('eta_min', 0)), s
 
 
 def _check_cutmix(cfg, facts):
@@ -337,7 +343,7 @@ def _check_distill_loss(cfg, facts):
 def _check_distill_losses(cfg, facts):
     """The distiller has exactly the named losses, each with the given
     arguments (its type, weight, ...)."""
-    losses = cfg.model.distiller.losses
+    losses = distiller_settings(cfg.model.distiller).losses
     expected = facts['distill_losses']
     assert sorted(losses) == sorted(expected), sorted(losses)
     for name, args in expected.items():
@@ -416,7 +422,7 @@ def _check_selfkd_tau(cfg, facts):
 
 def _check_milestones(cfg, facts):
     """Epochs at which a MultiStepLR multiplies the lr by its gamma."""
-    (step, ) = [s for s in cfg.param_scheduler if s['type'] == 'MultiStepLR']
+    (step, ) = [s for s in _schedulers(cfg) if s['type'] == 'MultiStepLR']
     assert [step.get('begin', 0) + m for m in step['milestones']] == \
         facts['milestones']['epochs']
     assert step['gamma'] == pytest.approx(facts['milestones']['gamma'])
@@ -547,14 +553,15 @@ def test_schedule_is_consistent(path):
         h.get('type') == 'ParamSchedulerHook' for h in hooks.values()), (
             f'{path}: param_scheduler without a ParamSchedulerHook never '
             'steps')
-    schedulers = cfg.param_scheduler
-    if isinstance(schedulers, dict):
-        schedulers = [schedulers]
     loop = cfg.train_cfg
     by_epoch = 'max_epochs' in loop
     length = loop['max_epochs'] if by_epoch else loop['max_iters']
-    ends = [
-        s['end'] for s in schedulers
-        if 'end' in s and s.get('by_epoch', True) == by_epoch
-    ]
-    assert ends and max(ends) == length, (path, schedulers, length)
+    ends = []
+    for s in _schedulers(cfg):
+        if s['type'] == 'mmvitplug.PeriodicCosineRestartLR':
+            # it ends after its periods
+            s = dict(s, end=s.get('end', s.get('begin', 0) +
+                                  sum(s['periods'])))
+        if 'end' in s and s.get('by_epoch', True) == by_epoch:
+            ends.append(s['end'])
+    assert ends and max(ends) == length, (path, _schedulers(cfg), length)

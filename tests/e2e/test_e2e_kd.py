@@ -196,11 +196,7 @@ def test_archnet_periods_train_and_deploy(random_teacher, tmp_path,
     config = tmp_path / 'archnet.py'
     config.write_text(f"""_base_ = ['{repo_root}/{path}']
 archnet_periods = [1] * 25 + [7]
-param_scheduler = [
-    dict(type='CosineRestartLR', by_epoch=False,
-         begin=sum(archnet_periods[:i]), end=sum(archnet_periods[:i + 1]),
-         periods=[4, 8], restart_weights=[1., 1.], eta_min=0.)
-    for i in range(26)]
+param_scheduler = dict(periods=archnet_periods, first_cycle=4)
 custom_hooks = [
     dict(type='mmvitplug.ArchNetPeriodHook', periods=archnet_periods)]
 train_cfg = dict(max_iters=32, val_interval=32)

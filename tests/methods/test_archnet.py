@@ -12,23 +12,25 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine import Config
 from mmengine.logging import MessageHub
-from mmpretrain.models import ImageClassifier
+from mmpretrain.models import ImageClassifier, ResNet
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmvitplug.converters import (archnet_init_from_resnet,
                                   convert_archnet_resnet)
+from mmvitplug.engine import PeriodicCosineRestartLR
 from mmvitplug.engine.hooks import ArchNetPeriodHook, period_of
 from mmvitplug.layers import (ActQuant, QuantConv2d, QuantLinear,
                               quantize_activation, quantize_weight,
                               quantize_weight_rowwise, round_ste)
 from mmvitplug.models.backbones import ArchNetResNet
-from mmvitplug.models.distill import ArchNetAdapterConnector
+from mmvitplug.models.backbones.archnet_resnet import SplitUnit
+from mmvitplug.models.distill import (ArchNetAdapterConnector,
+                                      ArchNetResNetDistiller)
 from mmvitplug.models.heads import QuantLinearClsHead
 from mmvitplug.models.losses import ArchNetLoss
-from _builders import REPO_ROOT, TEST_DATA
+from _builders import TEST_DATA
 
 GOLDEN = osp.join(TEST_DATA, 'archnet_golden.pt')
 # golden (official megvii-research/Arch-Net f43bab2): archnet_resnet18(2, 4,
@@ -39,8 +41,6 @@ GOLDEN = osp.join(TEST_DATA, 'archnet_golden.pt')
 # 32 x 32, eval mode; the period losses of train_archnet_resnet18.py, the
 # p = 25 gradients; the quantisers on seeded tensors; the teacher -> student
 # initialisation.
-DISTILLER = osp.join(REPO_ROOT, 'configs', '_base_', 'distillers',
-                     'archnet_resnet18.py')
 
 
 def fill(name, t, var_scale=1.):
@@ -236,22 +236,32 @@ def build_student(**kwargs):
     return ArchNetResNet(**cfg)
 
 
-def test_student_matches_official_deployed_logits(golden):
-    """The official student's weights through the registered converter:
-    the deployed logits of the official model (its adapters dropped)."""
-    state = convert_archnet_resnet(official_student_state(golden, 0.01))
-    assert not any('adapt' in k or 'fc1_' in k for k in state)
-    model = ImageClassifier(
-        backbone=dict(type='mmvitplug.ArchNetResNet'),
+def deployed_student(depth):
+    """The ImageNet Arch-Net ResNet-``depth`` as deployed."""
+    return ImageClassifier(
+        backbone=dict(type='mmvitplug.ArchNetResNet', arch=f'resnet{depth}'),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='mmvitplug.QuantLinearClsHead', num_classes=1000,
-                  in_channels=512))
+                  in_channels=2048 if depth == 50 else 512))
+
+
+def deployed_logits(model, state, x):
+    """``model``'s eval logits with ``state`` loaded (only the BN counters
+    may be missing)."""
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not unexpected
     assert all(k.endswith('num_batches_tracked') for k in missing)
     model.eval()
     with torch.no_grad():
-        logits = model(golden['x'], mode='tensor')
+        return model(x, mode='tensor')
+
+
+def test_student_matches_official_deployed_logits(golden):
+    """The official student's weights through the registered converter:
+    the deployed logits of the official model (its adapters dropped)."""
+    state = convert_archnet_resnet(official_student_state(golden, 0.01))
+    assert not any('adapt' in k or 'fc1_' in k for k in state)
+    logits = deployed_logits(deployed_student(18), state, golden['x'])
     # a near-tie of the 8-bit classifier's rounding: ~1e-4 (the helper's
     # float64 rerun of the official code moves the logits by 2.3e-4)
     torch.testing.assert_close(
@@ -265,31 +275,43 @@ def test_converter_refuses_unknown_keys(golden):
         convert_archnet_resnet(state)
 
 
-@pytest.fixture(scope='module')
-def official_setup(golden, tmp_path_factory):
-    """The ResNet-18 Arch-Net of configs/_base_/distillers/archnet_resnet18
-    with the golden weights (the live variant), in eval mode."""
-    teacher_state = {('head.' + k if k.startswith('fc.') else 'backbone.' +
-                      k): v
-                     for k, v in official_teacher_state(golden).items()}
-    path = str(tmp_path_factory.mktemp('archnet') / 'teacher.pth')
-    torch.save({'state_dict': teacher_state}, path)
-    distiller = Config.fromfile(DISTILLER).archnet_distiller.to_dict()
-    model = MODELS.build(
+def official_archnet(teacher_state, path, depth):
+    """The ImageNet Arch-Net of ResNet-``depth`` (the recipe's student,
+    distiller and teacher), the teacher loaded from the official
+    (torchvision) ``teacher_state`` saved at ``path``."""
+    torch.save({'state_dict': {
+        ('head.' + k if k.startswith('fc.') else 'backbone.' + k): v
+        for k, v in teacher_state.items()}}, path)
+    channels = 2048 if depth == 50 else 512
+    return MODELS.build(
         dict(
             type='mmvitplug.ArchNetClassifier',
-            backbone=dict(type='mmvitplug.ArchNetResNet'),
+            backbone=dict(type='mmvitplug.ArchNetResNet',
+                          arch=f'resnet{depth}'),
             neck=dict(type='GlobalAveragePooling'),
             head=dict(type='mmvitplug.QuantLinearClsHead', num_classes=1000,
-                      in_channels=512),
+                      in_channels=channels),
             teacher=dict(
                 type='ImageClassifier',
-                backbone=dict(type='ResNet', depth=18),
+                backbone=dict(type='ResNet', depth=depth),
                 neck=dict(type='GlobalAveragePooling'),
                 head=dict(type='LinearClsHead', num_classes=1000,
-                          in_channels=512)),
+                          in_channels=channels)),
             teacher_ckpt=path,
-            distiller=distiller))
+            distiller=dict(
+                type='mmvitplug.ArchNetResNetDistiller',
+                depths=ResNet.arch_settings[depth][1],
+                widths=[64, 128, 256, 512],
+                block='bottleneck' if depth == 50 else 'basic')))
+
+
+@pytest.fixture(scope='module')
+def official_setup(golden, tmp_path_factory):
+    """The ResNet-18 Arch-Net of the recipe (ArchNetResNetDistiller) with the
+    golden weights (the live variant), in eval mode."""
+    model = official_archnet(
+        official_teacher_state(golden),
+        str(tmp_path_factory.mktemp('archnet') / 'teacher.pth'), 18)
     official = official_student_state(golden, 0.01)
     state = convert_archnet_resnet(official)
     state.update({
@@ -410,18 +432,56 @@ def test_teacher_initialisation_matches_official(golden):
 
 
 def test_teacher_initialisation_errors():
-    with pytest.raises(KeyError, match='not a basic-block ResNet'):
+    with pytest.raises(KeyError, match='not a ResNet in the torchvision'):
         archnet_init_from_resnet({'stem.0.weight': torch.zeros(1)})
     state = {'layer1.0.conv1.weight': torch.zeros(4, 4, 3, 3),
              'layer1.0.bn1.weight': torch.zeros(4),
              'fc.weight': torch.zeros(2, 4),
-             'layer1.0.conv3.weight': torch.zeros(4, 4, 1, 1)}
-    with pytest.raises(KeyError, match="'layer1.0.conv3.weight'"):
+             'layer1.0.conv4.weight': torch.zeros(4, 4, 1, 1)}
+    with pytest.raises(KeyError, match="'layer1.0.conv4.weight'"):
         archnet_init_from_resnet(state)
-    state.pop('layer1.0.conv3.weight')
+    state.pop('layer1.0.conv4.weight')
     state['layer2.0.downsample.0.weight'] = torch.zeros(4, 4, 3, 3)
-    with pytest.raises(KeyError, match='not a 1x1 convolution'):
+    with pytest.raises(KeyError, match='downsample.conv.weight is not a 1x1 '
+                       r'convolution \(shape'):
         archnet_init_from_resnet(state)
+    state['layer2.0.downsample.0.weight'] = torch.zeros(4, 4, 1, 1)
+    state['layer1.0.conv2.weight'] = torch.zeros(4, 4, 5, 5)
+    with pytest.raises(KeyError, match='conv2.conv.weight is not a 1x1 or '
+                       '3x3 convolution'):
+        archnet_init_from_resnet(state)
+
+
+def test_teacher_initialisation_of_bottlenecks(tmp_path):
+    """A bottleneck teacher: 3x3 copied, 1x1 centred (conv1, conv3,
+    downsampling), BNs copied; convolutions of more than max_conv_in inputs
+    (split in the student) and their BNs left out, as officially."""
+    teacher = tiny_archnet(tmp_path, depth=50).teacher.state_dict()
+    init = archnet_init_from_resnet(teacher, max_conv_in=64)
+    off = torch.ones(3, 3, dtype=torch.bool)
+    off[1, 1] = False
+    for tkey, skey in (('layer1.0.conv1', 'stages.0.0.conv1'),
+                       ('layer2.1.conv3', 'stages.1.1.conv3'),
+                       ('layer3.0.downsample.0', 'stages.2.0.downsample')):
+        got = init[f'backbone.{skey}.conv.weight']
+        want = teacher[f'backbone.{tkey}.weight']
+        assert want.shape[2:] == (1, 1) and got.shape[2:] == (3, 3)
+        assert torch.equal(got[:, :, 1, 1], want[:, :, 0, 0])
+        assert (got[:, :, off] == 1e-10).all()
+    assert init['backbone.stages.3.1.conv2.conv.weight'] is \
+        teacher['backbone.layer4.1.conv2.weight']
+    assert init['backbone.stages.2.3.conv3.bn.running_var'] is \
+        teacher['backbone.layer3.3.bn3.running_var']
+    # layer3.1 onwards sees 128 > 64 inputs: conv1 split, as layer4.0's
+    # downsampling (128 inputs); layer3.0 (64 inputs) is not
+    assert 'backbone.stages.2.0.conv1.conv.weight' in init
+    assert 'backbone.stages.2.0.downsample.bn.weight' in init
+    for unit in ('stages.2.1.conv1', 'stages.3.2.conv1',
+                 'stages.3.0.downsample'):
+        assert not any(k.startswith(f'backbone.{unit}.') for k in init), unit
+    # with a wider bound nothing is split
+    wide = archnet_init_from_resnet(teacher, max_conv_in=512)
+    assert 'backbone.stages.3.0.downsample.conv.weight' in wide
 
 
 def test_student_has_only_simple_operators():
@@ -461,6 +521,47 @@ def test_block_concatenates_instead_of_adding():
     assert len(block(x).unique()) <= 16 and block(x).max() <= 1
     # the first stage keeps the width: no downsampling unit
     assert model.stages[0][0].downsample is None
+
+
+def test_bottleneck_splits_wide_convolutions():
+    """Bottlenecks: conv1 -> conv2 (strided) -> conv3 (4 x planes), merged
+    with the identity by concatenation; every convolution wider than
+    max_conv_in is a SplitUnit over equal input groups, concatenated."""
+    torch.manual_seed(0)
+    model = build_student(
+        arch=dict(depths=[1, 1, 2, 1], widths=[8, 16, 24, 32],
+                  block='bottleneck'), max_conv_in=64).eval()
+    assert model.embed_dims == [32, 64, 96, 128]
+    assert model.splits == [1, 2, 3, 4]
+    for m in model.modules():
+        if isinstance(m, QuantConv2d):
+            assert m.kernel_size == (3, 3) and m.in_channels <= 64
+    # stage 3's second block sees 96 channels: conv1 in 2 groups of 48
+    block = model.stages[2][1]
+    assert isinstance(block.conv1, SplitUnit) and len(block.conv1) == 2
+    x = torch.rand(2, 96, 4, 4)
+    torch.testing.assert_close(
+        block.conv1(x),
+        torch.cat([block.conv1[0](x[:, :48]), block.conv1[1](x[:, 48:])],
+                  1))
+    out = block.conv3(block.conv2(block.conv1(x)))
+    want = torch.cat([
+        m(torch.cat([o, i], 1)) for m, o, i in zip(
+            block.merge, out.chunk(3, 1), x.chunk(3, 1))
+    ], 1)
+    torch.testing.assert_close(block(x), want)
+    # stage 4's first block (96 inputs): split conv1 of stride 1, the
+    # stride on conv2, a split 3x3 downsampling
+    first = model.stages[3][0]
+    assert [u.conv.stride for u in first.conv1] == [(1, 1)] * 2
+    assert first.conv2.conv.stride == (2, 2)
+    assert isinstance(first.downsample, SplitUnit)
+    assert [u.conv.stride for u in first.downsample] == [(2, 2)] * 2
+    # the official widths: ResNet-50's splits
+    r50 = ArchNetResNet('resnet50')
+    assert r50.splits == [1, 2, 4, 8]
+    assert [len(s[1].conv1) if isinstance(s[1].conv1, SplitUnit) else 1
+            for s in r50.stages] == [1, 1, 2, 4]
 
 
 def test_student_maps_at_any_size():
@@ -515,14 +616,163 @@ def test_student_arch_errors():
                       max_conv_in=16)
     with pytest.raises(ValueError, match='max_conv_in must be an int >= 2'):
         build_student(max_conv_in=1)
-    with pytest.raises(ValueError, match='resnet18'):
-        ArchNetResNet(arch='resnet50')
+    with pytest.raises(ValueError, match='resnet50'):
+        ArchNetResNet(arch='resnet101')
+    with pytest.raises(ValueError, match=r"block must be one of \['basic', "
+                       r"'bottleneck'\], got 'plain'"):
+        build_student(arch=dict(depths=[1], widths=[8], block='plain'))
+    with pytest.raises(ValueError, match='stage 1: a convolution of 36 -> 9 '
+                       'channels is split into 2 groups'):
+        # the second block's first unit sees 36 channels
+        build_student(arch=dict(depths=[1, 2], widths=[8, 9],
+                                block='bottleneck'), max_conv_in=32)
 
 
 def test_zoo_archs():
     r34 = ArchNetResNet('resnet34')
     assert [len(s) for s in r34.stages] == [3, 4, 6, 3]
     assert r34.splits == [1, 1, 1, 2]
+
+
+# ------------------------------------------------------------ ResNet-50
+GOLDEN_R50 = osp.join(TEST_DATA, 'archnet_r50_golden.pt')
+# golden (official megvii-research/Arch-Net f43bab2, with one fix:
+# resnet50.py line 417 assigns the merged groups to out, not out2, so that
+# the second stage's blocks merge as the others): archnet_resnet50(2, 4,
+# squeeze_factor=24) and the official teacher resnet50(), filled by fill()
+# (the student's running variances x 0.01), the same 2 images; the 66
+# period losses of train_archnet_resnet50.py, p = 65 gradients, the
+# deployed logits, the teacher -> student initialisation.
+
+
+@pytest.fixture(scope='module')
+def golden_r50():
+    return torch.load(GOLDEN_R50)
+
+
+def _filled(keys, prefix='', var_scale=1.):
+    state = {}
+    for name, shape in keys:
+        t = torch.zeros(shape, dtype=torch.long if name.endswith(
+            'num_batches_tracked') else torch.float32)
+        if t.is_floating_point():
+            fill(prefix + name, t, var_scale)
+        state[name] = t
+    return state
+
+
+def _kept(official: dict) -> set:
+    """The official keys the converter keeps (all but the adapters)."""
+    return {k for k in official if r50_adapter_name(k) is None}
+
+
+def r50_adapter_name(official: str):
+    """An official ResNet-50 adapter-head key -> ours, None for others."""
+    m = re.fullmatch(r'layer(\d)\.(\d)\.(feature_adaptation_(\d)_(\d)|'
+                     r'fc(\d)_(\d))\.(weight|bias)', official)
+    if m is None:
+        return None
+    block = [0, 3, 7, 13][int(m[1]) - 1] + int(m[2])
+    if m[4]:
+        return (f'distiller.connectors.a{4 * block + int(m[4])}.conv{m[5]}.'
+                f'{m[8]}')
+    return (f'distiller.connectors.a{4 * block + int(m[6])}.gate.'
+            f'{2 * (int(m[7]) - 1)}.{m[8]}')
+
+
+def test_r50_student_matches_official(golden_r50):
+    """The official ResNet-50 student (line 417 fixed) through the
+    registered converter: its parameter count and deployed logits."""
+    official = _filled(golden_r50['student_keys'], var_scale=0.01)
+    model = deployed_student(50)
+    assert sum(p.numel() for p in model.parameters()) == \
+        golden_r50['num_params_student_deploy']
+    logits = deployed_logits(model, convert_archnet_resnet(official),
+                             golden_r50['x'])
+    torch.testing.assert_close(logits, golden_r50['logits'], atol=1e-3,
+                               rtol=0)
+
+
+def test_r50_distillation_matches_official(golden_r50, tmp_path):
+    """ArchNetResNetDistiller of ResNet-50 bottlenecks with the official
+    weights: the 66 student and teacher outputs (the teacher's aliasing),
+    the 66 period losses and the p = 65 gradients."""
+    model = official_archnet(
+        _filled(golden_r50['teacher_keys'], 'teacher.'),
+        str(tmp_path / 'teacher.pth'), 50)
+    official = _filled(golden_r50['student_keys'], var_scale=0.01)
+    state = convert_archnet_resnet(official)
+    # official key -> ours (the converter keeps the order)
+    state_names = dict(zip([k for k in official if k in _kept(official)],
+                           state))
+    adapters = {r50_adapter_name(k): v for k, v in official.items()
+                if r50_adapter_name(k) is not None}
+    assert len(adapters) == 64 * 7  # 3 convolutions, 2 linear layers
+    state.update(adapters)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected
+    assert all(
+        k.endswith('num_batches_tracked') or k.endswith('.period')
+        for k in missing), missing
+    model.eval()
+    loss = model.distiller.losses['loss_archnet']
+    assert loss.num_periods == 66
+    loss.set_period(65)
+    inputs = {}
+    handle = loss.register_forward_pre_hook(
+        lambda m, args, kwargs: inputs.update(kwargs), with_kwargs=True)
+    try:
+        value = model.loss(golden_r50['x'], samples(2))['loss_archnet']
+        value.backward()
+    finally:
+        handle.remove()
+    torch.testing.assert_close(
+        value.item(), golden_r50['losses'][65], rtol=2e-5, atol=0)
+    with torch.no_grad():
+        for p in range(66):
+            loss.set_period(p)
+            torch.testing.assert_close(
+                loss(**inputs).item(), golden_r50['losses'][p], rtol=2e-5,
+                atol=0, msg=f'period {p}')
+    for side in ('student', 'teacher'):
+        for i, (t, want) in enumerate(
+                zip(inputs[side], golden_r50[f'{side}_outs_checksums'])):
+            torch.testing.assert_close(
+                checksums(t), torch.tensor(want, dtype=torch.float64),
+                rtol=2e-4, atol=1e-3, msg=f'{side} output {i}')
+    for a, b in golden_r50['teacher_alias_pairs']:
+        assert torch.equal(inputs['teacher'][a], inputs['teacher'][b])
+    ours = {k: r50_adapter_name(k) or state_names[k] for k in
+            golden_r50['grads_p65_stats']}
+    params = dict(model.named_parameters())
+    for official_key, name in ours.items():
+        got = checksums(params[name].grad)
+        want = torch.tensor(golden_r50['grads_p65_stats'][official_key],
+                            dtype=torch.float64)
+        # relative: the early gradients are ~1e-6 in absolute value
+        torch.testing.assert_close(
+            got[1:], want[1:], rtol=2e-3, atol=0, msg=official_key)
+    for official_key, grad in golden_r50['grads_p65_small'].items():
+        torch.testing.assert_close(
+            params[ours[official_key]].grad, grad, rtol=2e-3,
+            atol=grad.abs().max().item() * 1e-3)
+
+
+def test_r50_teacher_initialisation_matches_official(golden_r50):
+    """archnet_init_from_resnet of the ResNet-50 teacher initialises exactly
+    the student tensors the official code copies, centred as officially."""
+    teacher = _filled(golden_r50['teacher_keys'], 'teacher.')
+    init = archnet_init_from_resnet(teacher)
+    copied = convert_archnet_resnet(
+        {k: torch.zeros(1) for k in golden_r50['init_copied']})
+    assert set(init) - {k for k in init if 'num_batches' in k} == \
+        set(copied)
+    torch.testing.assert_close(
+        init['backbone.stages.0.0.conv1.conv.weight'][:2],
+        golden_r50['init_centred_example'])
+    torch.testing.assert_close(
+        init['backbone.stages.2.0.downsample.conv.weight'][:2],
+        golden_r50['init_layer3_downsample'])
 
 
 # --------------------------------------------------------------- head
@@ -574,6 +824,19 @@ def test_adapter_by_hand():
             conv.weight.zero_()
     ones = torch.ones(1, 8, 2, 2)
     assert plain([ones, ones]).eq(0).all()
+    # a bottleneck's expanded map: 1x1 down to mid_channels, 3x3, 1x1 up;
+    # the gate's hidden width from mid_channels (officially planes // 24)
+    wide = ArchNetAdapterConnector(192, mid_channels=48, squeeze_factor=24)
+    assert [tuple(c.weight.shape) for c in (wide.conv1, wide.conv2,
+                                            wide.conv3)] == [
+        (48, 192, 1, 1), (48, 48, 3, 3), (192, 48, 1, 1)]
+    gate = [tuple(m.weight.shape) for m in wide.gate[::2]]
+    assert gate == [(2, 192), (192, 2)]
+    u, t = torch.randn(2, 192, 3, 3), torch.randn(2, 192, 3, 3)
+    g = torch.sigmoid(wide.gate[2](F.relu(wide.gate[0](
+        t.mean((2, 3))))))[:, :, None, None]
+    torch.testing.assert_close(
+        wide([u, t]), wide.conv3(wide.conv2(wide.conv1(g * u))) + u)
 
 
 def test_adapter_errors():
@@ -586,6 +849,64 @@ def test_adapter_errors():
         ArchNetAdapterConnector(0)
     with pytest.raises(ValueError, match='squeeze_factor must be'):
         ArchNetAdapterConnector(8, squeeze_factor=0)
+    with pytest.raises(ValueError, match='mid_channels must be'):
+        ArchNetAdapterConnector(8, mid_channels=0)
+
+
+# ------------------------------------------------------------ distiller
+def test_resnet_distiller_settings():
+    """ArchNetResNetDistiller: per basic block its two units and output,
+    per bottleneck three units and output, teacher norms aligned; adapters
+    of each output's width; every argument reaches its module."""
+    basic = ArchNetResNetDistiller.settings([1, 2], [8, 16])
+    assert [basic['recorders'][f's{k}']['source'] for k in range(11)] == [
+        'backbone.stem', 'backbone.stages.0.0.conv1',
+        'backbone.stages.0.0.conv2', 'backbone.stages.0.0',
+        'backbone.stages.1.0.conv1', 'backbone.stages.1.0.conv2',
+        'backbone.stages.1.0', 'backbone.stages.1.1.conv1',
+        'backbone.stages.1.1.conv2', 'backbone.stages.1.1', 'head']
+    assert [basic['recorders'][f't{k}']['source'] for k in (0, 1, 2, 3, 10)
+            ] == ['teacher.backbone.maxpool', 'teacher.backbone.layer1.0.bn1',
+                  'teacher.backbone.layer1.0.bn2', 'teacher.backbone.layer1.0',
+                  'teacher']
+    assert basic['losses']['loss_archnet']['num_outputs'] == 11
+    assert [basic['connectors'][f'a{k}']['channels'] for k in range(1, 10)
+            ] == [8] * 3 + [16] * 6
+    inputs = basic['loss_inputs']['loss_archnet']
+    assert inputs['student'][0] == 's0' and inputs['student'][-1] == 's10'
+    assert inputs['student'][4] == dict(recorder=['s4', 't4'],
+                                        connector='a4')
+    neck = ArchNetResNetDistiller.settings(
+        [2], [8], block='bottleneck', squeeze_factor=4, decay=0.5,
+        loss_weight=2.)
+    assert [neck['recorders'][f't{k}']['source'] for k in range(1, 5)] == [
+        f'teacher.backbone.layer1.0{u}' for u in ('.bn1', '.bn2', '.bn3', '')]
+    assert neck['recorders']['s3']['source'] == 'backbone.stages.0.0.conv3'
+    assert [(c['channels'], c['mid_channels'], c['squeeze_factor'])
+            for c in neck['connectors'].values()] == [
+                (8, 8, 4), (8, 8, 4), (32, 8, 4), (32, 8, 4)] * 2
+    loss = neck['losses']['loss_archnet']
+    assert (loss['num_outputs'], loss['decay'], loss['loss_weight']) == (
+        10, 0.5, 2.)
+    built = MODELS.build(dict(type='mmvitplug.ArchNetResNetDistiller',
+                              depths=[2], widths=[8], block='bottleneck',
+                              decay=0.5))
+    assert built.losses['loss_archnet'].decay == 0.5
+    assert built.connectors['a3'].conv1.weight.shape == (8, 32, 1, 1)
+
+
+def test_resnet_distiller_errors():
+    with pytest.raises(ValueError, match="block must be one of "
+                       r"\['basic', 'bottleneck'\], got 'plain'"):
+        ArchNetResNetDistiller([1], [8], block='plain')
+    with pytest.raises(ValueError, match='one value per stage'):
+        ArchNetResNetDistiller([1, 1], [8])
+    with pytest.raises(ValueError, match='depths must be a non-empty list'):
+        ArchNetResNetDistiller([], [])
+    with pytest.raises(ValueError, match='widths must be a non-empty list'):
+        ArchNetResNetDistiller([1], [0])
+    with pytest.raises(ValueError, match='squeeze_factor must be'):
+        ArchNetResNetDistiller([1], [8], squeeze_factor=0)
 
 
 # ---------------------------------------------------------------- loss
@@ -706,28 +1027,19 @@ def test_hook_errors():
 
 
 def test_learning_rate_restarts_each_period():
-    """The configs' one CosineRestartLR per period is the official
-    CosineAnnealingWarmRestarts(10, 2) re-created every period."""
-    from mmengine.optim.scheduler import CosineRestartLR
+    """PeriodicCosineRestartLR (the configs' schedule) is the official
+    CosineAnnealingWarmRestarts(10, 2) re-created every period, and leaves
+    the rate alone after its periods."""
     periods = [25, 10, 10, 37]
     param = nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.Adam([param], lr=1e-3)
-    schedulers = [
-        CosineRestartLR(
-            optimizer,
-            by_epoch=False,
-            begin=sum(periods[:i]),
-            end=sum(periods[:i + 1]),
-            periods=[10 * 2**c for c in range(6)],
-            restart_weights=[1.] * 6,
-            eta_min=0.) for i in range(len(periods))
-    ]
+    scheduler = PeriodicCosineRestartLR(
+        optimizer, periods, first_cycle=10, by_epoch=False)
     ours = []
-    for _ in range(sum(periods)):
+    for _ in range(sum(periods) + 3):
         ours.append(optimizer.param_groups[0]['lr'])
         optimizer.step()
-        for s in schedulers:
-            s.step()
+        scheduler.step()
     official = []
     for length in periods:
         opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=1e-3)
@@ -737,42 +1049,76 @@ def test_learning_rate_restarts_each_period():
             official.append(opt.param_groups[0]['lr'])
             opt.step()
             sched.step()
+    torch.testing.assert_close(ours[:-3], official)
+    assert ours[-3:] == [ours[-4]] * 3
+
+
+def test_learning_rate_schedule_arguments():
+    """begin, cycle_mult and eta_min against torch's scheduler."""
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.5)
+    scheduler = PeriodicCosineRestartLR(
+        optimizer, [7, 20], first_cycle=3, cycle_mult=3, eta_min=0.1,
+        begin=4, end=40)
+    assert (scheduler.begin, scheduler.end) == (4, 40)
+    ours = []
+    for _ in range(36):
+        ours.append(optimizer.param_groups[0]['lr'])
+        scheduler.step()
+    official = [0.5] * 4
+    for length in (7, 20):
+        opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.5)
+        sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            opt, T_0=3, T_mult=3, eta_min=0.1)
+        for _ in range(length):
+            official.append(opt.param_groups[0]['lr'])
+            sched.step()
+    # after the periods (until end) the rate stays
+    official += [official[-1]] * 5
     torch.testing.assert_close(ours, official)
+    for kwargs, match in ((dict(periods=[]), 'periods must be'),
+                          (dict(periods=[3, 0]), 'periods must be'),
+                          (dict(first_cycle=0), 'first_cycle must be'),
+                          (dict(cycle_mult=1.5), 'cycle_mult must be'),
+                          (dict(eta_min=-1.), 'eta_min must be')):
+        args = dict(dict(periods=[5], first_cycle=2), **kwargs)
+        with pytest.raises(ValueError, match=match):
+            PeriodicCosineRestartLR(optimizer, **args)
 
 
 # ----------------------------------------------------------- algorithm
-def tiny_archnet(tmp_path, **kwargs):
-    """Arch-Net of a ResNet-18 of widths 8-64 from a random teacher."""
+def tiny_archnet(tmp_path, depth=18, **kwargs):
+    """Arch-Net of a ResNet-18 of widths 8-64 (or a ResNet-50 of widths 8-64
+    x 4 with convolutions of at most 64 inputs, ResNet-50's splits at 1/8
+    width) from a random teacher."""
+    widths = [8, 16, 32, 64]
+    block = 'bottleneck' if depth == 50 else 'basic'
+    channels = widths[-1] * (4 if depth == 50 else 1)
     teacher = dict(
         type='ImageClassifier',
-        backbone=dict(type='ResNet', depth=18, stem_channels=8,
+        backbone=dict(type='ResNet', depth=depth, stem_channels=8,
                       base_channels=8),
         neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=64))
-    path = str(tmp_path / 'teacher.pth')
+        head=dict(type='LinearClsHead', num_classes=10,
+                  in_channels=channels))
+    path = str(tmp_path / f'teacher{depth}.pth')
     if not osp.isfile(path):
         torch.manual_seed(1)
         built = MODELS.build(teacher)
         built.init_weights()
         torch.save({'state_dict': built.state_dict()}, path)
-    distiller = Config.fromfile(DISTILLER)
-    widths = [8, 16, 32, 64]
-    connectors = {
-        f'a{k}': dict(type='mmvitplug.ArchNetAdapterConnector',
-                      channels=widths[(k - 1) // 6])
-        for k in range(1, 25)
-    }
+    depths = ResNet.arch_settings[depth][1]
     cfg = dict(
         type='mmvitplug.ArchNetClassifier',
         backbone=dict(type='mmvitplug.ArchNetResNet',
-                      arch=dict(depths=[2, 2, 2, 2], widths=widths)),
+                      arch=dict(depths=depths, widths=widths, block=block),
+                      max_conv_in=64 if depth == 50 else 512),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='mmvitplug.QuantLinearClsHead', num_classes=10,
-                  in_channels=64),
+                  in_channels=channels),
         teacher=teacher,
         teacher_ckpt=path,
-        distiller=dict(distiller.archnet_distiller.to_dict(),
-                       connectors=connectors))
+        distiller=dict(type='mmvitplug.ArchNetResNetDistiller',
+                       depths=depths, widths=widths, block=block))
     cfg.update(kwargs)
     return MODELS.build(cfg)
 
@@ -824,6 +1170,37 @@ def test_algorithm_trains_every_output_without_labels(tmp_path):
     assert grads['distiller.connectors.a4.conv1.weight'] is None
     assert grads['head.fc.weight'] is None
     assert not any(p.requires_grad for p in model.teacher.parameters())
+
+
+def test_algorithm_with_bottlenecks(tmp_path):
+    """A bottleneck student (split units at 1/8 of ResNet-50's widths):
+    initialised from the teacher where the official code does, trained one
+    output more per period."""
+    torch.manual_seed(0)
+    model = tiny_archnet(tmp_path, depth=50)
+    model.init_weights()
+    student, teacher = model.backbone, model.teacher.backbone
+    assert torch.equal(student.stages[3][1].conv2.conv.weight,
+                       teacher.layer4[1].conv2.weight)
+    assert torch.equal(student.stages[1][0].conv3.conv.weight[:, :, 1, 1],
+                       teacher.layer2[0].conv3.weight[:, :, 0, 0])
+    # a split first unit keeps its own initialisation
+    assert student.stages[2][1].conv1[0].bn.running_var.eq(1).all()
+    loss = model.distiller.losses['loss_archnet']
+    assert loss.num_periods == 66
+    x = torch.randn(2, 3, 32, 32)
+    for period, reached, untouched in (
+            (6, 'backbone.stages.0.1.conv2.conv.weight',
+             'backbone.stages.0.1.conv3.conv.weight'),
+            (65, 'head.fc.weight', None)):
+        loss.set_period(period)
+        model.zero_grad()
+        model.loss(x, samples(2))['loss_archnet'].backward()
+        grads = {n: p.grad for n, p in model.named_parameters()}
+        assert grads[reached].abs().sum() > 0
+        if untouched is not None:
+            assert grads[untouched] is None
+    assert grads['distiller.connectors.a64.conv1.weight'].abs().sum() > 0
 
 
 def test_algorithm_errors(tmp_path):

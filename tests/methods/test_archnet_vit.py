@@ -508,6 +508,50 @@ def test_lsq_head():
     assert LSQLinearClsHead(10, 32, w_bits=None).fc.w_bits is None
 
 
+# ------------------------------------------------------------- distiller
+def test_vit_distiller_settings():
+    """ArchNetViTDistiller for L blocks: 2 L + 1 features of each network
+    (the first block's input, per block its norm2's input and its output),
+    L attention maps, the logits; every argument reaches its module."""
+    from mmvitplug.models.distill import ArchNetViTDistiller
+    cfg = ArchNetViTDistiller.settings(
+        2, 32, reduction=4, decay=0.5, ce_weight=2., label_smoothing=0.2,
+        loss_weight=3.)
+    recorders = cfg['recorders']
+    assert [(recorders[f's{k}']['type'], recorders[f's{k}']['source'])
+            for k in range(5)] == [
+                ('ModuleInputs', 'backbone.blocks.0'),
+                ('ModuleInputs', 'backbone.blocks.0.norm2'),
+                ('ModuleOutputs', 'backbone.blocks.0'),
+                ('ModuleInputs', 'backbone.blocks.1.norm2'),
+                ('ModuleOutputs', 'backbone.blocks.1')]
+    assert recorders['t3']['source'] == 'teacher.backbone.blocks.1.norm2'
+    assert recorders['s_attn1']['source'] == 'backbone.blocks.1.attn.logits'
+    assert recorders['t_attn1'] == dict(
+        type='AttentionRelations', source='teacher.backbone.blocks.1.attn',
+        index='qk')
+    assert (recorders['s_logits'], recorders['t_logits']) == (
+        dict(source='head'), dict(source='teacher'))
+    assert sorted(cfg['connectors']) == ['a1', 'a2', 'a3', 'a4']
+    assert cfg['connectors']['a1'] == dict(
+        type='mmvitplug.ArchNetTokenAdapterConnector', channels=32,
+        reduction=4)
+    distiller = MODELS.build(dict(cfg, type='mmvitplug.ConfigurableDistiller'))
+    loss = distiller.losses['loss_archnet']
+    assert (loss.num_layers, loss.decay, loss.ce_weight,
+            loss.label_smoothing, loss.loss_weight) == (2, 0.5, 2., 0.2, 3.)
+    assert distiller.connectors['a4'].fc1.out_features == 8
+    inputs = cfg['loss_inputs']['loss_archnet']
+    assert inputs['student'] == ['s0'] + [
+        dict(recorder=f's{k}', connector=f'a{k}') for k in range(1, 5)]
+    assert inputs['teacher_attn'] == ['t_attn0', 't_attn1']
+    for kwargs, match in ((dict(num_layers=0, embed_dims=8), 'num_layers'),
+                          (dict(num_layers=1, embed_dims=True),
+                           'embed_dims')):
+        with pytest.raises(ValueError, match=f'{match} must be an int >= 1'):
+            ArchNetViTDistiller(**kwargs)
+
+
 # ------------------------------------------------------------- algorithm
 @pytest.fixture
 def algorithm(tmp_path):

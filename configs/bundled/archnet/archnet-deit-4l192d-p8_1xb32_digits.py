@@ -23,13 +23,6 @@ _base_ = [
 ]
 
 num_layers, dims = 4, 192
-# recorded features: the stem's tokens (the first block's input), then per
-# block the residual stream after its attention (its norm2's input) and
-# after its MLP (its output); attention logits; the logits
-_features = [('blocks.0', 'ModuleInputs')] + [
-    (f'blocks.{i}{where}', kind) for i in range(num_layers)
-    for where, kind in (('.norm2', 'ModuleInputs'), ('', 'ModuleOutputs'))
-]
 model = dict(
     _delete_=True,
     type='mmvitplug.ArchNetClassifier',
@@ -48,41 +41,12 @@ model = dict(
         w_bits=8),
     teacher=_base_.teacher,
     teacher_ckpt=_base_.teacher_ckpt,
+    # per block: its two residual streams (through adapters) and its
+    # attention logits; the stem's tokens; the logits
     distiller=dict(
-        recorders=dict(
-            **{f's{k}': dict(type=kind, source='backbone.' + path, index=0
-                             if kind == 'ModuleInputs' else None)
-               for k, (path, kind) in enumerate(_features)},
-            **{f't{k}': dict(type=kind, source='teacher.backbone.' + path,
-                             index=0 if kind == 'ModuleInputs' else None)
-               for k, (path, kind) in enumerate(_features)},
-            **{f's_attn{i}': dict(source=f'backbone.blocks.{i}.attn.logits')
-               for i in range(num_layers)},
-            **{f't_attn{i}': dict(
-                type='AttentionRelations',
-                source=f'teacher.backbone.blocks.{i}.attn', index='qk')
-               for i in range(num_layers)},
-            s_logits=dict(source='head'),
-            t_logits=dict(source='teacher')),
-        connectors={
-            f'a{k}': dict(
-                type='mmvitplug.ArchNetTokenAdapterConnector', channels=dims)
-            for k in range(1, 2 * num_layers + 1)
-        },
-        losses=dict(
-            loss_archnet=dict(
-                type='mmvitplug.ArchNetViTLoss', num_layers=num_layers)),
-        loss_inputs=dict(
-            loss_archnet=dict(
-                student=['s0'] + [
-                    dict(recorder=f's{k}', connector=f'a{k}')
-                    for k in range(1, 2 * num_layers + 1)
-                ],
-                teacher=[f't{k}' for k in range(2 * num_layers + 1)],
-                student_attn=[f's_attn{i}' for i in range(num_layers)],
-                teacher_attn=[f't_attn{i}' for i in range(num_layers)],
-                student_logits='s_logits',
-                teacher_logits='t_logits'))),
+        type='mmvitplug.ArchNetViTDistiller',
+        num_layers=num_layers,
+        embed_dims=dims),
     data_preprocessor=_base_.data_preprocessor)
 
 train_dataloader = dict(batch_size=32)
@@ -91,16 +55,13 @@ optim_wrapper = dict(
     optimizer=dict(
         type='AdamW', lr=1e-3, weight_decay=1e-6, betas=(0.9, 0.98),
         eps=1e-9))
-param_scheduler = [
-    dict(
-        type='CosineRestartLR',
-        by_epoch=False,
-        begin=sum(archnet_periods[:-1]),
-        end=sum(archnet_periods),
-        periods=[135, 270, 540],
-        restart_weights=[1.] * 3,
-        eta_min=1e-4)
-]
+param_scheduler = dict(
+    type='mmvitplug.PeriodicCosineRestartLR',
+    by_epoch=False,
+    begin=sum(archnet_periods[:-1]),
+    periods=archnet_periods[-1:],
+    first_cycle=135,
+    eta_min=1e-4)
 custom_hooks = [
     dict(type='mmvitplug.ArchNetPeriodHook', periods=archnet_periods)
 ]

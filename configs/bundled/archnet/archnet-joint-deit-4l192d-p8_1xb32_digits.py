@@ -9,16 +9,9 @@
 _base_ = ['./archnet-deit-4l192d-p8_1xb32_digits.py']
 
 archnet_periods = [1] * 5 + [895]  # iterations
-param_scheduler = [
-    dict(
-        type='CosineRestartLR',
-        by_epoch=False,
-        begin=5,
-        end=900,
-        periods=[135, 270, 540],
-        restart_weights=[1.] * 3,
-        eta_min=1e-4)
-]
+# the restarts over the last period, from iteration 5
+param_scheduler = dict(
+    begin=sum(archnet_periods[:-1]), periods=archnet_periods[-1:])
 custom_hooks = [
     dict(type='mmvitplug.ArchNetPeriodHook', periods=archnet_periods)
 ]

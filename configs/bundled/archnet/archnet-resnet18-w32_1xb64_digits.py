@@ -17,7 +17,6 @@
 _base_ = [
     '../../_base_/datasets/digits.py',
     '../../_base_/default_runtime.py',
-    '../../_base_/distillers/archnet_resnet18.py',
     '../../_teachers/resnet18-w32_digits.py',
 ]
 
@@ -36,15 +35,10 @@ model = dict(
         in_channels=256, w_bits=8, logit_clip=16.),
     teacher=_base_.teacher,
     teacher_ckpt=_base_.teacher_ckpt,
-    # adapters of this student's widths (6 outputs per stage)
     distiller=dict(
-        _base_.archnet_distiller,
-        connectors={
-            f'a{k}': dict(
-                type='mmvitplug.ArchNetAdapterConnector',
-                channels=widths[(k - 1) // 6])
-            for k in range(1, 25)
-        }),
+        type='mmvitplug.ArchNetResNetDistiller',
+        depths=[2, 2, 2, 2],
+        widths=widths),
     # Mixup within the batch (lambda ~ U(0, 1)) on 10% of the batches
     data_preprocessor=dict(
         _base_.data_preprocessor,
@@ -54,16 +48,12 @@ model = dict(
 archnet_periods = [25] + [10] * 24 + [310]  # iterations
 optim_wrapper = dict(
     optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-7))
-param_scheduler = [
-    dict(
-        type='CosineRestartLR',
-        by_epoch=False,
-        begin=sum(archnet_periods[:i]),
-        end=sum(archnet_periods[:i + 1]),
-        periods=[10 * 2**c for c in range(6)],
-        restart_weights=[1.] * 6,
-        eta_min=0.) for i in range(len(archnet_periods))
-]
+param_scheduler = dict(
+    type='mmvitplug.PeriodicCosineRestartLR',
+    by_epoch=False,
+    periods=archnet_periods,
+    first_cycle=10,
+    eta_min=0.)
 custom_hooks = [
     dict(type='mmvitplug.ArchNetPeriodHook', periods=archnet_periods)
 ]

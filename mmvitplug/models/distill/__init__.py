@@ -5,7 +5,8 @@ teacher (:class:`DistillMixin`, in :class:`DistillationClassifier` and
 modules by path, connectors adapt shapes and losses hold the maths
 (:class:`ConfigurableDistiller`)."""
 from .archnet import (ArchNetAdapterConnector, ArchNetClassifier,
-                      ArchNetTokenAdapterConnector)
+                      ArchNetResNetDistiller, ArchNetTokenAdapterConnector,
+                      ArchNetViTDistiller)
 from .classifier import DistillationClassifier
 from .connectors import (ConvConnector, LinearConnector, MapToTokensConnector,
                          ResizeConnector, TokensToMapConnector)
@@ -19,8 +20,9 @@ from .transkd import (CSFConnector, EmbeddingAssistantConnector,
                       GLMixerConnector, SelectiveFusion)
 
 __all__ = [
-    'ArchNetAdapterConnector', 'ArchNetClassifier',
-    'ArchNetTokenAdapterConnector', 'AttentionRelationsRecorder',
+    'ArchNetAdapterConnector', 'ArchNetClassifier', 'ArchNetResNetDistiller',
+    'ArchNetTokenAdapterConnector', 'ArchNetViTDistiller',
+    'AttentionRelationsRecorder',
     'CSFConnector', 'ConfigurableDistiller', 'ConvConnector', 'DistillMixin',
     'DistillationClassifier', 'DistillationSegmentor',
     'EmbeddingAssistantConnector', 'GLMixerConnector', 'LinearConnector',

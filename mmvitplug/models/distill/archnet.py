@@ -11,9 +11,11 @@ the training-only adapters (:class:`ArchNetAdapterConnector`,
 :class:`ArchNetTokenAdapterConnector`), the period losses
 (:class:`mmvitplug.ArchNetLoss`, :class:`mmvitplug.ArchNetViTLoss`) and their
 schedule
-(:class:`mmvitplug.ArchNetPeriodHook`), wired by the algorithm below.
+(:class:`mmvitplug.ArchNetPeriodHook`), wired by the distillers
+(:class:`ArchNetResNetDistiller`, :class:`ArchNetViTDistiller`) and the
+algorithm below.
 """
-from typing import Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -24,11 +26,22 @@ from mmvitplug.converters import (archnet_init_from_deit,
 from mmvitplug.registry import MODELS
 from ..utils import load_pretrained
 from .classifier import DistillationClassifier
+from .distiller import ConfigurableDistiller
 
-#: Student backbone type -> function mapping the teacher's state dict to the
-#: student's initialisation (``backbone.*`` keys).
-TEACHER_INITIALISERS = dict(
-    ArchNetResNet=archnet_init_from_resnet, ArchNetViT=archnet_init_from_deit)
+
+def _init_resnet(state_dict: dict, student: nn.Module) -> dict:
+    return archnet_init_from_resnet(
+        state_dict, max_conv_in=student.max_conv_in)
+
+
+def _init_vit(state_dict: dict, student: nn.Module) -> dict:
+    return archnet_init_from_deit(state_dict)
+
+
+#: Student backbone type -> function mapping the teacher's state dict (and
+#: the student backbone) to the student's initialisation (``backbone.*`` and
+#: ``head.*`` keys).
+TEACHER_INITIALISERS = dict(ArchNetResNet=_init_resnet, ArchNetViT=_init_vit)
 
 
 @MODELS.register_module()
@@ -42,7 +55,10 @@ class ArchNetAdapterConnector(nn.Module):
         g = sigmoid(W2 relu(W1 mean_hw(t) + b1) + b2)     # (N, C)
         out = conv1x1(conv3x3(conv1x1(g * u))) + u
 
-    full precision, convolutions without bias, norm or activation. The
+    full precision, convolutions without bias, norm or activation, through
+    ``mid_channels`` (C -> M -> M -> C; the gate's hidden width ``M //
+    squeeze_factor``: the official bottleneck adapters on the expanded maps
+    squeeze to the stage width, the others keep C). The
     gate sees the channel means of the very target ``out`` is compared
     with, as officially (the adapters are dropped at deployment, so the
     deployed student never sees the teacher); the gradient reaches the
@@ -54,30 +70,37 @@ class ArchNetAdapterConnector(nn.Module):
 
     Args:
         channels (int): Channels C of both maps.
+        mid_channels (int, optional): Width M inside the adapter. Defaults
+            to None: C.
         squeeze_factor (int): Hidden width of the gate is ``max(1,
-            C // squeeze_factor)``. Defaults to 24 (the official value).
+            M // squeeze_factor)``. Defaults to 24 (the official value).
         residual (bool): Add ``u`` to the output. Defaults to True.
     """
 
     def __init__(self,
                  channels: int,
+                 mid_channels: Optional[int] = None,
                  squeeze_factor: int = 24,
                  residual: bool = True):
         super().__init__()
-        if not isinstance(channels, int) or channels < 1:
-            raise ValueError(f'channels must be an int >= 1, got {channels!r}')
-        if not isinstance(squeeze_factor, int) or squeeze_factor < 1:
-            raise ValueError('squeeze_factor must be an int >= 1, got '
-                             f'{squeeze_factor!r}')
-        hidden = max(1, channels // squeeze_factor)
+        mid_channels = channels if mid_channels is None else mid_channels
+        for name, value in (('channels', channels),
+                            ('mid_channels', mid_channels),
+                            ('squeeze_factor', squeeze_factor)):
+            if isinstance(value, bool) or not isinstance(value,
+                                                         int) or value < 1:
+                raise ValueError(
+                    f'{name} must be an int >= 1, got {value!r}')
+        hidden = max(1, mid_channels // squeeze_factor)
         self.channels = channels
         self.residual = bool(residual)
         self.gate = nn.Sequential(
             nn.Linear(channels, hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, channels), nn.Sigmoid())
-        self.conv1 = nn.Conv2d(channels, channels, 1, bias=False)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.conv3 = nn.Conv2d(channels, channels, 1, bias=False)
+        self.conv1 = nn.Conv2d(channels, mid_channels, 1, bias=False)
+        self.conv2 = nn.Conv2d(
+            mid_channels, mid_channels, 3, padding=1, bias=False)
+        self.conv3 = nn.Conv2d(mid_channels, channels, 1, bias=False)
 
     def forward(self, maps: Sequence[torch.Tensor]) -> torch.Tensor:
         """The adapted student map.
@@ -149,6 +172,246 @@ class ArchNetTokenAdapterConnector(nn.Module):
         return out + x if self.residual else out
 
 
+def _check_stages(depths, widths) -> None:
+    for name, values in (('depths', depths), ('widths', widths)):
+        if not isinstance(values, (list, tuple)) or not values or any(
+                isinstance(v, bool) or not isinstance(v, int) or v < 1
+                for v in values):
+            raise ValueError(f'{name} must be a non-empty list of ints >= 1, '
+                             f'got {values!r}')
+    if len(depths) != len(widths):
+        raise ValueError(f'depths {list(depths)} and widths {list(widths)} '
+                         'must give one value per stage')
+
+
+@MODELS.register_module()
+class ArchNetResNetDistiller(ConfigurableDistiller):
+    """Arch-Net's distiller of a ResNet student
+    (:class:`mmvitplug.ArchNetResNet`) and its mmpretrain ``ResNet``
+    teacher, for any depths: the recorders, adapters and
+    :class:`mmvitplug.ArchNetLoss` of the official
+    ``train_archnet_resnet{18,34,50}.py``.
+
+    The outputs of each network, in order: the stem (the student's
+    ``backbone.stem``, the teacher's ``maxpool``), then per block its units
+    and its output, then the logits. A basic block gives three: its first
+    unit (teacher ``bn1``), its second (``bn2``) and its output; a
+    bottleneck four: its three units (``bn1``, ``bn2``, ``bn3``) and its
+    output. ResNet-18: 1 + 3 x 8 + 1 = 26 outputs, ResNet-34: 50, ResNet-50:
+    66, and as many periods.
+
+    The teacher's targets are recorded as in the official teacher: its
+    norms' outputs are modified in place by mmpretrain's blocks, so ``bn1``
+    (and a bottleneck's ``bn2``) records the ReLU-ed map and the last norm
+    (``bn2`` of a basic block, ``bn3`` of a bottleneck) records the block's
+    output after ``out += identity`` and the ReLU, as the official
+    teacher's list does (its last two targets of a block are the same
+    tensor).
+
+    Each student block output goes through a training-only
+    :class:`ArchNetAdapterConnector` (gated by the teacher's map) before its
+    MSE; the stem and the logits are compared directly. A bottleneck's
+    adapters on its expanded maps (``expansion`` x the stage width)
+    squeeze to the stage width inside, as officially.
+
+    Args:
+        depths (Sequence[int]): Blocks per stage (ResNet-18 ``[2, 2, 2,
+            2]``, ResNet-34 and -50 ``[3, 4, 6, 3]``).
+        widths (Sequence[int]): Width of each stage (its first units;
+            ResNet ``[64, 128, 256, 512]``).
+        block (str): 'basic' or 'bottleneck' (expansion 4). Defaults to
+            'basic'.
+        squeeze_factor (int): The adapters' gate reduction. Defaults to 24
+            (the official value).
+        decay (float): :class:`mmvitplug.ArchNetLoss` ``decay``. Defaults to
+            0.8.
+        loss_weight (float): :class:`mmvitplug.ArchNetLoss`
+            ``loss_weight``. Defaults to 1.0.
+    """
+    #: Per block type: (student unit, teacher unit, width multiplier) of
+    #: each distilled output of a block.
+    block_units: Dict[str, tuple] = dict(
+        basic=(('.conv1', '.bn1', 1), ('.conv2', '.bn2', 1), ('', '', 1)),
+        bottleneck=(('.conv1', '.bn1', 1), ('.conv2', '.bn2', 1),
+                    ('.conv3', '.bn3', 4), ('', '', 4)))
+
+    def __init__(self,
+                 depths: Sequence[int],
+                 widths: Sequence[int],
+                 block: str = 'basic',
+                 squeeze_factor: int = 24,
+                 decay: float = 0.8,
+                 loss_weight: float = 1.0):
+        super().__init__(**self.settings(depths, widths, block,
+                                         squeeze_factor, decay, loss_weight))
+
+    @classmethod
+    def settings(cls,
+                 depths: Sequence[int],
+                 widths: Sequence[int],
+                 block: str = 'basic',
+                 squeeze_factor: int = 24,
+                 decay: float = 0.8,
+                 loss_weight: float = 1.0) -> dict:
+        """The :class:`ConfigurableDistiller` arguments (recorders,
+        connectors, losses, loss inputs) this distiller is built of."""
+        _check_stages(depths, widths)
+        if block not in cls.block_units:
+            raise ValueError(f'block must be one of '
+                             f'{sorted(cls.block_units)}, got {block!r}')
+        student, teacher, channels = ['backbone.stem'], [
+            'teacher.backbone.maxpool'
+        ], []
+        for stage, (depth, width) in enumerate(zip(depths, widths)):
+            for b in range(depth):
+                for s_unit, t_unit, mult in cls.block_units[block]:
+                    student.append(f'backbone.stages.{stage}.{b}{s_unit}')
+                    teacher.append(
+                        f'teacher.backbone.layer{stage + 1}.{b}{t_unit}')
+                    channels.append((width * mult, width))
+        student.append('head')
+        teacher.append('teacher')
+        adapted = range(1, len(student) - 1)
+        return dict(
+            recorders=dict(
+                **{f's{k}': dict(source=src)
+                   for k, src in enumerate(student)},
+                **{f't{k}': dict(source=src)
+                   for k, src in enumerate(teacher)}),
+            connectors={
+                f'a{k}': dict(
+                    type='mmvitplug.ArchNetAdapterConnector',
+                    channels=channels[k - 1][0],
+                    mid_channels=channels[k - 1][1],
+                    squeeze_factor=squeeze_factor)
+                for k in adapted
+            },
+            losses=dict(
+                loss_archnet=dict(
+                    type='mmvitplug.ArchNetLoss',
+                    num_outputs=len(student),
+                    decay=decay,
+                    loss_weight=loss_weight)),
+            loss_inputs=dict(
+                loss_archnet=dict(
+                    student=['s0'] + [
+                        dict(recorder=[f's{k}', f't{k}'], connector=f'a{k}')
+                        for k in adapted
+                    ] + [f's{len(student) - 1}'],
+                    teacher=[f't{k}' for k in range(len(teacher))])))
+
+
+@MODELS.register_module()
+class ArchNetViTDistiller(ConfigurableDistiller):
+    """Arch-Net's distiller of a ViT student (:class:`mmvitplug.ArchNetViT`)
+    and its DeiT teacher (``mmvitplug.DeiT``), for any depth: the
+    recorders, adapters and :class:`mmvitplug.ArchNetViTLoss` of the
+    official Transformer recipe (``train_archnet_transformer.py``) carried
+    over to a ViT.
+
+    Recorded on both networks: the stem's tokens (the first block's
+    input), then per block the residual stream after its attention (its
+    ``norm2``'s input) and after its MLP (its output), ``2 L + 1``
+    features; each block's attention logits (the student's
+    ``attn.logits``, the teacher's q k^T scaled, recorded by an
+    ``AttentionRelations`` recorder); the logits. The student's block
+    features go through a training-only
+    :class:`ArchNetTokenAdapterConnector` before their MSE.
+
+    Args:
+        num_layers (int): Blocks ``L`` of the student and the teacher.
+        embed_dims (int): Token channels (of the adapters).
+        reduction (int): The adapters' reduction. Defaults to 16 (the
+            official ``squeeze_factor``).
+        decay (float): :class:`mmvitplug.ArchNetViTLoss` ``decay``.
+            Defaults to 0.8.
+        ce_weight (float): Its ``ce_weight``. Defaults to 1.0.
+        label_smoothing (float): Its ``label_smoothing``. Defaults to 0.1.
+        loss_weight (float): Its ``loss_weight``. Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 num_layers: int,
+                 embed_dims: int,
+                 reduction: int = 16,
+                 decay: float = 0.8,
+                 ce_weight: float = 1.0,
+                 label_smoothing: float = 0.1,
+                 loss_weight: float = 1.0):
+        super().__init__(
+            **self.settings(num_layers, embed_dims, reduction, decay,
+                            ce_weight, label_smoothing, loss_weight))
+
+    @staticmethod
+    def settings(num_layers: int,
+                 embed_dims: int,
+                 reduction: int = 16,
+                 decay: float = 0.8,
+                 ce_weight: float = 1.0,
+                 label_smoothing: float = 0.1,
+                 loss_weight: float = 1.0) -> dict:
+        """The :class:`ConfigurableDistiller` arguments (recorders,
+        connectors, losses, loss inputs) this distiller is built of."""
+        for name, value in (('num_layers', num_layers), ('embed_dims',
+                                                         embed_dims)):
+            if isinstance(value, bool) or not isinstance(value,
+                                                         int) or value < 1:
+                raise ValueError(
+                    f'{name} must be an int >= 1, got {value!r}')
+        features = [('blocks.0', 'ModuleInputs')] + [
+            (f'blocks.{i}{where}', kind) for i in range(num_layers)
+            for where, kind in (('.norm2', 'ModuleInputs'),
+                                ('', 'ModuleOutputs'))
+        ]
+
+        def recorder(side: str, path: str, kind: str) -> dict:
+            return dict(type=kind, source=side + path,
+                        index=0 if kind == 'ModuleInputs' else None)
+
+        adapted = range(1, len(features))
+        return dict(
+            recorders=dict(
+                **{f's{k}': recorder('backbone.', path, kind)
+                   for k, (path, kind) in enumerate(features)},
+                **{f't{k}': recorder('teacher.backbone.', path, kind)
+                   for k, (path, kind) in enumerate(features)},
+                **{f's_attn{i}': dict(
+                    source=f'backbone.blocks.{i}.attn.logits')
+                   for i in range(num_layers)},
+                **{f't_attn{i}': dict(
+                    type='AttentionRelations',
+                    source=f'teacher.backbone.blocks.{i}.attn', index='qk')
+                   for i in range(num_layers)},
+                s_logits=dict(source='head'),
+                t_logits=dict(source='teacher')),
+            connectors={
+                f'a{k}': dict(
+                    type='mmvitplug.ArchNetTokenAdapterConnector',
+                    channels=embed_dims,
+                    reduction=reduction)
+                for k in adapted
+            },
+            losses=dict(
+                loss_archnet=dict(
+                    type='mmvitplug.ArchNetViTLoss',
+                    num_layers=num_layers,
+                    decay=decay,
+                    ce_weight=ce_weight,
+                    label_smoothing=label_smoothing,
+                    loss_weight=loss_weight)),
+            loss_inputs=dict(
+                loss_archnet=dict(
+                    student=['s0'] + [
+                        dict(recorder=f's{k}', connector=f'a{k}')
+                        for k in adapted
+                    ],
+                    teacher=[f't{k}' for k in range(len(features))],
+                    student_attn=[f's_attn{i}' for i in range(num_layers)],
+                    teacher_attn=[f't_attn{i}' for i in range(num_layers)],
+                    student_logits='s_logits',
+                    teacher_logits='t_logits')))
+
+
 @MODELS.register_module()
 class ArchNetClassifier(DistillationClassifier):
     """`Arch-Net <https://arxiv.org/abs/2111.01135>`_: a student of simple
@@ -209,7 +472,8 @@ class ArchNetClassifier(DistillationClassifier):
                 f'ArchNetClassifier: no teacher initialiser for a {kind} '
                 f'student (there are for {sorted(TEACHER_INITIALISERS)}); '
                 'set init_from_teacher=False')
-        state_dict = TEACHER_INITIALISERS[kind](self.teacher.state_dict())
+        state_dict = TEACHER_INITIALISERS[kind](self.teacher.state_dict(),
+                                                self.backbone)
         parts = sorted({k.split('.', 1)[0] for k in state_dict})
         if not set(parts) <= {'backbone', 'head'}:
             raise RuntimeError(

@@ -212,6 +212,18 @@ FAMILIES = [
         # values that round to 0: no gradient reaches the later stages)
         variants={'2w4a': {}, 'fp': dict(w_bits=None, a_bits=None)},
         full='fp'),
+    StagedFamily(  # bottlenecks with split convolutions
+        cls=ArchNetResNet,
+        arch=TINY_ARCHS['ArchNetResNet-bottleneck'],
+        kwargs=TINY_KWARGS['ArchNetResNet-bottleneck'],
+        out_types=('featmap', 'avg_featmap'),
+        shapes={
+            (64, 64): ((32, 16, 16), (64, 8, 8), (96, 4, 4), (128, 2, 2)),
+            (64, 100): ((32, 16, 25), (64, 8, 13), (96, 4, 7), (128, 2, 4)),
+        },
+        variants={'2w4a': {}, 'fp': dict(w_bits=None, a_bits=None)},
+        full='fp',
+        label='ArchNetResNet-bottleneck'),
     StagedFamily(
         cls=GhostNet,
         arch=TINY_ARCHS['GhostNet'],
