@@ -49,6 +49,13 @@ FAMILIES = {
 FOLDERS = {'lit-ti': 'lit'}
 
 
+#: Arch-Net's students (their classification is a distillation,
+#: tests/e2e/test_e2e_kd.py) in the dense tasks: shapes arch: (training
+#: images for det, UperNet iterations); configs under
+#: configs/bundled/archnet/
+ARCHNET = {'resnet18-w16': (80, 20), 'deit-4l96d-p16': (96, 30)}
+
+
 def runs(family):
     """task: (config, --cfg-options, a metric the final evaluation prints)
     """
@@ -62,6 +69,14 @@ def runs(family):
             'train_dataloader.batch_size=32',
             f'train_dataloader.dataset.indices={cls_images}'
         ], 'accuracy/top1'),
+        **dense_runs(cfg, arch, det_images, seg_iters)
+    }
+
+
+def dense_runs(cfg, arch, det_images, seg_iters):
+    """The det and seg runs of the bundled configs of ``arch`` in folder
+    ``cfg``."""
+    return {
         # one epoch on a few images, then box / mask mAP on the val split
         # (score threshold 0 so the barely trained model yields detections)
         'det': (cfg + f'mask-rcnn-{arch}_1xb4_shapes-coco.py', [
@@ -82,6 +97,17 @@ def runs(family):
 def test_bundled_config_trains(family, task, tmp_path, repo_root,
                                bundled_data, subprocess_env):
     config, options, metric = runs(family)[task]
+    log = smoke_train(repo_root, config, tmp_path / task, *options,
+                      env=subprocess_env, timeout=300)
+    assert metric in log  # the evaluation ran
+
+
+@pytest.mark.parametrize('arch', sorted(ARCHNET))
+@pytest.mark.parametrize('task', ['det', 'seg'])
+def test_archnet_student_trains_dense(arch, task, tmp_path, repo_root,
+                                      bundled_data, subprocess_env):
+    config, options, metric = dense_runs('configs/bundled/archnet/', arch,
+                                         *ARCHNET[arch])[task]
     log = smoke_train(repo_root, config, tmp_path / task, *options,
                       env=subprocess_env, timeout=300)
     assert metric in log  # the evaluation ran
