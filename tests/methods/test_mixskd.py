@@ -342,8 +342,10 @@ def test_loss_errors():
         MixSKDLoss(feat_channels=[8, 8], disc_hidden=0)
     with pytest.raises(TypeError, match='adversarial'):
         MixSKDLoss(feat_channels=[8, 8], adversarial=1)
-    with pytest.raises(ValueError, match='loss_weight'):
-        MixSKDLoss(feat_channels=[8, 8], kd_weight=-1)
+    for arg in ('cls_weight', 'mixup_cls_weight', 'kd_weight', 'feat_weight',
+                'adv_weight'):
+        with pytest.raises(ValueError, match=f'^{arg} must be'):
+            MixSKDLoss(feat_channels=[8, 8], **{arg: -1})
     loss = MixSKDLoss(feat_channels=[3, 3])
     good = dict(
         logits=[torch.randn(4, 5)] * 2,

@@ -131,12 +131,13 @@ class MixSKDLoss(nn.Module):
         self.discriminators = nn.ModuleList(
             _Discriminator(c, disc_hidden) for c in self.feat_channels)
         self.weights = {
-            name: _check_loss_weight(w)
-            for name, w in (('loss_cls', cls_weight),
-                            ('loss_mixup_cls', mixup_cls_weight),
-                            ('loss_kd', kd_weight),
-                            ('loss_feat', feat_weight),
-                            ('loss_adv', adv_weight))
+            name: _check_loss_weight(w, arg)
+            for name, arg, w in (
+                ('loss_cls', 'cls_weight', cls_weight),
+                ('loss_mixup_cls', 'mixup_cls_weight', mixup_cls_weight),
+                ('loss_kd', 'kd_weight', kd_weight),
+                ('loss_feat', 'feat_weight', feat_weight),
+                ('loss_adv', 'adv_weight', adv_weight))
         }
 
     @property
