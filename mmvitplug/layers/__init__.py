@@ -29,6 +29,9 @@ from .hilo import HiLoAttention
 from .layer_scale import LayerScale
 from .lsq import (LSQConv2d, LSQLinear, LSQQuantizer, grad_scale, lsq_quantize,
                   round_pass)
+from .mesa import (MesaAttend, MesaBatchNorm2d, MesaConv2d, MesaGELU,
+                   MesaLayerNorm, MesaLinear, MesaMatMul, MesaQuantizer,
+                   MesaReLU, MesaSoftmax, convert_to_mesa, count_saved_bytes)
 from .mlp import Mlp
 from .norm import LayerNorm2d
 from .patch_embed import PatchEmbed
@@ -37,18 +40,27 @@ from .quant import (ActQuant, QuantConv2d, QuantLinear, quantize_activation,
                     quantize_weight, quantize_weight_rowwise, round_ste)
 from .sobel import Sobel
 from .squeeze_excite import SqueezeExcite
+from .svpn import SVPN, cross_covariance, power_iteration, svpn
 from .talking_heads import TalkingHeadsAttention
+from .token_pruning import (TokenKeepPredictor, batch_index_select,
+                            block_forward_with_policy, keep_ratios,
+                            policy_attention, softmax_with_policy)
 
 __all__ = [
     'ActQuant', 'Affine', 'Attention', 'Block', 'ClassAttention',
     'ClassAttentionBlock', 'ConvNeXtBlock', 'ConvStem', 'DCNv3',
     'DeformConv2dPack', 'DeformableTokenMerging', 'DropPath', 'HiLoAttention',
     'LSQConv2d', 'LSQLinear', 'LSQQuantizer', 'LayerNorm2d', 'LayerScale',
+    'MesaAttend', 'MesaBatchNorm2d', 'MesaConv2d', 'MesaGELU', 'MesaLayerNorm',
+    'MesaLinear', 'MesaMatMul', 'MesaQuantizer', 'MesaReLU', 'MesaSoftmax',
     'Mlp', 'PatchEmbed', 'QuantConv2d', 'QuantLinear', 'Sobel',
-    'SqueezeExcite', 'TalkingHeadsAttention', 'attend', 'check_mask',
+    'SqueezeExcite', 'SVPN', 'TalkingHeadsAttention', 'attend', 'check_mask',
+    'convert_to_mesa', 'count_saved_bytes',
     'dcnv3_sample', 'drop_path', 'grad_reverse', 'grad_scale', 'lsq_quantize',
     'masked_softmax', 'quantize_activation', 'quantize_weight',
     'quantize_weight_rowwise', 'record_attention', 'record_weights',
     'recording_attention', 'resize_pos_embed', 'round_pass', 'round_ste',
-    'tokens_to_featmap'
+    'tokens_to_featmap', 'TokenKeepPredictor', 'batch_index_select',
+    'block_forward_with_policy', 'keep_ratios', 'policy_attention',
+    'softmax_with_policy', 'cross_covariance', 'power_iteration', 'svpn'
 ]

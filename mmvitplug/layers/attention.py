@@ -233,6 +233,12 @@ class Attention(nn.Module):
         proj_drop (float): Dropout rate after the output projection.
             Defaults to 0.
         fused_attn (bool): Use the fused kernel. Defaults to True.
+
+    The child ``attend_op`` (None by default, so no parameter, buffer or
+    state-dict key) replaces :func:`attend` when set: a module called with
+    :func:`attend`'s arguments, e.g. the 8-bit explicit path of
+    :class:`~mmvitplug.layers.MesaAttend` that
+    :func:`~mmvitplug.layers.convert_to_mesa` plugs in.
     """
 
     def __init__(self,
@@ -255,6 +261,8 @@ class Attention(nn.Module):
         self.attn_drop = nn.Dropout(attn_drop)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
+        # optional replacement of `attend` (see the class docstring)
+        self.register_module('attend_op', None)
 
     def forward(self,
                 x: torch.Tensor,
@@ -273,7 +281,8 @@ class Attention(nn.Module):
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        x = attend(
+        attend_fn = attend if self.attend_op is None else self.attend_op
+        x = attend_fn(
             q, k, v,
             scale=self.scale,
             mask=mask,

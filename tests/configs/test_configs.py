@@ -270,6 +270,19 @@ ALGOS = {
     'archnet-logits': 'mmvitplug.ArchNetClassifier',
     'archnet-joint': 'mmvitplug.ArchNetClassifier',
     'qat': 'ImageClassifier',
+    # softmax gradient tampering: a classifier whose head's loss is
+    # mmvitplug.TamperedCrossEntropyLoss
+    'sgt': 'ImageClassifier',
+    'sgt-ls': 'ImageClassifier',  # with label smoothing
+    # Mesa: a classifier converted by one mmvitplug.MesaHook (8-bit saved
+    # activations)
+    'mesa': 'ImageClassifier',
+    # SoT: raw tokens to mmvitplug.SoTClsHead (class token + MGCrP)
+    'sot': 'ImageClassifier',
+    # DynamicViT: a DistillationClassifier of an mmvitplug.DynamicViT
+    # backbone; -unpruned: its baseline, the plain ViT fine-tuned alike
+    'dynamicvit': 'mmvitplug.DistillationClassifier',
+    'dynamicvit-unpruned': 'mmvitplug.DistillationClassifier',
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
 #: one, it must be the data's)
@@ -591,9 +604,26 @@ def check_name_claims(path, cfg):
         problems += _transkd_problems(model.distiller, algo)
     if algo.startswith('archnet') or algo == 'qat':
         problems += _archnet_problems(cfg, algo)
+    if algo in ('sgt', 'sgt-ls'):
+        loss = model.head.loss
+        smoothed = loss.get('label_smooth_val', 0) > 0
+        if loss.type != 'mmvitplug.TamperedCrossEntropyLoss' or \
+                smoothed != (algo == 'sgt-ls'):
+            problems.append(f'{algo}: head loss {loss}')
+    if algo == 'mesa':
+        hooks = [h for h in cfg.get('custom_hooks', [])
+                 if h['type'] == 'mmvitplug.MesaHook']
+        if len(hooks) != 1:
+            problems.append(f'{algo}: MesaHooks {hooks}')
+    if algo == 'sot' and (model.head.type != 'mmvitplug.SoTClsHead' or
+                          model.backbone.get('out_type') != 'raw'):
+        problems.append(f'{algo}: head {model.head.type}, backbone '
+                        f"out_type {model.backbone.get('out_type')}")
     # arch: the backbone's, or the first student's (MutualClassifier)
     backbone = next(iter(model.students.values())).backbone \
         if 'students' in model else model.backbone
+    if backbone.type == 'mmvitplug.DynamicViT':  # the wrapped ViT's arch
+        backbone = backbone.backbone
     families = FAMILIES.get(backbone.type)
     if families is None:
         problems.append(f'unknown backbone type {backbone.type}: add it to '

@@ -193,6 +193,8 @@ def _backbones(model):
     """The model's backbone, or every student's (``MutualClassifier``)."""
     if 'students' in model:
         return [student.backbone for student in model.students.values()]
+    if model.backbone.type == 'mmvitplug.DynamicViT':  # a wrapped ViT
+        return [model.backbone.backbone]
     return [model.backbone]
 
 

@@ -10,6 +10,7 @@ from .convit import ConViT
 from .cvt import CvT
 from .deit import DeiT
 from .dhvt import DHVT
+from .dynamic_vit import DynamicViT
 from .g_ghost_regnet import GGhostRegNet
 from .ghostnet import GhostNet
 from .hatnet import HATNet
@@ -26,6 +27,7 @@ from .sret import SReT
 from .xcit import XCiT
 
 __all__ = [
+    'DynamicViT',
     'AgentCNN', 'ArchNetResNet', 'ArchNetViT', 'CCT', 'CMT', 'CaiT', 'ConViT',
     'CvT', 'DHVT', 'DeiT', 'GGhostRegNet', 'GhostNet', 'HATNet', 'InternImage',
     'LIT', 'LITv2', 'LeViT', 'Parts', 'PatchConvNet', 'PiT', 'RegNetY',

@@ -13,6 +13,7 @@ from .paws_head import PAWSHead
 from .quant_linear_head import LSQLinearClsHead, QuantLinearClsHead
 from .revcol_head import RevColClsHead, RevColDecoder
 from .seer_head import SEERNeck
+from .sot_head import MGCrP, SoTClsHead
 from .splitmask_head import (SplitMaskHead, SplitMaskHOGTarget,
                              SplitMaskPixelTarget)
 
@@ -21,6 +22,6 @@ __all__ = [
     'DropoutLinearClsHead', 'GhostNetClsHead', 'InternImageClsHead',
     'LeViTClsHead', 'MACLHead', 'MACLMoCoV3Head', 'MultiTokenClsHead',
     'LSQLinearClsHead', 'PAWSHead', 'QuantLinearClsHead', 'RevColClsHead',
-    'RevColDecoder', 'SEERNeck', 'SplitMaskHOGTarget', 'SplitMaskHead',
-    'SplitMaskPixelTarget'
+    'RevColDecoder', 'SEERNeck', 'MGCrP', 'SoTClsHead',
+    'SplitMaskHOGTarget', 'SplitMaskHead', 'SplitMaskPixelTarget'
 ]

@@ -4,6 +4,9 @@ from .cosub import CoSubLoss
 from .dino import DINOLoss
 from .distill import DeiTDistillLoss
 from .drloc import DRLocLoss
+from .dynamic_vit import DynamicViTRatioLoss, KeptTokenMSELoss
+from .gradient_tampering import (TamperedCrossEntropyLoss,
+                                 tampered_cross_entropy)
 from .kd import (ChannelWiseDivergenceLoss, HCLLoss, HintLoss,
                  JSDivergenceLoss, KLDivergenceLoss, RelationKLLoss)
 from .macl import MACLLoss
@@ -15,9 +18,11 @@ from .upreid import UPReIDLoss
 from .utils import call_loss, get_targets
 
 __all__ = [
+    'DynamicViTRatioLoss', 'KeptTokenMSELoss',
     'ArchNetLoss', 'ArchNetPeriodLoss', 'ArchNetViTLoss', 'CoSubLoss',
     'DINOLoss', 'DeiTDistillLoss', 'DRLocLoss', 'MACLLoss', 'MixSKDLoss',
-    'PAWSLoss', 'SEERLoss', 'SplitMaskLoss', 'UPReIDLoss', 'call_loss',
-    'get_targets', 'mix_pairs', 'ChannelWiseDivergenceLoss', 'HCLLoss',
+    'PAWSLoss', 'SEERLoss', 'SplitMaskLoss', 'TamperedCrossEntropyLoss',
+    'UPReIDLoss', 'call_loss', 'get_targets', 'mix_pairs',
+    'tampered_cross_entropy', 'ChannelWiseDivergenceLoss', 'HCLLoss',
     'HintLoss', 'JSDivergenceLoss', 'KLDivergenceLoss', 'RelationKLLoss'
 ]

@@ -1,0 +1,109 @@
+# Copyright (c) mmvitplug contributors.
+"""DynamicViT's efficiency claim (https://arxiv.org/abs/2106.02034: 30 %+
+fewer FLOPs, 40 %+ more throughput at rho = 0.7 for DeiT-S / B): the
+pruned model at inference against the same unpruned backbone.
+
+For each arch (``--archs``: DeiT zoo names, ``digits`` for the bundled
+digits DeiT, 4 blocks of 192 dims on 8 x 8 patches of 32 px images, or
+``digits-p4``, the same on 4 x 4 patches: 64 tokens instead of 16) the
+plain ``mmvitplug.DeiT`` and ``mmvitplug.DynamicViT`` wrapping the same
+weights (predictors at the fractions 0.25, 0.5, 0.75 of the depth,
+``--keep-ratio``) are measured in the same run:
+
+- GFLOPs of one image with mmengine's complexity analysis
+  (``mmengine.analysis.get_model_complexity_info``; the attention on its
+  explicit path, ``fused_attn=False``, so that its matrix products are
+  counted), and the ratio pruned / plain;
+- inference images per second, interleaved over ``--repeats`` rounds after
+  ``--warmup`` (medians, and the paired median ratio pruned / plain).
+
+Example (CPU, a minute)::
+
+    python tools/analysis/benchmark_dynamic_vit.py --archs digits \
+        deit-small --batch 32 --threads 1
+"""
+import argparse
+
+import torch
+from benchmark import (infer_step, interleaved, medians, paired_ratios,
+                       setup_process)
+from mmengine.analysis import get_model_complexity_info
+
+from mmvitplug.models.backbones import DeiT, DynamicViT
+
+DIGITS = dict(
+    arch=dict(
+        embed_dims=192, num_layers=4, num_heads=3, feedforward_channels=768),
+    img_size=32,
+    patch_size=8)
+#: the bundled digits DeiTs: --archs name -> DeiT arguments
+DIGITS_ARCHS = {'digits': DIGITS, 'digits-p4': dict(DIGITS, patch_size=4)}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--archs', nargs='+', default=['digits',
+                                                       'deit-small'])
+    parser.add_argument('--keep-ratio', type=float, default=0.7)
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--device', default=None,
+                        help='default: cuda when available, else cpu')
+    return parser.parse_args(argv)
+
+
+def build(arch: str, keep_ratio: float, fused_attn: bool = True):
+    """The plain DeiT and the DynamicViT of the same weights, eval mode,
+    and the image size."""
+    kwargs = dict(DIGITS_ARCHS.get(arch, dict(arch=arch)))
+    torch.manual_seed(0)
+    plain = DeiT(fused_attn=fused_attn, **kwargs)
+    plain.init_weights()
+    pruned = DynamicViT(
+        DeiT(fused_attn=fused_attn, **kwargs), keep_ratio=keep_ratio)
+    pruned.init_weights()
+    pruned.load_state_dict(plain.state_dict(), strict=False)
+    return plain.eval(), pruned.eval(), plain.patch_embed.img_size
+
+
+def gflops(model, size) -> float:
+    x = torch.randn(1, 3, *size)
+    info = get_model_complexity_info(model, inputs=(x, ), show_table=False,
+                                     show_arch=False)
+    return info['flops'] / 1e9
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = torch.device(args.device or (
+        'cuda' if torch.cuda.is_available() else 'cpu'))
+    setup_process(device, args.threads)
+    rows = []
+    for arch in args.archs:
+        plain, pruned, size = build(arch, args.keep_ratio, fused_attn=False)
+        flops = [gflops(plain, size), gflops(pruned, size)]
+        plain, pruned, size = build(arch, args.keep_ratio)
+        plain, pruned = plain.to(device), pruned.to(device)
+        x = torch.randn(args.batch, 3, *size, device=device)
+        runs = interleaved(
+            dict(plain=lambda: (infer_step(plain, x), ),
+                 pruned=lambda: (infer_step(pruned, x), )), args.repeats,
+            args.warmup)
+        n = (size[0] // plain.patch_size) * (size[1] // plain.patch_size)
+        rows.append((arch, n, pruned.num_kept(n), *flops,
+                     flops[1] / flops[0], medians(runs['plain'])[0],
+                     medians(runs['pruned'])[0],
+                     paired_ratios(runs['pruned'], runs['plain'])[0]))
+    print(f'DynamicViT rho={args.keep_ratio} vs the plain DeiT, inference, '
+          f'{device.type}, batch {args.batch}, {args.threads} thread(s)')
+    print(f'{"arch":<12}{"tokens":>7}  {"kept":<14}{"GFLOPs":>8}'
+          f'{"pruned":>8}{"ratio":>7}{"img/s":>9}{"pruned":>9}{"ratio":>7}')
+    for arch, n, kept, f0, f1, fr, t0, t1, tr in rows:
+        print(f'{arch:<12}{n:>7}  {str(kept):<14}{f0:>8.4f}{f1:>8.4f}'
+              f'{fr:>7.3f}{t0:>9.1f}{t1:>9.1f}{tr:>7.3f}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,150 @@
+# Copyright (c) mmvitplug contributors.
+"""Mesa (8-bit saved activations) against full-precision training of the
+same DeiT (Mesa's headline claim: DeiT-Ti / DeiT-S train in less than half
+the memory, https://arxiv.org/abs/2111.11124).
+
+Three copies of one ``mmvitplug.DeiT`` (``--archs``) with a 1000-class
+linear head, the same weights: ``fp32`` as configured by default (fused
+attention), ``fp32-explicit`` (``fused_attn=False``, the attention path
+Mesa quantises) and ``mesa``, converted by
+:func:`mmvitplug.layers.convert_to_mesa` with the official DeiT policy
+(fc, matmul, softmax, GELU, LayerNorm in ``num_heads`` groups, head
+included, patch-embedding conv in full precision). For each:
+
+- the bytes saved for backward by one training forward, counted with
+  :func:`torch.autograd.graph.saved_tensors_hooks`
+  (:func:`mmvitplug.layers.count_saved_bytes`: unique storages, parameters
+  excluded);
+- the peak memory of a training step (forward, cross entropy, backward,
+  SGD step) above the memory before it: on CUDA
+  ``torch.cuda.max_memory_allocated``, on CPU the resident-set growth
+  (as ``benchmark.py``, with ``MALLOC_MMAP_THRESHOLD_`` set so freed
+  tensors leave the resident set);
+- training images per second.
+
+Steps are interleaved over ``--repeats`` rounds after ``--warmup``;
+reported are medians and the paired median ratios to ``fp32`` (< 1: less
+memory / slower). CUDA is used when present unless ``--device`` says
+otherwise.
+
+Example (CPU, 2 threads, a few minutes)::
+
+    python tools/analysis/benchmark_mesa.py --archs deit-tiny deit-small \
+        --batch 8 --threads 2
+"""
+import argparse
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from benchmark import (PeakMemory, interleaved, medians, paired_ratios,
+                       setup_process, sync)
+
+from mmvitplug.layers import convert_to_mesa, count_saved_bytes
+from mmvitplug.models.backbones.deit import DeiT
+
+#: the official DeiT policy (HubHop/deit-mesa config/policy_tiny-8bit.txt)
+OFFICIAL_OPS = ('linear', 'matmul', 'softmax', 'gelu', 'layernorm')
+MODES = ('fp32', 'fp32-explicit', 'mesa')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--archs', nargs='+',
+                        default=['deit-tiny', 'deit-small'])
+    parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--device', default=None,
+                        help='default: cuda when available, else cpu')
+    return parser.parse_args(argv)
+
+
+class Classifier(nn.Module):
+    """DeiT backbone and a linear head on the class token."""
+
+    def __init__(self, arch, fused_attn=True):
+        super().__init__()
+        self.backbone = DeiT(arch=arch, fused_attn=fused_attn)
+        self.head = nn.Linear(self.backbone.embed_dims, 1000)
+
+    def forward(self, x):
+        return self.head(self.backbone(x)[0])
+
+
+def build(arch, device):
+    """The three models of :data:`MODES`, same weights."""
+    torch.manual_seed(0)
+    base = Classifier(arch)
+    explicit = Classifier(arch, fused_attn=False)
+    explicit.load_state_dict(base.state_dict())
+    mesa = copy.deepcopy(base)
+    heads = DeiT.arch_zoo[arch]['num_heads']
+    convert_to_mesa(mesa, dict(ops=OFFICIAL_OPS, num_groups=heads))
+    return {
+        name: m.to(device).train()
+        for name, m in zip(MODES, (base, explicit, mesa))
+    }
+
+
+def saved_bytes(model, x):
+    """Bytes saved for backward by a training forward (no backward)."""
+    with count_saved_bytes(exclude=list(model.parameters())) as saved:
+        out = model(x)
+    del out
+    return saved['bytes']
+
+
+def train_step(model, optimizer, x, y):
+    """Images / s and peak MiB of forward, cross entropy, backward, SGD."""
+    import time
+    optimizer.zero_grad(set_to_none=True)
+    with PeakMemory(x.device) as mem:
+        sync(x.device)
+        start = time.perf_counter()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        sync(x.device)
+        elapsed = time.perf_counter() - start
+    optimizer.zero_grad(set_to_none=True)
+    return x.shape[0] / elapsed, mem.peak / 2**20
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = torch.device(args.device or (
+        'cuda' if torch.cuda.is_available() else 'cpu'))
+    setup_process(device, args.threads)
+    print(f'device {device}, batch {args.batch}, {args.img_size} px, '
+          f'{torch.get_num_threads()} threads, medians of {args.repeats} '
+          f'rounds; ratios: paired medians of mode / fp32')
+    header = (f'{"arch":<11}{"mode":<15}{"saved MiB":>10}{"ratio":>7}'
+              f'{"peak MiB":>10}{"ratio":>7}{"img/s":>8}{"ratio":>7}')
+    print(header)
+    for arch in args.archs:
+        models = build(arch, device)
+        torch.manual_seed(1)
+        x = torch.randn(args.batch, 3, args.img_size, args.img_size,
+                        device=device)
+        y = torch.randint(0, 1000, (args.batch, ), device=device)
+        saved = {name: saved_bytes(m, x) for name, m in models.items()}
+        steps = {
+            name: (lambda m=m, o=torch.optim.SGD(m.parameters(), lr=1e-4):
+                   train_step(m, o, x, y))
+            for name, m in models.items()
+        }
+        runs = interleaved(steps, args.repeats, args.warmup)
+        for name in MODES:
+            speed, peak = medians(runs[name])
+            speed_r, peak_r = paired_ratios(runs[name], runs['fp32'])
+            print(f'{arch:<11}{name:<15}{saved[name] / 2**20:>10.1f}'
+                  f'{saved[name] / saved["fp32"]:>7.3f}{peak:>10.1f}'
+                  f'{peak_r:>7.3f}{speed:>8.2f}{speed_r:>7.3f}')
+        del models, steps, runs
+
+
+if __name__ == '__main__':
+    main()
