@@ -9,7 +9,7 @@ appends its weights to the recording, in forward order: a backbone needs
 nothing more to have its attention maps drawn.
 """
 import contextlib
-from typing import Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -114,7 +114,8 @@ def _mask_logits(logits: torch.Tensor,
 
 
 def masked_softmax(logits: torch.Tensor,
-                   mask: Optional[torch.Tensor]) -> torch.Tensor:
+                   mask: Optional[torch.Tensor],
+                   softmax: Callable = torch.softmax) -> torch.Tensor:
     """Softmax over the last dimension of masked logits.
 
     The mask is applied as in :func:`attend` (``False`` / ``-inf`` entries
@@ -130,17 +131,69 @@ def masked_softmax(logits: torch.Tensor,
         mask (torch.Tensor, optional): Bool keep-mask or additive mask,
             4-D and broadcastable to ``logits`` (not checked here; see
             :func:`check_mask`).
+        softmax (Callable): The softmax, called as ``softmax(x, dim)``
+            (e.g. Mesa's, which stores its output in 8 bits). Defaults to
+            :func:`torch.softmax`.
 
     Returns:
         torch.Tensor: Weights (B, H, Nq, Nk); exactly
-        ``logits.softmax(-1)`` when ``mask`` is None.
+        ``softmax(logits, -1)`` when ``mask`` is None.
     """
     if mask is None:
-        return logits.softmax(dim=-1)
+        return softmax(logits, -1)
     logits = _mask_logits(logits, mask)
     empty = logits.amax(dim=-1, keepdim=True) == float('-inf')
-    weights = logits.masked_fill(empty, 0.).softmax(dim=-1)
+    weights = softmax(logits.masked_fill(empty, 0.), -1)
     return weights.masked_fill(empty, 0.)
+
+
+def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+              mask: Optional[torch.Tensor]) -> None:
+    """Check the arguments of :func:`attend`: q, k, v (B, H, N, D) and a
+    mask broadcastable to (B, H, Nq, Nk)."""
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise ValueError(
+            'attend expects q, k, v of shape (B, H, N, D), got '
+            f'{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}')
+    if mask is not None:
+        check_mask(mask, (*q.shape[:3], k.shape[2]))
+
+
+def attend_explicit(q: torch.Tensor,
+                    k: torch.Tensor,
+                    v: torch.Tensor,
+                    *,
+                    scale: Optional[float] = None,
+                    mask: Optional[torch.Tensor] = None,
+                    dropout_p: float = 0.,
+                    qk_matmul: Callable = torch.matmul,
+                    av_matmul: Callable = torch.matmul,
+                    softmax: Callable = torch.softmax) -> torch.Tensor:
+    """The explicit path of :func:`attend` (arguments not checked), with
+    its two products and its softmax replaceable, e.g. by Mesa's, which
+    store the tensors they save for backward in 8 bits
+    (:class:`~mmvitplug.layers.MesaAttend`).
+
+    Args:
+        q, k, v, scale, mask, dropout_p: As :func:`attend`.
+        qk_matmul (Callable): The product of ``q * scale`` and ``k^T``.
+            Defaults to :func:`torch.matmul`.
+        av_matmul (Callable): The product of the weights and ``v``.
+            Defaults to :func:`torch.matmul`.
+        softmax (Callable): The softmax of :func:`masked_softmax`, called
+            as ``softmax(x, dim)``. Defaults to :func:`torch.softmax`.
+
+    Returns:
+        torch.Tensor: The attention output (B, H, Nq, Dv).
+    """
+    if scale is None:
+        scale = q.shape[-1]**-0.5
+    attn = masked_softmax(qk_matmul(q * scale, k.transpose(-2, -1)), mask,
+                          softmax)
+    record_weights(attn)
+    if dropout_p > 0.:
+        attn = F.dropout(attn, dropout_p)
+    return av_matmul(attn, v)
 
 
 def attend(q: torch.Tensor,
@@ -195,24 +248,14 @@ def attend(q: torch.Tensor,
     Returns:
         torch.Tensor: The attention output (B, H, Nq, Dv).
     """
-    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
-        raise ValueError(
-            'attend expects q, k, v of shape (B, H, N, D), got '
-            f'{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}')
-    if mask is not None:
-        check_mask(mask, (*q.shape[:3], k.shape[2]))
+    check_qkv(q, k, v, mask)
     if fused and not _RECORDINGS:
         if mask is not None and mask.dtype != torch.bool:
             mask = mask.to(q.dtype)
         return F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
-    if scale is None:
-        scale = q.shape[-1]**-0.5
-    attn = masked_softmax((q * scale) @ k.transpose(-2, -1), mask)
-    record_weights(attn)
-    if dropout_p > 0.:
-        attn = F.dropout(attn, dropout_p)
-    return attn @ v
+    return attend_explicit(q, k, v, scale=scale, mask=mask,
+                           dropout_p=dropout_p)
 
 
 class Attention(nn.Module):

@@ -51,8 +51,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import (Attention, _mask_logits, attend, check_mask,
-                        record_weights)
+from .attention import Attention, attend, attend_explicit, check_qkv
 
 #: number of quantisation levels (8-bit codes)
 LEVELS = 256
@@ -798,38 +797,18 @@ class MesaAttend(nn.Module):
         if not mesa_active(self):
             return attend(q, k, v, scale=scale, mask=mask,
                           dropout_p=dropout_p, fused=fused)
-        if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
-            raise ValueError(
-                'attend expects q, k, v of shape (B, H, N, D), got '
-                f'{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}')
-        if mask is not None:
-            check_mask(mask, (*q.shape[:3], k.shape[2]))
-        if scale is None:
-            scale = q.shape[-1]**-0.5
-        qk = torch.matmul if self.qk is None else self.qk
-        av = torch.matmul if self.av is None else self.av
-        logits = qk(q * scale, k.transpose(-2, -1))
-        attn = self._softmax(logits, mask)
-        record_weights(attn)
-        if dropout_p > 0.:
-            attn = F.dropout(attn, dropout_p)
-        return av(attn, v)
+        check_qkv(q, k, v, mask)
+        return attend_explicit(
+            q, k, v, scale=scale, mask=mask, dropout_p=dropout_p,
+            qk_matmul=torch.matmul if self.qk is None else self.qk,
+            av_matmul=torch.matmul if self.av is None else self.av,
+            softmax=self._softmax)
 
-    def _softmax(self, logits: torch.Tensor,
-                 mask: Optional[torch.Tensor]) -> torch.Tensor:
-        """:func:`~mmvitplug.layers.masked_softmax` with the output stored
-        in 8 bits."""
+    def _softmax(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        """The softmax, its output stored in 8 bits when ``softmax``."""
         if self.quant_softmax is None:
-            softmax = torch.softmax
-        else:
-            def softmax(x, dim):
-                return MesaSoftmaxFunction.apply(x, dim, self.quant_softmax)
-        if mask is None:
-            return softmax(logits, -1)
-        logits = _mask_logits(logits, mask)
-        empty = logits.amax(dim=-1, keepdim=True) == float('-inf')
-        return softmax(logits.masked_fill(empty, 0.), -1).masked_fill(
-            empty, 0.)
+            return torch.softmax(x, dim)
+        return MesaSoftmaxFunction.apply(x, dim, self.quant_softmax)
 
 
 # ---------------------------------------------------------------------------

@@ -36,10 +36,8 @@ import argparse
 import copy
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from benchmark import (PeakMemory, interleaved, medians, paired_ratios,
-                       setup_process, sync)
+from benchmark import (Classifier, interleaved, medians, paired_ratios,
+                       setup_process, train_step)
 
 from mmvitplug.layers import convert_to_mesa, count_saved_bytes
 from mmvitplug.models.backbones.deit import DeiT
@@ -63,23 +61,17 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-class Classifier(nn.Module):
-    """DeiT backbone and a linear head on the class token."""
-
-    def __init__(self, arch, fused_attn=True):
-        super().__init__()
-        self.backbone = DeiT(arch=arch, fused_attn=fused_attn)
-        self.head = nn.Linear(self.backbone.embed_dims, 1000)
-
-    def forward(self, x):
-        return self.head(self.backbone(x)[0])
+def classifier(arch, fused_attn=True):
+    """``mmvitplug.DeiT`` + a 1000-class linear head on the class token."""
+    backbone = DeiT(arch=arch, fused_attn=fused_attn)
+    return Classifier(backbone, backbone.embed_dims)
 
 
 def build(arch, device):
     """The three models of :data:`MODES`, same weights."""
     torch.manual_seed(0)
-    base = Classifier(arch)
-    explicit = Classifier(arch, fused_attn=False)
+    base = classifier(arch)
+    explicit = classifier(arch, fused_attn=False)
     explicit.load_state_dict(base.state_dict())
     mesa = copy.deepcopy(base)
     heads = DeiT.arch_zoo[arch]['num_heads']
@@ -96,21 +88,6 @@ def saved_bytes(model, x):
         out = model(x)
     del out
     return saved['bytes']
-
-
-def train_step(model, optimizer, x, y):
-    """Images / s and peak MiB of forward, cross entropy, backward, SGD."""
-    import time
-    optimizer.zero_grad(set_to_none=True)
-    with PeakMemory(x.device) as mem:
-        sync(x.device)
-        start = time.perf_counter()
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
-        sync(x.device)
-        elapsed = time.perf_counter() - start
-    optimizer.zero_grad(set_to_none=True)
-    return x.shape[0] / elapsed, mem.peak / 2**20
 
 
 def main(argv=None):
