@@ -37,6 +37,12 @@ def parse_args(argv=None):
         help='mixed precision: fp16 with loss scaling on GPU, bf16 autocast '
         'on CPU')
     parser.add_argument(
+        '--amp-dtype',
+        choices=['float16', 'bfloat16'],
+        default=None,
+        help='with --amp: the autocast dtype (default: float16 on GPU, '
+        'bfloat16 on CPU; bfloat16 needs no loss scaling)')
+    parser.add_argument(
         '--no-validate',
         action='store_true',
         help='do not evaluate checkpoints during training')
@@ -68,8 +74,10 @@ def merge_args(cfg, args):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    if args.amp_dtype is not None and not args.amp:
+        raise ValueError('--amp-dtype needs --amp')
     if args.amp:
-        enable_amp(cfg)
+        enable_amp(cfg, args.amp_dtype)
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None

@@ -1,6 +1,6 @@
 # Copyright (c) mmvitplug contributors.
 """Config checks that turn silent registry misses into clear errors."""
-from typing import List
+from typing import List, Optional
 
 import torch
 
@@ -55,22 +55,45 @@ def check_plugin_imports(cfg, filename: str = '<config>') -> None:
         f'line to the config:\n    {IMPORT_LINE}')
 
 
-def enable_amp(cfg) -> str:
+AMP_DTYPES = ('float16', 'bfloat16')
+
+
+def enable_amp(cfg, dtype: Optional[str] = None) -> str:
     """Switch a config's optimizer wrapper to mixed precision.
 
-    fp16 with dynamic loss scaling (mmengine ``AmpOptimWrapper``) on GPU;
-    bf16 autocast (:class:`mmvitplug.engine.BF16OptimWrapper`) on CPU, where
-    ``AmpOptimWrapper`` refuses to run. A
+    By default (``dtype=None``): fp16 with dynamic loss scaling (mmengine
+    ``AmpOptimWrapper``) on GPU; bf16 autocast
+    (:class:`mmvitplug.engine.BF16OptimWrapper`) on CPU, where
+    ``AmpOptimWrapper`` refuses to run. ``dtype='bfloat16'`` picks the bf16
+    wrapper on GPU too (no loss scaling: bf16 has float32's exponent range);
+    ``dtype='float16'`` needs a GPU. A
     :class:`mmvitplug.engine.ClipOptimWrapper` (extra clip types) becomes
-    its fp16 twin :class:`mmvitplug.engine.AmpClipOptimWrapper` on GPU and
-    the bf16 wrapper (which takes the same clip types) on CPU.
+    its fp16 twin :class:`mmvitplug.engine.AmpClipOptimWrapper` and the bf16
+    wrapper (which takes the same clip types) otherwise.
+
+    Args:
+        cfg (mmengine.Config): The config, modified in place.
+        dtype (str, optional): ``'float16'``, ``'bfloat16'`` or None (the
+            device's default above). Defaults to None.
 
     Returns:
         str: The optimizer wrapper type now in the config.
+
+    Raises:
+        ValueError: An unknown ``dtype``, ``'float16'`` without a GPU, or an
+            optimizer wrapper without a mixed-precision twin.
     """
+    if dtype is not None and dtype not in AMP_DTYPES:
+        raise ValueError(f'amp dtype must be one of {", ".join(AMP_DTYPES)} '
+                         f'(or None: the device default), got {dtype!r}')
+    cuda = torch.cuda.is_available()
+    if dtype == 'float16' and not cuda:
+        raise ValueError(
+            "amp dtype 'float16' needs a GPU (mmengine's AmpOptimWrapper "
+            "refuses CPUs); use 'bfloat16' on CPU")
     wrapper = cfg.optim_wrapper
     current = wrapper.get('type', 'OptimWrapper')
-    # full-precision wrapper -> (GPU fp16 twin, CPU bf16 twin)
+    # full-precision wrapper -> (fp16 twin, bf16 twin)
     twins = {
         'OptimWrapper': ('AmpOptimWrapper', 'mmvitplug.BF16OptimWrapper'),
         'mmvitplug.ClipOptimWrapper':
@@ -78,6 +101,14 @@ def enable_amp(cfg) -> str:
     }
     amp_types = sorted({t for pair in twins.values() for t in pair})
     if current in amp_types:
+        bf16 = (current == 'mmvitplug.BF16OptimWrapper'
+                or wrapper.get('dtype', None) in ('bfloat16', torch.bfloat16))
+        if dtype is not None and dtype != ('bfloat16' if bf16 else 'float16'):
+            raise ValueError(
+                f'amp dtype {dtype!r} asked for, but the config already '
+                f'trains in mixed precision with {current!r} '
+                f'({"bfloat16" if bf16 else "float16"}): change the config '
+                'or drop the dtype')
         return current
     if current not in twins:
         raise ValueError(
@@ -85,7 +116,9 @@ def enable_amp(cfg) -> str:
             f'(and the mixed-precision {", ".join(amp_types)}); the config '
             f'uses {current!r}: set the mixed-precision wrapper in the '
             'config instead.')
-    if torch.cuda.is_available():
+    if dtype is None:
+        dtype = 'float16' if cuda else 'bfloat16'
+    if dtype == 'float16':
         wrapper.type = twins[current][0]
         wrapper.setdefault('loss_scale', 'dynamic')
     else:

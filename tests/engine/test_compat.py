@@ -300,6 +300,56 @@ def test_enable_amp_on_cpu(monkeypatch):
         enable_amp(cfg)
 
 
+@pytest.mark.parametrize('cuda', [False, True])
+def test_enable_amp_dtype(monkeypatch, cuda):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD'))))
+    # bf16 on any device: the wrapper without loss scaling
+    assert enable_amp(cfg, 'bfloat16') == 'mmvitplug.BF16OptimWrapper'
+    assert 'loss_scale' not in cfg.optim_wrapper
+    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD'))))
+    if cuda:
+        assert enable_amp(cfg, 'float16') == 'AmpOptimWrapper'
+        assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    else:
+        with pytest.raises(ValueError, match="'float16' needs a GPU"):
+            enable_amp(cfg, 'float16')
+    with pytest.raises(ValueError, match='float16, bfloat16'):
+        enable_amp(cfg, 'fp8')
+
+
+def test_enable_amp_dtype_conflicting_with_the_config(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    fp16 = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper')))
+    assert enable_amp(fp16, 'float16') == 'AmpOptimWrapper'
+    with pytest.raises(ValueError, match='already trains'):
+        enable_amp(fp16, 'bfloat16')
+    bf16 = Config(
+        dict(optim_wrapper=dict(type='AmpOptimWrapper', dtype='bfloat16')))
+    assert enable_amp(bf16, 'bfloat16') == 'AmpOptimWrapper'
+    with pytest.raises(ValueError, match='already trains'):
+        enable_amp(bf16, 'float16')
+
+
+def test_train_amp_dtype_flag(monkeypatch, tmp_path):
+    from _builders import load_tool
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    train = load_tool('train.py')
+
+    def cfg():
+        return Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD'))))
+
+    args = train.parse_args(['x.py', '--work-dir', str(tmp_path), '--amp',
+                             '--amp-dtype', 'bfloat16'])
+    assert train.merge_args(cfg(), args).optim_wrapper.type == \
+        'mmvitplug.BF16OptimWrapper'
+    args = train.parse_args(['x.py', '--amp-dtype', 'bfloat16'])
+    with pytest.raises(ValueError, match='--amp-dtype needs --amp'):
+        train.merge_args(cfg(), args)
+    with pytest.raises(SystemExit):
+        train.parse_args(['x.py', '--amp', '--amp-dtype', 'half'])
+
+
 def test_bf16_optim_wrapper_autocasts_and_steps():
     from mmengine.registry import OPTIM_WRAPPERS
     model = torch.nn.Linear(4, 3)
