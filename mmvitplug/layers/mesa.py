@@ -334,7 +334,9 @@ class MesaSoftmaxFunction(torch.autograd.Function):
         y = torch.softmax(x, dim)
         _save(ctx, quantizer, y)
         ctx.dim = dim
-        ctx.in_dtype = x.dtype
+        # the dtype softmax ran in: CUDA autocast runs it in float32 on a
+        # half / bfloat16 input (autograd casts the gradient back to x's)
+        ctx.in_dtype = y.dtype
         return y
 
     @staticmethod

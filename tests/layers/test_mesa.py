@@ -193,6 +193,35 @@ def test_softmax():
         MesaSoftmax.from_module(nn.Softmax())
 
 
+def test_softmax_computed_in_float32_on_a_low_precision_input(monkeypatch):
+    """CUDA autocast runs softmax in float32 on a bfloat16 input; its CUDA
+    backward kernel then needs the input dtype of that float32 softmax (it
+    refused bfloat16 with a float32 gradient, seen on an H200). Emulated
+    here: softmax upcasts, and the backward op checks CUDA's contract."""
+    backward = torch.ops.aten._softmax_backward_data
+    calls = []
+
+    def cuda_contract(grad, out, dim, input_dtype):
+        calls.append(input_dtype)
+        assert grad.dtype == input_dtype or (
+            input_dtype == torch.half and grad.dtype == torch.float)
+        return backward(grad, out, dim, input_dtype)
+
+    monkeypatch.setattr(torch.ops.aten, '_softmax_backward_data',
+                        cuda_contract)
+    monkeypatch.setattr(torch, 'softmax',
+                        lambda x, dim: F.softmax(x.float(), dim))
+    mesa = MesaSoftmax(dim=-1, num_groups=1).train()
+    x = (torch.randn(2, 5, 5) * 2).bfloat16().requires_grad_()
+    ref = x.detach().float().requires_grad_()
+    g = torch.randn(2, 5, 5)
+    mesa(x).backward(g)
+    F.softmax(ref, -1).backward(g)
+    assert calls == [torch.float32]
+    assert x.grad.dtype == torch.bfloat16  # autograd casts it back
+    assert rel_err(x.grad.float(), ref.grad.bfloat16().float()) < GRAD_RTOL
+
+
 def test_matmul():
     _check_op(torch.matmul, MesaMatMul(num_groups=3),
               torch.randn(2, 3, 5, 4), torch.randn(2, 3, 4, 6))

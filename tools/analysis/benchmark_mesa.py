@@ -27,6 +27,11 @@ reported are medians and the paired median ratios to ``fp32`` (< 1: less
 memory / slower). CUDA is used when present unless ``--device`` says
 otherwise.
 
+With ``--amp bfloat16`` (or ``float16`` on CUDA) every mode runs under
+autocast and is compared with ``fp32`` under the same autocast. The last
+column is the relative error of all parameter gradients of one backward
+against ``fp32``'s on the same batch.
+
 Example (CPU, 2 threads, a few minutes)::
 
     python tools/analysis/benchmark_mesa.py --archs deit-tiny deit-small \
@@ -58,7 +63,40 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default=None,
                         help='default: cuda when available, else cpu')
-    return parser.parse_args(argv)
+    parser.add_argument('--amp', choices=['bfloat16', 'float16'],
+                        default=None,
+                        help='run every mode under autocast of this dtype '
+                        '(float16: CUDA only); the ratios are then to fp32 '
+                        'under the same autocast')
+    args = parser.parse_args(argv)
+    if args.amp == 'float16' and args.device == 'cpu':
+        parser.error('--amp float16 needs CUDA; use bfloat16 on CPU')
+    return args
+
+
+class Autocast(torch.nn.Module):
+    """A model run under ``torch.autocast``, float32 logits out."""
+
+    def __init__(self, model, dtype):
+        super().__init__()
+        self.model = model
+        self.dtype = dtype
+
+    def forward(self, x):
+        with torch.autocast(x.device.type, dtype=self.dtype):
+            return self.model(x).float()
+
+
+def grad_error(model, ref, x, y):
+    """Relative error ||g - g_ref|| / ||g_ref|| of all parameter gradients
+    of one cross-entropy backward on the same batch."""
+    grads = []
+    for m in (model, ref):
+        m.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(m(x), y).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in m.parameters()]))
+        m.zero_grad(set_to_none=True)
+    return ((grads[0] - grads[1]).norm() / grads[1].norm()).item()
 
 
 def classifier(arch, fused_attn=True):
@@ -95,19 +133,32 @@ def main(argv=None):
     device = torch.device(args.device or (
         'cuda' if torch.cuda.is_available() else 'cpu'))
     setup_process(device, args.threads)
+    if args.amp == 'float16' and device.type != 'cuda':
+        raise SystemExit('--amp float16 needs CUDA; use bfloat16 on CPU')
     print(f'device {device}, batch {args.batch}, {args.img_size} px, '
-          f'{torch.get_num_threads()} threads, medians of {args.repeats} '
-          f'rounds; ratios: paired medians of mode / fp32')
+          f'{torch.get_num_threads()} threads, autocast {args.amp}, medians '
+          f'of {args.repeats} rounds; ratios: paired medians of mode / fp32; '
+          'grad err: relative to fp32 (the same autocast)')
     header = (f'{"arch":<11}{"mode":<15}{"saved MiB":>10}{"ratio":>7}'
-              f'{"peak MiB":>10}{"ratio":>7}{"img/s":>8}{"ratio":>7}')
+              f'{"peak MiB":>10}{"ratio":>7}{"img/s":>8}{"ratio":>7}'
+              f'{"grad err":>10}')
     print(header)
     for arch in args.archs:
         models = build(arch, device)
+        if args.amp is not None:
+            models = {
+                name: Autocast(m, getattr(torch, args.amp))
+                for name, m in models.items()
+            }
         torch.manual_seed(1)
         x = torch.randn(args.batch, 3, args.img_size, args.img_size,
                         device=device)
         y = torch.randint(0, 1000, (args.batch, ), device=device)
         saved = {name: saved_bytes(m, x) for name, m in models.items()}
+        errors = {
+            name: grad_error(m, models['fp32'], x, y)
+            for name, m in models.items()
+        }
         steps = {
             name: (lambda m=m, o=torch.optim.SGD(m.parameters(), lr=1e-4):
                    train_step(m, o, x, y))
@@ -119,7 +170,8 @@ def main(argv=None):
             speed_r, peak_r = paired_ratios(runs[name], runs['fp32'])
             print(f'{arch:<11}{name:<15}{saved[name] / 2**20:>10.1f}'
                   f'{saved[name] / saved["fp32"]:>7.3f}{peak:>10.1f}'
-                  f'{peak_r:>7.3f}{speed:>8.2f}{speed_r:>7.3f}')
+                  f'{peak_r:>7.3f}{speed:>8.2f}{speed_r:>7.3f}'
+                  f'{errors[name]:>10.2e}')
         del models, steps, runs
 
 
