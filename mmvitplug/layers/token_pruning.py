@@ -28,7 +28,7 @@ from typing import List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
-from .attention import Attention, record_weights
+from .attention import Attention, attend_explicit
 from .block import Block
 
 
@@ -147,11 +147,16 @@ def policy_attention(attn: Attention,
     B, N, C = x.shape
     qkv = attn.qkv(x).reshape(B, N, 3, attn.num_heads, attn.head_dim)
     q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-    weights = softmax_with_policy((q * attn.scale) @ k.transpose(-2, -1),
-                                  policy, eps)
-    record_weights(weights)
-    weights = attn.attn_drop(weights)
-    x = (weights @ v).transpose(1, 2).reshape(B, N, -1)
+
+    def policy_softmax(logits, dim):
+        return softmax_with_policy(logits, policy, eps)
+
+    x = attend_explicit(
+        q, k, v,
+        scale=attn.scale,
+        dropout_p=attn.attn_drop.p if attn.training else 0.,
+        softmax=policy_softmax)
+    x = x.transpose(1, 2).reshape(B, N, -1)
     return attn.proj_drop(attn.proj(x))
 
 
