@@ -7,18 +7,4 @@
 # A 4-block DeiT with deit-tiny's widths (192 dims, 3 heads, MLP 768) on
 # 8x8 patches of the 32x32 digits: a 4x4 grid of tokens; 15 epochs of
 # AdamW (lr 5e-4, batch 16), no augmentation.
-_base_ = [
-    '../../_base_/datasets/digits.py',
-    '../../_base_/schedules/digits_adamw_15e.py',
-    '../../_base_/models/deit-4l192d-p8_digits.py',
-]
-
-train_dataloader = dict(
-    batch_size=16,
-    dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='PackInputs'),
-    ]))
-
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
-default_hooks = dict(logger=dict(interval=30))
+_base_ = '../../_base_/common/deit-4l192d-p8_1xb16_digits.py'

@@ -11,21 +11,8 @@
 # Everything else is the baseline's: batch 16, AdamW lr 5e-4, one warm-up
 # epoch, cosine to epoch 15, cross-entropy.
 # Source: bundled-data smoke config, not a paper recipe.
-_base_ = [
-    '../../_base_/datasets/digits.py',
-    '../../_base_/schedules/digits_adamw_15e.py',
-    '../../_base_/models/deit-4l192d-p8_digits.py',
-]
+_base_ = '../../_base_/common/deit-4l192d-p8_1xb16_digits.py'
 
-train_dataloader = dict(
-    batch_size=16,
-    dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='PackInputs'),
-    ]))
-
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
-default_hooks = dict(logger=dict(interval=30))
 custom_hooks = [
     dict(
         type='mmvitplug.MesaHook',

@@ -5,20 +5,6 @@
 # schedule of mixskd-deit-4l192d-p8_1xb16_digits.py: batch 16, AdamW lr
 # 5e-4, one warm-up epoch, cosine to epoch 15.
 # Source: bundled-data smoke config, not a paper recipe.
-_base_ = [
-    '../../_base_/datasets/digits.py',
-    '../../_base_/schedules/digits_adamw_15e.py',
-    '../../_base_/models/deit-4l192d-p8_digits.py',
-]
+_base_ = '../../_base_/common/deit-4l192d-p8_1xb16_digits.py'
 
 model = dict(train_cfg=dict(augments=dict(type='Mixup', alpha=0.4)))
-
-train_dataloader = dict(
-    batch_size=16,
-    dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='PackInputs'),
-    ]))
-
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
-default_hooks = dict(logger=dict(interval=30))
