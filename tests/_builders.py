@@ -25,6 +25,11 @@ def load_tool(path: str):
     return module
 
 
+#: config types of the backbones that wrap a plain ViT, whose own config is
+#: under ``backbone.backbone`` (its arch, drop path, ...)
+WRAPPERS = ('mmvitplug.DynamicViT', 'mmvitplug.EcoFormer',
+            'mmvitplug.SPViTSupernet', 'mmvitplug.SPViT')
+
 #: A 3-block arch of each backbone family, small enough for CPU tests.
 TINY_ARCHS = {
     'DeiT':

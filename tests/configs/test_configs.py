@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
 from mmvitplug.utils import bundled_data, check_plugin_imports
-from _builders import REPO_ROOT, distiller_settings
+from _builders import REPO_ROOT, WRAPPERS, distiller_settings
 
 ROOT = REPO_ROOT
 CONFIG_ROOT = osp.join(ROOT, 'configs')
@@ -283,10 +283,25 @@ ALGOS = {
     # backbone; -unpruned: its baseline, the plain ViT fine-tuned alike
     'dynamicvit': 'mmvitplug.DistillationClassifier',
     'dynamicvit-unpruned': 'mmvitplug.DistillationClassifier',
+    'drnet': 'mmvitplug.DRNetClassifier',  # a resolution per image (DRNet)
+    # SPViT: the search (a DistillationClassifier of an
+    # mmvitplug.SPViTSupernet: CE + FLOPs loss), the fine-tuning of the
+    # exported architecture (mmvitplug.SPViT) and its unpruned baseline
+    'spvit-search': 'mmvitplug.DistillationClassifier',
+    'spvit-finetune': 'ImageClassifier',
+    'spvit-unpruned': 'ImageClassifier',
+    # pruning of self-supervised networks: a DeepCluster run with an
+    # mmvitplug.MagnitudePruningHook (-random: its random-mask baseline)
+    'prune-deepcluster': 'mmvitplug.DeepCluster',
+    'prune-random-deepcluster': 'mmvitplug.DeepCluster',
+    'bimlp': 'ImageClassifier',  # BiMLP: binary (backbone binary=True)
+    'bimlp-fp': 'ImageClassifier',  # its full-precision twin (binary=False)
+    'ecoformer': 'ImageClassifier',  # an mmvitplug.EcoFormer backbone
 }
 #: self-supervised pretraining: may set no number of classes (if it sets
 #: one, it must be the data's)
 UNLABELLED_ALGOS = ('dino', 'deepcluster', 'deepcluster-sobel',
+                    'prune-deepcluster', 'prune-random-deepcluster',
                     'deepercluster', 'macl-simclr',
                     'macl-mocov2', 'macl-mocov3', 'upreid', 'splitmask-pix',
                     'splitmask-hog', 'seer', 'tinymim', 'mae')
@@ -330,6 +345,7 @@ FAMILIES = {
     'mmvitplug.RevCol': ('revcol', ),
     'mmvitplug.InternImage': ('internimage', ),
     'mmvitplug.GhostNet': ('ghostnet', 'ghostnetv2'),
+    'mmvitplug.BiMLP': ('bimlp', ),
     'mmvitplug.GGhostRegNet': ('g-ghost-regnetx', ),
     'ResNet': ('resnet', ),
     'mmvitplug.ArchNetResNet': ('resnet', ),  # Arch-Net's students
@@ -622,7 +638,7 @@ def check_name_claims(path, cfg):
     # arch: the backbone's, or the first student's (MutualClassifier)
     backbone = next(iter(model.students.values())).backbone \
         if 'students' in model else model.backbone
-    if backbone.type == 'mmvitplug.DynamicViT':  # the wrapped ViT's arch
+    if backbone.type in WRAPPERS:  # the wrapped plain ViT's arch
         backbone = backbone.backbone
     families = FAMILIES.get(backbone.type)
     if families is None:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from mmengine.config import Config
 
-from _builders import REPO_ROOT, distiller_settings
+from _builders import REPO_ROOT, WRAPPERS, distiller_settings
 
 ROOT = REPO_ROOT
 CONFIG_ROOT = osp.join(ROOT, 'configs')
@@ -193,7 +193,7 @@ def _backbones(model):
     """The model's backbone, or every student's (``MutualClassifier``)."""
     if 'students' in model:
         return [student.backbone for student in model.students.values()]
-    if model.backbone.type == 'mmvitplug.DynamicViT':  # a wrapped ViT
+    if model.backbone.type in WRAPPERS:
         return [model.backbone.backbone]
     return [model.backbone]
 
