@@ -321,6 +321,30 @@ def paired_ratios(results, peers):
     ]
 
 
+def gflops(model, size) -> float:
+    """GFLOPs of one image of ``size`` (H, W) by mmengine's complexity
+    analysis (``get_model_complexity_info``)."""
+    from mmengine.analysis import get_model_complexity_info
+    x = torch.randn(1, 3, *size)
+    info = get_model_complexity_info(model, inputs=(x, ), show_table=False,
+                                     show_arch=False)
+    return info['flops'] / 1e9
+
+
+def infer_pair(plain, other, x, repeats, warmup):
+    """Inference img/s of two models on the same batch, interleaved.
+
+    Returns:
+        tuple: The medians of ``plain`` and ``other`` and the paired median
+        ratio ``other / plain``.
+    """
+    runs = interleaved(
+        dict(plain=lambda: (infer_step(plain, x), ),
+             other=lambda: (infer_step(other, x), )), repeats, warmup)
+    return (medians(runs['plain'])[0], medians(runs['other'])[0],
+            paired_ratios(runs['other'], runs['plain'])[0])
+
+
 def infer_step(model, x):
     model.eval()
     sync(x.device)

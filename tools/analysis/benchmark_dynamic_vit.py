@@ -25,9 +25,7 @@ Example (CPU, a minute)::
 import argparse
 
 import torch
-from benchmark import (infer_step, interleaved, medians, paired_ratios,
-                       setup_process)
-from mmengine.analysis import get_model_complexity_info
+from benchmark import gflops, infer_pair, setup_process
 
 from mmvitplug.models.backbones import DeiT, DynamicViT
 
@@ -68,13 +66,6 @@ def build(arch: str, keep_ratio: float, fused_attn: bool = True):
     return plain.eval(), pruned.eval(), plain.patch_embed.img_size
 
 
-def gflops(model, size) -> float:
-    x = torch.randn(1, 3, *size)
-    info = get_model_complexity_info(model, inputs=(x, ), show_table=False,
-                                     show_arch=False)
-    return info['flops'] / 1e9
-
-
 def main(argv=None):
     args = parse_args(argv)
     device = torch.device(args.device or (
@@ -87,15 +78,11 @@ def main(argv=None):
         plain, pruned, size = build(arch, args.keep_ratio)
         plain, pruned = plain.to(device), pruned.to(device)
         x = torch.randn(args.batch, 3, *size, device=device)
-        runs = interleaved(
-            dict(plain=lambda: (infer_step(plain, x), ),
-                 pruned=lambda: (infer_step(pruned, x), )), args.repeats,
-            args.warmup)
         n = (size[0] // plain.patch_size) * (size[1] // plain.patch_size)
         rows.append((arch, n, pruned.num_kept(n), *flops,
-                     flops[1] / flops[0], medians(runs['plain'])[0],
-                     medians(runs['pruned'])[0],
-                     paired_ratios(runs['pruned'], runs['plain'])[0]))
+                     flops[1] / flops[0],
+                     *infer_pair(plain, pruned, x, args.repeats,
+                                 args.warmup)))
     print(f'DynamicViT rho={args.keep_ratio} vs the plain DeiT, inference, '
           f'{device.type}, batch {args.batch}, {args.threads} thread(s)')
     print(f'{"arch":<12}{"tokens":>7}  {"kept":<14}{"GFLOPs":>8}'

@@ -36,9 +36,7 @@ spvit-finetune-deit-4l192d-p8_1xb16-4e_digits.py --targets 0.024 \
 import argparse
 
 import torch
-from benchmark import (infer_step, interleaved, medians, paired_ratios,
-                       setup_process)
-from mmengine.analysis import get_model_complexity_info
+from benchmark import gflops, infer_pair, setup_process
 from mmengine.config import Config
 
 from mmvitplug.models.backbones import DeiT, SPViT
@@ -108,13 +106,6 @@ def build(deit: dict, arch: dict, fused_attn: bool = True):
     return plain.eval(), pruned.eval()
 
 
-def gflops(model, size) -> float:
-    x = torch.randn(1, 3, *size)
-    info = get_model_complexity_info(model, inputs=(x, ), show_table=False,
-                                     show_arch=False)
-    return info['flops'] / 1e9
-
-
 def formula_gflops(plain, arch, classes) -> float:
     hidden = plain.layers[0][0].mlp.fc1.out_features
     ffn_hidden = arch['ffn_hidden'] or [hidden] * len(arch['msa_choices'])
@@ -144,14 +135,10 @@ def main(argv=None):
         plain, pruned = build(deit, arch)
         plain, pruned = plain.to(device), pruned.to(device)
         x = torch.randn(args.batch, 3, *size, device=device)
-        runs = interleaved(
-            dict(plain=lambda: (infer_step(plain, x), ),
-                 pruned=lambda: (infer_step(pruned, x), )), args.repeats,
-            args.warmup)
         rows.append((name, target, full, formula, *flops,
-                     flops[1] / flops[0], medians(runs['plain'])[0],
-                     medians(runs['pruned'])[0],
-                     paired_ratios(runs['pruned'], runs['plain'])[0]))
+                     flops[1] / flops[0],
+                     *infer_pair(plain, pruned, x, args.repeats,
+                                 args.warmup)))
         print(f'{name}: {list(arch["msa_choices"])}, FFN '
               f'{list(arch["ffn_hidden"] or [])}')
     print(f'SPViT exported architecture vs the unpruned DeiT, inference, '
