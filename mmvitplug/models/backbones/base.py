@@ -829,3 +829,35 @@ def _params(part: Part) -> List[nn.Parameter]:
     if isinstance(part, nn.Parameter):
         return [part]
     return list(part.parameters())
+
+
+def check_plain_vit(vit, wrapper: str) -> None:
+    """Check that ``vit`` is what a wrapper of plain ViTs (DynamicViT,
+    SPViT) can run block by block: an mmvitplug :class:`VisionBackbone`
+    with a flat trunk (one block per stage, the base's stage loop) and
+    class token(s) in front of the patch tokens.
+
+    Args:
+        vit: The wrapped backbone.
+        wrapper (str): The wrapper's name, for the errors.
+
+    Raises:
+        TypeError: ``vit`` is not a :class:`VisionBackbone`.
+        ValueError: It has its own stages, or no int
+            ``num_extra_tokens >= 1``.
+    """
+    name = type(vit).__name__
+    if not isinstance(vit, VisionBackbone):
+        raise TypeError(f'{wrapper} wraps an mmvitplug VisionBackbone '
+                        f'(e.g. mmvitplug.DeiT), got {name}')
+    if type(vit).forward_stage is not VisionBackbone.forward_stage or \
+            any(len(s) != 1 for s in vit.layers):
+        raise ValueError(
+            f'{wrapper} needs a flat trunk of blocks (one block per stage, '
+            f'run in order); {name} has its own stages')
+    extra = getattr(vit, 'num_extra_tokens', None)
+    if isinstance(extra, bool) or not isinstance(extra, int) or extra < 1:
+        raise ValueError(
+            f'{wrapper} needs class token(s) in front of the patch tokens '
+            f'(an int num_extra_tokens >= 1); {name} has '
+            f'num_extra_tokens={extra!r}')

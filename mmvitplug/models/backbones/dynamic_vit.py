@@ -18,7 +18,7 @@ from mmvitplug.layers import (Attention, Block, TokenKeepPredictor,
                               batch_index_select, block_forward_with_policy,
                               keep_ratios)
 from mmvitplug.registry import MODELS
-from .base import VisionBackbone, init_linear_norm
+from .base import VisionBackbone, check_plain_vit, init_linear_norm
 
 
 def _check_pruning_loc(pruning_loc, depth: int) -> List[int]:
@@ -154,21 +154,7 @@ class DynamicViT(BaseBackbone):
     # ------------------------------------------------------------ checks
     @staticmethod
     def _check_backbone(vit) -> None:
-        name = type(vit).__name__
-        if not isinstance(vit, VisionBackbone):
-            raise TypeError('DynamicViT wraps an mmvitplug VisionBackbone '
-                            f'(e.g. mmvitplug.DeiT), got {name}')
-        if type(vit).forward_stage is not VisionBackbone.forward_stage or \
-                any(len(s) != 1 for s in vit.layers):
-            raise ValueError(
-                f'DynamicViT needs a flat trunk of blocks (one block per '
-                f'stage, run in order); {name} has its own stages')
-        extra = getattr(vit, 'num_extra_tokens', None)
-        if isinstance(extra, bool) or not isinstance(extra, int) or extra < 1:
-            raise ValueError(
-                f'DynamicViT needs class token(s) in front of the patch '
-                f'tokens (an int num_extra_tokens >= 1); {name} has '
-                f'num_extra_tokens={extra!r}')
+        check_plain_vit(vit, 'DynamicViT')
         if vit.out_type != 'cls_token' or \
                 vit.out_indices != (vit.num_stages - 1, ):
             raise ValueError(

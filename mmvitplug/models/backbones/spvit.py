@@ -24,7 +24,7 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmvitplug.layers import (Attention, Block, ConvAttention, GatedMlp, Mlp,
                               SPViTAttention, check_msa_choices)
 from mmvitplug.registry import MODELS
-from .base import VisionBackbone
+from .base import VisionBackbone, check_plain_vit
 
 
 def _block_forward(block: nn.Module, x: torch.Tensor, hw: Tuple[int, int],
@@ -57,20 +57,7 @@ class _SPViTBase(BaseBackbone):
     def _check_backbone(self, vit) -> None:
         name = type(vit).__name__
         what = type(self).__name__
-        if not isinstance(vit, VisionBackbone):
-            raise TypeError(f'{what} wraps an mmvitplug VisionBackbone '
-                            f'(e.g. mmvitplug.DeiT), got {name}')
-        if type(vit).forward_stage is not VisionBackbone.forward_stage or \
-                any(len(s) != 1 for s in vit.layers):
-            raise ValueError(f'{what} needs a flat trunk of blocks (one '
-                             f'block per stage, run in order); {name} has '
-                             'its own stages')
-        extra = getattr(vit, 'num_extra_tokens', None)
-        if isinstance(extra, bool) or not isinstance(extra, int) or extra < 1:
-            raise ValueError(
-                f'{what} needs class token(s) in front of the patch tokens '
-                f'(an int num_extra_tokens >= 1); {name} has '
-                f'num_extra_tokens={extra!r}')
+        check_plain_vit(vit, what)
         if vit.out_indices != (vit.num_stages - 1, ):
             raise ValueError(
                 f'{what} outputs the last block only: give the backbone '
@@ -87,7 +74,8 @@ class _SPViTBase(BaseBackbone):
 
     def train(self, mode: bool = True):
         """Set the mode (training: sampled gates, eval: thresholded);
-        returns ``self``."""
+        returns ``self`` (mmpretrain's ``BaseBackbone.train`` returns
+        None)."""
         super().train(mode)
         return self
 
