@@ -90,10 +90,16 @@ def build_ours(cfg, dtype, device):
     return model, build_optim_wrapper(model, cfg.optim_wrapper)
 
 
+def preprocessor_cfg(cfg) -> dict:
+    """The data preprocessor the runner gives the model: the model's own,
+    else the config's top-level one."""
+    return cfg.model.get('data_preprocessor', None) or cfg.get(
+        'data_preprocessor', None) or {}
+
+
 def batch_augments(cfg):
     """Mixup / CutMix alphas and the number of classes of the config."""
-    pre = cfg.model.get('data_preprocessor', None) or cfg.get(
-        'data_preprocessor', {})
+    pre = preprocessor_cfg(cfg)
     alphas = {'Mixup': 0., 'CutMix': 0.}
     augments = (pre.get('batch_augments', None) or {}).get('augments', [])
     for aug in augments:
@@ -137,8 +143,7 @@ class TimmPeer:
                 label_smoothing=smoothing, num_classes=num_classes)
         self.soft_loss = SoftTargetCrossEntropy()
         self.hard_loss = LabelSmoothingCrossEntropy(smoothing)
-        pre = cfg.get('data_preprocessor', None) or \
-            cfg.model.data_preprocessor
+        pre = preprocessor_cfg(cfg)
         self.mean = torch.tensor(pre['mean'], device=device).view(1, -1, 1, 1)
         self.std = torch.tensor(pre['std'], device=device).view(1, -1, 1, 1)
         self.num_classes = num_classes
