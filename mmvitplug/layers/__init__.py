@@ -55,9 +55,10 @@ from .spvit import (MSA_CHOICES, ConvAttention, GatedMlp, SPViTAttention,
 from .squeeze_excite import SqueezeExcite
 from .svpn import SVPN, cross_covariance, power_iteration, svpn
 from .talking_heads import TalkingHeadsAttention
-from .token_pruning import (TokenKeepPredictor, batch_index_select,
-                            block_forward_with_policy, keep_ratios,
-                            policy_attention, softmax_with_policy)
+from .token_pruning import (TokenKeep, TokenKeepPredictor, active_keep,
+                            batch_index_select, bind_keep, keep_matrix,
+                            keep_ratios, keep_tokens, key_policy,
+                            softmax_with_policy)
 
 __all__ = [
     'ActQuant', 'Affine', 'Attention', 'BinaryConv2d', 'Block',
@@ -69,20 +70,20 @@ __all__ = [
     'MesaLayerNorm', 'MesaLinear', 'MesaMatMul', 'MesaQuantizer', 'MesaReLU',
     'MesaSoftmax', 'Mlp', 'PatchEmbed', 'QuantConv2d', 'QuantLinear', 'RPReLU',
     'ResolutionBatchNorm2d', 'SPViTAttention', 'SVPN', 'Sobel',
-    'SqueezeExcite', 'TalkingHeadsAttention', 'TokenKeepPredictor',
-    'apply_masks', 'attend', 'batch_index_select', 'bernoulli_sample',
-    'binarize_activation', 'binarize_weight', 'block_forward_with_policy',
-    'check_mask', 'check_msa_choices', 'convert_to_ecoformer',
-    'convert_to_mesa', 'convert_to_resolution_bn', 'count_ops',
-    'count_saved_bytes', 'cross_covariance', 'dcnv3_sample', 'derive_conv',
-    'drop_path', 'global_magnitude_masks', 'grad_reverse', 'grad_scale',
-    'hard_gumbel_softmax', 'keep_ratios', 'kept_fraction', 'lsq_quantize',
-    'mask_optimizer_state', 'masked_softmax', 'param_bits', 'policy_attention',
-    'power_iteration', 'prunable_weights', 'quantize_activation',
-    'quantize_weight', 'quantize_weight_rowwise', 'random_masks',
-    'record_attention', 'record_weights', 'recording_attention',
-    'resize_pos_embed', 'resize_to', 'round_pass', 'round_ste',
-    'select_resolution', 'sign_binary', 'softmax_with_policy',
-    'sparsity_schedule', 'svpn', 'threshold_indicators', 'tokens_to_featmap',
-    'universal_shortcut'
+    'SqueezeExcite', 'TalkingHeadsAttention', 'TokenKeep',
+    'TokenKeepPredictor', 'active_keep', 'apply_masks', 'attend',
+    'batch_index_select', 'bernoulli_sample', 'binarize_activation',
+    'binarize_weight', 'bind_keep', 'check_mask', 'check_msa_choices',
+    'convert_to_ecoformer', 'convert_to_mesa', 'convert_to_resolution_bn',
+    'count_ops', 'count_saved_bytes', 'cross_covariance', 'dcnv3_sample',
+    'derive_conv', 'drop_path', 'global_magnitude_masks', 'grad_reverse',
+    'grad_scale', 'hard_gumbel_softmax', 'keep_matrix', 'keep_ratios',
+    'keep_tokens', 'kept_fraction', 'key_policy', 'lsq_quantize',
+    'mask_optimizer_state', 'masked_softmax', 'param_bits', 'power_iteration',
+    'prunable_weights', 'quantize_activation', 'quantize_weight',
+    'quantize_weight_rowwise', 'random_masks', 'record_attention',
+    'record_weights', 'recording_attention', 'resize_pos_embed', 'resize_to',
+    'round_pass', 'round_ste', 'select_resolution', 'sign_binary',
+    'softmax_with_policy', 'sparsity_schedule', 'svpn', 'threshold_indicators',
+    'tokens_to_featmap', 'universal_shortcut'
 ]

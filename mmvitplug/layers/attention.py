@@ -6,7 +6,11 @@ While :func:`record_attention` is active, every attention computed by
 :func:`attend` (and by the layers that materialise their weights
 themselves and call :func:`record_weights`) takes its explicit path and
 appends its weights to the recording, in forward order: a backbone needs
-nothing more to have its attention maps drawn.
+nothing more to have its attention maps drawn. Likewise, inside a
+:func:`~mmvitplug.layers.keep_tokens` policy (DynamicViT's token pruning in
+training) :func:`attend` and :func:`masked_softmax` restrict the weights
+to the kept tokens (:func:`~mmvitplug.layers.softmax_with_policy`,
+explicit path).
 """
 import contextlib
 from typing import Callable, Iterator, List, Optional, Tuple
@@ -14,6 +18,8 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .token_pruning import key_policy, softmax_with_policy
 
 #: the recordings of the active :func:`record_attention` contexts (innermost
 #: last); each is the list of weights recorded so far
@@ -135,10 +141,28 @@ def masked_softmax(logits: torch.Tensor,
             (e.g. Mesa's, which stores its output in 8 bits). Defaults to
             :func:`torch.softmax`.
 
+    Inside a :func:`~mmvitplug.layers.keep_tokens` policy the weights are
+    :func:`~mmvitplug.layers.softmax_with_policy` of the masked logits
+    (the keys' policy: ones for the tokens in front of the patches).
+
     Returns:
         torch.Tensor: Weights (B, H, Nq, Nk); exactly
-        ``softmax(logits, -1)`` when ``mask`` is None.
+        ``softmax(logits, -1)`` when ``mask`` is None (and no keep policy
+        is active).
+
+    Raises:
+        RuntimeError: A keep policy is active and ``softmax`` is not
+            :func:`torch.softmax` (e.g. Mesa's: not combinable).
     """
+    policy = key_policy(logits.size(-1))
+    if policy is not None:
+        if softmax is not torch.softmax:
+            raise RuntimeError(
+                'a token keep policy is active (keep_tokens: DynamicViT in '
+                'training), but this attention runs its own softmax '
+                f'({getattr(softmax, "__qualname__", softmax)!r}, e.g. '
+                "Mesa's 8-bit one): the two cannot be combined")
+        return softmax_with_policy(_mask_logits(logits, mask), policy)
     if mask is None:
         return softmax(logits, -1)
     logits = _mask_logits(logits, mask)
@@ -243,13 +267,14 @@ def attend(q: torch.Tensor,
         dropout_p (float): Dropout rate on the attention weights; pass 0.
             outside training. Defaults to 0.
         fused (bool): Use the fused kernel (the explicit path runs anyway
-            inside :func:`record_attention`). Defaults to True.
+            inside :func:`record_attention` and inside a
+            :func:`~mmvitplug.layers.keep_tokens` policy). Defaults to True.
 
     Returns:
         torch.Tensor: The attention output (B, H, Nq, Dv).
     """
     check_qkv(q, k, v, mask)
-    if fused and not _RECORDINGS:
+    if fused and not _RECORDINGS and key_policy(k.size(2)) is None:
         if mask is not None and mask.dtype != torch.bool:
             mask = mask.to(q.dtype)
         return F.scaled_dot_product_attention(

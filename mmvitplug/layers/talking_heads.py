@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from .attention import check_mask, masked_softmax, record_weights
+from .token_pruning import keep_matrix, key_policy
 
 
 class TalkingHeadsAttention(nn.Module):
@@ -41,7 +42,10 @@ class TalkingHeadsAttention(nn.Module):
     logits before the softmax; entries masked out (``False`` / ``-inf``)
     are also zeroed after ``proj_w``, whose bias would otherwise give them
     weight, so a keep-mask over keys gives the same output as attention over
-    the kept tokens only.
+    the kept tokens only. Likewise inside a
+    :func:`~mmvitplug.layers.keep_tokens` policy (DynamicViT in training):
+    the softmax is :func:`~mmvitplug.layers.softmax_with_policy` and the
+    mixed weights are multiplied by the policy (self-loops kept).
 
     Args:
         dim (int): Token dimension.
@@ -105,6 +109,9 @@ class TalkingHeadsAttention(nn.Module):
             dropped = ~mask if mask.dtype == torch.bool else \
                 mask == float('-inf')
             attn = attn.masked_fill(dropped, 0.)
+        policy = key_policy(N)
+        if policy is not None:
+            attn = attn * keep_matrix(policy, N).to(attn.dtype)
         record_weights(attn)
         x = self.attn_drop(attn) @ v
         x = x.transpose(1, 2).reshape(B, N, C)

@@ -2,12 +2,21 @@
 """Token-pruning primitives of `DynamicViT
 <https://arxiv.org/abs/2106.02034>`_ (Rao et al., NeurIPS 2021).
 
+- :func:`keep_tokens`: the context in which a backbone runs with a token
+  keep state (:class:`TokenKeep`): in training a keep *policy* of the patch
+  tokens (tokens are masked, not removed), at inference the indices of the
+  patch tokens *kept* (tokens were gathered away). Every attention that
+  honours it (:func:`~mmvitplug.layers.attend`, hence
+  :class:`~mmvitplug.layers.Attention` and
+  :class:`~mmvitplug.layers.ClassAttention`;
+  :class:`~mmvitplug.layers.TalkingHeadsAttention`; ConViT's GPSA; CCT's
+  sequence pooling) then restricts its weights to the kept keys with
+  :func:`softmax_with_policy`, and a position-dependent one (GPSA) reads
+  the kept positions, so a backbone family runs its own blocks and top
+  unchanged inside the context;
 - :func:`softmax_with_policy`: attention weights restricted to the tokens a
   (differentiable, hard) keep policy keeps, every token keeping its
   self-loop, computed in float32 (the official ``softmax_with_policy``);
-- :func:`policy_attention` / :func:`block_forward_with_policy`: a
-  :class:`~mmvitplug.layers.Attention` / :class:`~mmvitplug.layers.Block`
-  run with that policy (training: tokens are masked, not removed);
 - :func:`batch_index_select`: the per-sample gather of the kept tokens
   (inference: tokens are really removed);
 - :class:`TokenKeepPredictor`: the official ``PredictorLG``, keep / drop
@@ -21,15 +30,22 @@ kernel's masks carry none (a multiplicative 0 / 1 policy is an additive
 ``log`` mask of ``-inf``, whose gradient is not finite). At inference the
 dropped tokens are gathered away and the blocks run their own fused
 attention, so no fused policy path is needed there either.
+
+The state is a context (as :func:`~mmvitplug.layers.record_attention`)
+rather than an argument, so that the pruning wrapper runs each family's
+own ``forward_stage`` and ``format_output`` (class tokens joining late,
+class-attention tops, relative positions) instead of a copy of them per
+family; a gradient-checkpointed layer re-enters it when recomputed
+(:func:`bind_keep`).
 """
+import contextlib
+import functools
 from numbers import Real
-from typing import List, Optional, Sequence, Union
+from typing import (Callable, Iterator, List, NamedTuple, Optional, Sequence,
+                    Union)
 
 import torch
 import torch.nn as nn
-
-from .attention import Attention, attend_explicit
-from .block import Block
 
 
 def keep_ratios(keep_ratio: Union[float, Sequence[float]],
@@ -78,16 +94,171 @@ def _policy_2d(policy: torch.Tensor, batch: int, num_tokens: int,
     return policy
 
 
+class TokenKeep(NamedTuple):
+    """The token keep state of :func:`keep_tokens`.
+
+    Attributes:
+        policy (Tensor, optional): Keep decisions of the patch tokens
+            (B, N) in [0, 1] (training: 1 keep, 0 dropped, differentiable).
+        kept (Tensor, optional): Indices (B, M) into the input's N patch
+            tokens of the M patch tokens still present (inference, after
+            :func:`batch_index_select`), in the order they are.
+        num_patches (int): N, the patch tokens of the input grid.
+    """
+    policy: Optional[torch.Tensor]
+    kept: Optional[torch.Tensor]
+    num_patches: int
+
+
+#: the active :func:`keep_tokens` states (innermost last)
+_KEEPS: List[TokenKeep] = []
+
+
+@contextlib.contextmanager
+def _entered(state: TokenKeep) -> Iterator[TokenKeep]:
+    _KEEPS.append(state)
+    try:
+        yield state
+    finally:
+        _KEEPS.pop()
+
+
+def keep_tokens(policy: Optional[torch.Tensor] = None,
+                kept: Optional[torch.Tensor] = None,
+                num_patches: Optional[int] = None):
+    """Run a backbone with a token keep state (a context manager).
+
+    Inside, the attentions that honour it treat the **patch tokens** as the
+    last N tokens of their keys, any tokens in front (class / distillation
+    tokens) as always kept:
+
+    - with ``policy`` (training), the weights go through
+      :func:`softmax_with_policy` (explicit path): a dropped key gets no
+      weight, every token keeps its self-loop, so each kept token (and each
+      class token) gets exactly (up to ``eps``) what it would get with the
+      dropped tokens removed;
+    - with ``kept`` (inference, tokens gathered away), position-dependent
+      attention (ConViT's GPSA) reads the positions of the tokens present.
+
+    Args:
+        policy (Tensor, optional): Keep decisions (B, N) or (B, N, 1) of the
+            N patch tokens.
+        kept (Tensor, optional): Long indices (B, M) of the patch tokens
+            present into the input's ``num_patches`` patch tokens.
+        num_patches (int, optional): N of the input, with ``kept`` only.
+
+    Returns:
+        A context manager yielding the :class:`TokenKeep`.
+
+    Raises:
+        ValueError: Not exactly one of ``policy`` and ``kept``, or either
+            malformed.
+    """
+    if (policy is None) == (kept is None):
+        raise ValueError('keep_tokens takes a policy (training) or kept '
+                         'indices (inference), exactly one of them')
+    if policy is not None:
+        if not isinstance(policy, torch.Tensor) or policy.dim() not in (
+                2, 3) or (policy.dim() == 3 and policy.size(-1) != 1):
+            raise ValueError('policy must be keep decisions (B, N) or '
+                             '(B, N, 1), got '
+                             f'{getattr(policy, "shape", policy)!r}')
+        if num_patches is not None:
+            raise ValueError('num_patches goes with kept; a policy has one '
+                             'entry per patch token')
+        policy = policy.reshape(policy.shape[:2])
+        return _entered(TokenKeep(policy, None, policy.size(1)))
+    if not isinstance(kept, torch.Tensor) or kept.dim() != 2 or \
+            kept.is_floating_point():
+        raise ValueError('kept must be long indices (B, M) of the patch '
+                         'tokens present, got '
+                         f'{getattr(kept, "shape", kept)!r}')
+    if isinstance(num_patches, torch.Tensor) and num_patches.dim() == 0 \
+            and not num_patches.is_floating_point():
+        num_patches = int(num_patches)  # a size while tracing
+    if isinstance(num_patches, bool) or not isinstance(num_patches, int) \
+            or num_patches < kept.size(1):
+        raise ValueError(
+            f'num_patches must be the int N >= M = {kept.size(1)} of patch '
+            f'tokens of the input that kept indexes, got {num_patches!r}')
+    return _entered(TokenKeep(None, kept, num_patches))
+
+
+def active_keep() -> Optional[TokenKeep]:
+    """The innermost active :func:`keep_tokens` state, or None."""
+    return _KEEPS[-1] if _KEEPS else None
+
+
+def key_policy(num_keys: int) -> Optional[torch.Tensor]:
+    """The active keep policy over ``num_keys`` keys: ones for the
+    ``num_keys - N`` tokens in front of the N patch tokens, then the
+    policy; None outside a :func:`keep_tokens` policy.
+
+    Raises:
+        ValueError: Fewer keys than patch tokens (the attention does not
+            attend over the patch tokens: it cannot honour the policy).
+    """
+    state = active_keep()
+    if state is None or state.policy is None:
+        return None
+    policy = state.policy
+    extra = num_keys - policy.size(1)
+    if extra < 0:
+        raise ValueError(
+            f'a token keep policy of {policy.size(1)} patch tokens is '
+            f'active, but an attention has {num_keys} keys: only an '
+            'attention over (extra tokens and) the patch tokens can honour '
+            'it')
+    if extra == 0:
+        return policy
+    return torch.cat([policy.new_ones(policy.size(0), extra), policy], dim=1)
+
+
+def bind_keep(fn: Callable) -> Callable:
+    """``fn``, re-entering the active :func:`keep_tokens` state when called
+    (a gradient-checkpointed layer is recomputed in the backward pass,
+    outside the context); ``fn`` itself when none is active."""
+    state = active_keep()
+    if state is None:
+        return fn
+
+    @functools.wraps(fn)
+    def bound(*args, **kwargs):
+        with _entered(state):
+            return fn(*args, **kwargs)
+
+    return bound
+
+
+def keep_matrix(policy: torch.Tensor, num_queries: int) -> torch.Tensor:
+    """``g_ij = p_j + (1 - p_j) [i == j]`` (B, 1, Nq, Nk), float32: the keys
+    each query keeps, a self-attention's queries (``Nq == Nk``) keeping
+    their self-loops; a cross / class attention's queries (``Nq != Nk``)
+    the policy alone.
+
+    Args:
+        policy (Tensor): Keep policy over the keys (B, Nk).
+        num_queries (int): Nq.
+    """
+    keep = policy.float()[:, None, None, :]
+    if num_queries == policy.size(1):
+        eye = torch.eye(num_queries, dtype=torch.float32,
+                        device=policy.device)
+        keep = keep + (1. - keep) * eye
+    return keep
+
+
 def softmax_with_policy(logits: torch.Tensor,
                         policy: torch.Tensor,
                         eps: float = 1e-6) -> torch.Tensor:
     r"""Attention weights over the keys a keep policy keeps.
 
-    With logits :math:`a_{ij}` (query i, key j) and the policy
-    :math:`p_j \in [0, 1]` (1 = keep), every token keeping its self-loop::
+    With logits :math:`a_{ij}` (query i, key j), the policy
+    :math:`p_j \in [0, 1]` (1 = keep) and :math:`g_{ij}` of
+    :func:`keep_matrix` (self-attention: every token keeps its self-loop)::
 
-        g_ij = p_j + (1 - p_j) * [i == j]
-        w_ij = (exp(a_ij - max_j a_ij) * g_ij + eps / N) / (sum_j(...) + eps)
+        g_ij = p_j + (1 - p_j) * [i == j]      (p_j for Nq != Nk)
+        w_ij = (exp(a_ij - max_j a_ij) * g_ij + eps / Nk) / (sum_j(...) + eps)
 
     computed in float32 and returned in the logits' dtype (the official
     ``Attention.softmax_with_policy``, "for stable training"). With a hard
@@ -97,95 +268,25 @@ def softmax_with_policy(logits: torch.Tensor,
     ``eps``).
 
     Args:
-        logits (Tensor): Attention logits (B, H, N, N), already scaled.
-        policy (Tensor): Keep policy (B, N) or (B, N, 1).
+        logits (Tensor): Attention logits (B, H, Nq, Nk), already scaled.
+        policy (Tensor): Keep policy over the keys (B, Nk) or (B, Nk, 1).
         eps (float): Stabiliser, >= 0. Defaults to 1e-6 (the official).
 
     Returns:
-        Tensor: Weights (B, H, N, N), each row summing to 1 (up to ``eps``).
+        Tensor: Weights (B, H, Nq, Nk), each row summing to 1 (up to
+        ``eps``).
     """
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 4 or \
-            logits.size(-1) != logits.size(-2):
-        raise ValueError('logits must be self-attention logits (B, H, N, N), '
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 4:
+        raise ValueError('logits must be attention logits (B, H, Nq, Nk), '
                          f'got {getattr(logits, "shape", logits)!r}')
     if not eps >= 0:
         raise ValueError(f'eps must be >= 0, got {eps!r}')
-    B, _, N, _ = logits.shape
-    policy = _policy_2d(policy, B, N).float()
-    eye = torch.eye(N, dtype=torch.float32, device=logits.device)
-    keep = policy[:, None, None, :]
-    keep = keep + (1. - keep) * eye  # self-loops are kept
+    B, _, Nq, Nk = logits.shape
+    keep = keep_matrix(_policy_2d(policy, B, Nk), Nq)
     shifted = logits - logits.amax(dim=-1, keepdim=True)
     weights = shifted.float().exp() * keep
-    weights = (weights + eps / N) / (weights.sum(-1, keepdim=True) + eps)
+    weights = (weights + eps / Nk) / (weights.sum(-1, keepdim=True) + eps)
     return weights.to(logits.dtype)
-
-
-def policy_attention(attn: Attention,
-                     x: torch.Tensor,
-                     policy: torch.Tensor,
-                     eps: float = 1e-6) -> torch.Tensor:
-    """Run an :class:`~mmvitplug.layers.Attention` with a keep policy.
-
-    The module's own ``qkv``, heads, ``scale``, attention dropout and output
-    projection, with :func:`softmax_with_policy` in place of the softmax
-    (explicit path only, see the module docstring). The weights are recorded
-    by :func:`~mmvitplug.layers.record_attention` as any attention's.
-
-    Args:
-        attn (Attention): The attention module.
-        x (Tensor): Tokens (B, N, C) (the block's normalised input).
-        policy (Tensor): Keep policy (B, N) or (B, N, 1).
-        eps (float): See :func:`softmax_with_policy`. Defaults to 1e-6.
-
-    Returns:
-        Tensor: (B, N, C).
-    """
-    if not isinstance(attn, Attention):
-        raise TypeError('policy_attention runs an mmvitplug.layers.Attention '
-                        f'(qkv, num_heads, scale), got {type(attn).__name__}')
-    B, N, C = x.shape
-    qkv = attn.qkv(x).reshape(B, N, 3, attn.num_heads, attn.head_dim)
-    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-
-    def policy_softmax(logits, dim):
-        return softmax_with_policy(logits, policy, eps)
-
-    x = attend_explicit(
-        q, k, v,
-        scale=attn.scale,
-        dropout_p=attn.attn_drop.p if attn.training else 0.,
-        softmax=policy_softmax)
-    x = x.transpose(1, 2).reshape(B, N, -1)
-    return attn.proj_drop(attn.proj(x))
-
-
-def block_forward_with_policy(block: Block,
-                              x: torch.Tensor,
-                              policy: Optional[torch.Tensor],
-                              eps: float = 1e-6) -> torch.Tensor:
-    """:meth:`Block.forward` with its attention run by
-    :func:`policy_attention` (``policy=None``: the block's own forward).
-
-    Args:
-        block (Block): A pre-norm block whose ``attn`` is an
-            :class:`~mmvitplug.layers.Attention`.
-        x (Tensor): Tokens (B, N, C).
-        policy (Tensor, optional): Keep policy (B, N) or (B, N, 1).
-        eps (float): See :func:`softmax_with_policy`. Defaults to 1e-6.
-
-    Returns:
-        Tensor: (B, N, C).
-    """
-    if policy is None:
-        return block(x)
-    if not isinstance(block, Block):
-        raise TypeError('block_forward_with_policy runs an '
-                        f'mmvitplug.layers.Block, got {type(block).__name__}')
-    y = policy_attention(block.attn, block.norm1(x), policy, eps)
-    x = x + block.drop_path1(block.ls1(y))
-    x = x + block.drop_path2(block.ls2(block.mlp(block.norm2(x))))
-    return x
 
 
 def batch_index_select(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,10 @@
 # Copyright (c) mmvitplug contributors.
 """DynamicViT (https://arxiv.org/abs/2106.02034): the policy softmax and
 the ratio / token losses against hand-computed values, the top-k gather,
-the predictor, training-mode masking against inference-mode gathering, the
+the predictor, the keep state of each attention (self, talking-heads,
+class, gated positional, sequence pooling) against attention over the kept
+tokens alone, training-mode masking against inference-mode gathering for
+every supported family (DeiT, CaiT, ConViT, CCT), the
 Gumbel decisions, any token grid, the inference keep counts, the lr scale
 of the optimizer groups, loading a plain DeiT checkpoint, the supported and
 refused backbones, every argument and error; golden parity with the
@@ -19,10 +22,16 @@ from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mmvitplug.layers import (Block, TokenKeepPredictor, batch_index_select,
-                              block_forward_with_policy, keep_ratios,
+from mmvitplug.layers import (Attention, Block, ClassAttentionBlock,
+                              MesaAttend, TalkingHeadsAttention,
+                              TokenKeepPredictor, active_keep,
+                              batch_index_select, bind_keep, keep_ratios,
+                              keep_tokens, key_policy, masked_softmax,
                               record_attention, softmax_with_policy)
-from mmvitplug.models.backbones import CaiT, ConViT, DynamicViT, PiT
+from mmvitplug.models.backbones import (CCT, DHVT, ArchNetViT, DynamicViT, PiT,
+                                        ResMLP, XCiT)
+from mmvitplug.models.backbones.cct import SeqPool
+from mmvitplug.models.backbones.convit import GPSA, relative_indices
 from mmvitplug.models.losses import DynamicViTRatioLoss, KeptTokenMSELoss
 from _builders import (DEIT3_SETTINGS, REPO_ROOT, TEST_DATA, TINY_ARCHS,
                        build_tiny)
@@ -47,6 +56,30 @@ def dynamic(seed=0, **kwargs):
     model = DynamicViT(**kwargs)
     model.init_weights()
     return model
+
+
+def family(name, **kwargs):
+    """A tiny backbone config of each family DynamicViT prunes, with its
+    pruning locations (before two or three of its blocks; ConViT: two GPSA
+    blocks and the self-attention block after the class token joins)."""
+    tiny = dict(
+        deit=(deit(**kwargs), (1, 2, 3)),
+        deit_distilled=(deit(distilled=True, **kwargs), (1, 2, 3)),
+        cait=(dict(type='mmvitplug.CaiT',
+                   arch=dict(TINY_ARCHS['CaiT'], num_layers=4),
+                   img_size=32, patch_size=8, **kwargs), (1, 2, 3)),
+        convit=(dict(type='mmvitplug.ConViT',
+                     arch=dict(TINY_ARCHS['ConViT'], num_layers=5,
+                               local_up_to_layer=3),
+                     img_size=32, patch_size=8, **kwargs), (1, 2, 4)),
+        cct=(dict(type='mmvitplug.CCT',
+                  arch=dict(TINY_ARCHS['CCT'], num_layers=4), img_size=16,
+                  **kwargs), (1, 2, 3)))
+    backbone, pruning_loc = tiny[name]
+    return dynamic(backbone=backbone, pruning_loc=pruning_loc)
+
+
+FAMILIES = ['deit', 'deit_distilled', 'cait', 'convit', 'cct']
 
 
 # ------------------------------------------------------------ primitives
@@ -78,6 +111,17 @@ def test_softmax_with_policy_hand_values():
     assert half.dtype == torch.bfloat16
 
 
+def test_softmax_with_policy_of_class_attention_hand_values():
+    """Queries that are not the keys (Nq != Nk): no self-loops, the policy
+    alone; token 0 (the class token) kept as every token in front."""
+    logits = torch.tensor([[0., 1., 2., 3.]]).view(1, 1, 1, 4)
+    policy = torch.tensor([[1., 1., 0., 1.]])
+    out = softmax_with_policy(logits, policy, eps=0.)[0, 0, 0]
+    z = 1 + math.e + math.e**3
+    expected = torch.tensor([1 / z, math.e / z, 0., math.e**3 / z])
+    torch.testing.assert_close(out, expected, atol=1e-7, rtol=0)
+
+
 def test_softmax_with_policy_errors():
     with pytest.raises(ValueError, match='policy must be'):
         softmax_with_policy(torch.zeros(1, 1, 3, 3), torch.ones(1, 4))
@@ -100,29 +144,125 @@ def test_batch_index_select():
         batch_index_select(x[None], index)
 
 
-def test_block_policy_equals_gather():
+def test_keep_tokens_state_and_errors():
+    policy = torch.tensor([[1., 0., 1.]])
+    assert active_keep() is None and key_policy(3) is None
+    with keep_tokens(policy=policy[..., None]) as state:
+        assert active_keep() is state and state.num_patches == 3
+        # tokens in front of the patches are kept
+        assert key_policy(5).tolist() == [[1., 1., 1., 0., 1.]]
+        assert key_policy(3).tolist() == [[1., 0., 1.]]
+        with pytest.raises(ValueError, match='an attention has 2 keys'):
+            key_policy(2)
+        # an attention with its own softmax (Mesa) cannot honour it
+        with pytest.raises(RuntimeError, match='cannot be combined'):
+            masked_softmax(torch.zeros(1, 1, 3, 3), None,
+                           softmax=lambda x, dim: x.softmax(dim))
+    assert active_keep() is None
+    kept = torch.tensor([[0, 2]])
+    with keep_tokens(kept=kept, num_patches=3) as state:
+        assert key_policy(3) is None  # inference: tokens are gone
+        assert state.kept is kept and state.num_patches == 3
+    with pytest.raises(ValueError, match='exactly one'):
+        keep_tokens()
+    with pytest.raises(ValueError, match='exactly one'):
+        keep_tokens(policy, kept)
+    with pytest.raises(ValueError, match='policy must be'):
+        keep_tokens(policy=torch.ones(3))
+    with pytest.raises(ValueError, match='num_patches goes with kept'):
+        keep_tokens(policy=policy, num_patches=3)
+    with pytest.raises(ValueError, match='kept must be long'):
+        keep_tokens(kept=kept.float(), num_patches=3)
+    with pytest.raises(ValueError, match='num_patches must be'):
+        keep_tokens(kept=kept, num_patches=1)
+
+
+def test_bind_keep_reenters_the_state():
+    assert bind_keep(active_keep) is active_keep  # none active: as is
+    policy = torch.ones(1, 2)
+    with keep_tokens(policy=policy) as state:
+        bound = bind_keep(active_keep)
+    assert active_keep() is None and bound() is state
+
+
+def _attention_cases():
+    """(module, its forward on tokens (B, L, C), number of tokens in front of
+    the patches in its keys) of each attention that honours the keep
+    state."""
     torch.manual_seed(0)
-    block = Block(16, 2, init_values=0.5).eval()
-    x = torch.randn(2, 6, 16)
+    block = Block(16, 2, init_values=0.5)
+    talking = Block(16, 4, init_values=0.5, attn_layer=TalkingHeadsAttention)
+    cls_block = ClassAttentionBlock(16, 2, init_values=0.5)
+    pool = SeqPool(16)
+    torch.nn.init.normal_(pool.weight)
+    gpsa = GPSA(16, 4)
+    gpsa.local_init()
+    torch.nn.init.normal_(gpsa.gating_param)
+    return {
+        'attention': (block, lambda m, x: m(x), 0),
+        'talking-heads': (talking, lambda m, x: m(x), 0),
+        # the class token (x[:, :1]) attends over itself and the patches
+        'class-attention': (cls_block, lambda m, x: m(x[:, 1:], x[:, :1]), 1),
+        'seq-pool': (pool, lambda m, x: m(x)[:, None], 0),
+        'gpsa': (gpsa, lambda m, x: m(x, relative_indices((2, 3))), 0),
+    }
+
+
+@pytest.mark.parametrize('case', sorted(_attention_cases()))
+@pytest.mark.parametrize('fused', [True, False])
+def test_attention_with_a_policy_equals_the_kept_tokens_alone(case, fused):
+    """Inside keep_tokens(policy), each kept query (every query of a class
+    attention / pooling) gets what attention over the kept tokens alone
+    gives (GPSA: at their grid positions, keep_tokens(kept) at inference);
+    the weights of the dropped keys are zero; a policy of ones is the plain
+    module."""
+    module, run, front = _attention_cases()[case]
+    for m in module.modules():
+        if hasattr(m, 'fused_attn'):
+            m.fused_attn = fused
+    module.eval()
+    x = torch.randn(2, front + 6, 16)
     keep = torch.tensor([[1, 1, 0, 1, 0, 0], [1, 0, 1, 1, 1, 0]]).float()
-    out = block_forward_with_policy(block, x, keep)
+    with keep_tokens(policy=keep):
+        out = run(module, x)
+    with keep_tokens(policy=torch.ones(2, 6)):
+        ones = run(module, x)
+    torch.testing.assert_close(ones, run(module, x), atol=1e-5, rtol=0)
+    per_token = out.size(1) == x.size(1)  # else: the queries in front
     for b in range(2):
         kept = keep[b].bool()
-        alone = block(x[b:b + 1, kept])
-        torch.testing.assert_close(out[b:b + 1, kept], alone, atol=1e-5,
-                                   rtol=0)
-    # a policy of ones: the block's own (fused) attention, up to eps
-    torch.testing.assert_close(
-        block_forward_with_policy(block, x, torch.ones(2, 6)), block(x),
-        atol=1e-5, rtol=0)
-    # no policy: the block's own forward; the weights are recorded
-    torch.testing.assert_close(block_forward_with_policy(block, x, None),
-                               block(x))
-    with record_attention() as weights:
-        block_forward_with_policy(block, x, keep)
-    assert len(weights) == 1 and weights[0].shape == (2, 2, 6, 6)
-    with pytest.raises(TypeError, match='mmvitplug.layers.Block'):
-        block_forward_with_policy(torch.nn.Identity(), x, keep)
+        index = torch.cat([torch.arange(front), front + kept.nonzero()[:, 0]])
+        with keep_tokens(kept=kept.nonzero().T, num_patches=6):
+            alone = run(module, x[b:b + 1, index])
+        mine = out[b:b + 1, index] if per_token else out[b:b + 1]
+        torch.testing.assert_close(mine, alone, atol=1e-5, rtol=0)
+    with record_attention() as weights, keep_tokens(policy=keep):
+        run(module, x)
+    if case != 'seq-pool':  # pooling does not record
+        w = weights[0]  # (B, H, Nq, Nk)
+        kept_keys = torch.cat([torch.ones(2, front), keep], 1).bool()
+        # the kept queries' rows (a dropped token keeps its self-loop)
+        rows = kept_keys if w.size(2) == w.size(3) else \
+            torch.ones(2, w.size(2), dtype=torch.bool)
+        dropped = rows[:, None, :, None] & ~kept_keys[:, None, None, :]
+        assert w[dropped.expand_as(w)].abs().max() < 1e-6
+        assert w[~dropped.expand_as(w)].abs().max() > 0.01
+
+
+def test_attention_with_its_own_softmax_cannot_take_a_policy():
+    """Mesa's 8-bit softmax cannot apply a keep policy: an error, not an
+    unmasked attention; DynamicViT refuses an attend_op up front."""
+    attn = Attention(16, 2)
+    attn.attend_op = MesaAttend(2)
+    x = torch.randn(1, 4, 16)
+    attn(x)  # without a policy: Mesa's attention
+    with keep_tokens(policy=torch.ones(1, 4)), pytest.raises(
+            RuntimeError, match='cannot be combined'):
+        attn(x)
+    vit = MODELS.build(deit())
+    vit.blocks[0].attn.attend_op = MesaAttend(2)
+    with pytest.raises(ValueError, match='own attend_op .MesaAttend.'):
+        DynamicViT(vit)
 
 
 def test_predictor_global_mean_of_kept_tokens():
@@ -240,13 +380,15 @@ def test_gumbel_decisions_are_hard_and_multiplicative():
         assert grad is not None and grad.abs().sum() > 0
 
 
-def test_gradient_checkpointing_of_the_wrapped_vit():
-    """The wrapped ViT's with_cp checkpoints the policy blocks too: same
-    training output and gradients."""
+@pytest.mark.parametrize('name', ['deit', 'convit', 'cait'])
+def test_gradient_checkpointing_of_the_wrapped_vit(name):
+    """The wrapped ViT's with_cp checkpoints the policy blocks too (they
+    are recomputed with the keep state of their forward): same training
+    output and gradients."""
     x = torch.randn(2, 3, 32, 32)
     results = []
     for with_cp in (False, True):
-        model = dynamic(backbone=deit(with_cp=with_cp)).train()
+        model = family(name, with_cp=with_cp).train()
         torch.manual_seed(3)  # the same Gumbel noise
         out = model(x)[0]
         out.sum().backward()
@@ -256,14 +398,24 @@ def test_gradient_checkpointing_of_the_wrapped_vit():
     torch.testing.assert_close(results[0][1], results[1][1])
 
 
-def test_training_masking_equals_inference_gathering(monkeypatch):
+@pytest.mark.parametrize('name', FAMILIES)
+@pytest.mark.parametrize('fused', [True, False])
+def test_training_masking_equals_inference_gathering(
+        monkeypatch, name, fused):
     """With decisions that keep exactly the top-k tokens (of the scores,
-    among those still kept), the masked training pass gives the class token
-    of the gathered inference pass."""
-    model = dynamic(backbone=deit(drop_rate=0.)).eval()
+    among those still kept), the masked training pass gives the output of
+    the gathered inference pass, for every family: the keep state reaches
+    every attention that runs after the first location (CaiT's class
+    attention, ConViT's GPSA at the kept positions and its late class
+    token, CCT's sequence pooling), and the predictors see the same
+    tokens."""
+    model = family(name, fused_attn=fused).eval()
+    for predictor in model.predictors:  # scores far apart: no near-ties
+        torch.nn.init.normal_(predictor.out_conv[-2].weight)
     x = torch.randn(3, 3, 32, 40)
+    num_patches = model.vit.embed(x)[0].size(1) - model.num_extra_tokens
     expected = model(x)[0]
-    counts = iter(model.num_kept(20))
+    counts = iter(model.num_kept(num_patches))
     state = dict(prev=None)
 
     def topk_one_hot(logits, tau=1., hard=False, dim=-1):
@@ -278,6 +430,45 @@ def test_training_masking_equals_inference_gathering(monkeypatch):
     monkeypatch.setattr(F, 'gumbel_softmax', topk_one_hot)
     model.train()
     torch.testing.assert_close(model(x)[0], expected, atol=1e-5, rtol=0)
+    # and it is not the unpruned output
+    unpruned = model.vit.eval()(x)[0]
+    assert not torch.allclose(
+        torch.cat(unpruned) if isinstance(unpruned, tuple) else unpruned,
+        torch.cat(expected) if isinstance(expected, tuple) else expected,
+        atol=1e-3)
+
+
+@pytest.mark.parametrize('name', FAMILIES)
+def test_every_family_prunes_and_trains_its_predictors(name):
+    """Inference runs the blocks after each location on the kept tokens
+    only; in training every predictor gets gradients through the masked
+    attention (straight-through decisions)."""
+    model = family(name).eval()
+    x = torch.randn(2, 3, 32, 40)
+    num_patches = model.vit.embed(x)[0].size(1) - model.num_extra_tokens
+    sizes = []
+    for block in model.vit.blocks:
+        block.register_forward_pre_hook(
+            lambda m, args: sizes.append(args[0].shape[1]))
+    model(x)
+    kept = model.num_kept(num_patches)
+    patches = [num_patches] + [kept[model.pruning_loc.index(i)] if i in
+                               model.pruning_loc else None
+                               for i in range(1, len(sizes))]
+    for i in range(1, len(patches)):  # carried over between locations
+        patches[i] = patches[i] if patches[i] is not None else patches[i - 1]
+    # the blocks' inputs: the patches present (and the tokens in front)
+    assert [s - p for s, p in zip(sizes, patches)] in (
+        [model.num_extra_tokens] * len(sizes),  # DeiT, CaiT, CCT
+        [0, 0, 0, 0, 1],  # ConViT: the class token joins before block 3...
+        [0, 0, 0, 1, 1])  # ...which is after the join here
+    model.train()
+    out = model(x)[0]
+    out = torch.cat(out) if isinstance(out, tuple) else out
+    (out * torch.randn_like(out)).sum().backward()  # (LN rows sum to 0)
+    for predictor in model.predictors:
+        grad = predictor.out_conv[-2].weight.grad
+        assert grad is not None and grad.abs().sum() > 0
 
 
 def test_keep_ratio_one_is_the_plain_backbone():
@@ -335,27 +526,28 @@ def test_deit_variants(kwargs):
 
 
 def test_refused_backbones():
-    # CaiT: the class token joins after the trunk (class attention)
-    with pytest.raises(ValueError, match='CaiT has num_extra_tokens=0'):
-        DynamicViT(build_tiny(CaiT, init=False), pruning_loc=(1, ))
-    with pytest.raises(ValueError, match='own stages'):
+    with pytest.raises(ValueError, match='PiT has its own stages'):
         DynamicViT(build_tiny(PiT, init=False))
-    # ConViT: its class token joins in the trunk
-    with pytest.raises(ValueError, match='ConViT has its own stages'):
-        DynamicViT(build_tiny(ConViT, init=False))
-    # blocks from the first pruning location on run with the policy
-    vit = MODELS.build(deit())
-    vit.blocks[2].attn = torch.nn.Identity()
-    with pytest.raises(ValueError, match='block 2 of DeiT is a Block with '
-                       'Identity'):
-        DynamicViT(vit)
-    assert DynamicViT(vit, pruning_loc=(3, )).pruning_loc == [3]
+    # each family that cannot says why
+    for cls, why in ((XCiT, 'LPI'), (DHVT, 'DAFF'),
+                     (ResMLP, 'token-mixing layer'),
+                     (ArchNetViT, 'TokenBatchNorm')):
+        with pytest.raises(ValueError, match=f'cannot prune the tokens of '
+                           f'{cls.__name__}: .*{why}'):
+            DynamicViT(build_tiny(cls, init=False))
     with pytest.raises(TypeError, match='VisionBackbone'):
         DynamicViT(torch.nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="out_type='cls_token'"):
+    with pytest.raises(ValueError, match=r"one of \['cls_token'\] .* got "
+                       "out_type='featmap'"):
         DynamicViT(deit(out_type='featmap'))
-    with pytest.raises(ValueError, match="out_type='cls_token'"):
+    with pytest.raises(ValueError, match=r'out_indices=\[1, 3\]'):
         DynamicViT(deit(out_indices=(1, 3)))
+    with pytest.raises(ValueError, match=r"\['seq_pool'\]"):
+        DynamicViT(build_tiny(CCT, init=False, out_type='avg_featmap'))
+    vit = MODELS.build(deit())
+    vit.num_extra_tokens = None
+    with pytest.raises(ValueError, match='num_extra_tokens=None'):
+        DynamicViT(vit)
 
 
 @pytest.mark.parametrize('pruning_loc', [(), (4, ), (2, 1), (2, 2),
@@ -432,6 +624,39 @@ def test_bundled_config_losses(tmp_path):
     assert model.backbone.predictors[0].in_conv[1].weight.grad is not None
     # inference runs the pruned student alone
     assert model.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize('config, timm_name', [
+    ('dynamicvit-cait-xxs24_8xb128-30e_in1k.py', 'cait_xxs24_224'),
+    ('dynamicvit-convit-small_8xb128-30e_in1k.py', 'convit_small'),
+])
+def test_imagenet_configs_of_other_families_load_official_weights(
+        tmp_path, config, timm_name):
+    """The CaiT / ConViT recipes build the teacher and the student from one
+    official-layout checkpoint (timm's model of the same layout, random
+    weights): the teacher is the official model, and so is the student with
+    nothing pruned (keep ratio 1)."""
+    timm = pytest.importorskip('timm')
+    torch.manual_seed(0)
+    ref = timm.create_model(timm_name, pretrained=False).eval()
+    ckpt = str(tmp_path / 'official.pth')
+    torch.save({'model': ref.state_dict()}, ckpt)
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'dynamic_vit', config)).model
+    cfg.backbone.backbone.init_cfg.checkpoint = ckpt
+    cfg.head.init_cfg.checkpoint = ckpt
+    cfg.teacher_ckpt = ckpt
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        expected = ref(x)
+        torch.testing.assert_close(
+            model.teacher(x, mode='tensor'), expected, atol=1e-4, rtol=0)
+        model.backbone.keep_ratios = [1.] * 3
+        torch.testing.assert_close(
+            model(x, mode='tensor'), expected, atol=1e-4, rtol=0)
 
 
 # ------------------------------------------------------- official parity

@@ -3,12 +3,13 @@
 fewer FLOPs, 40 %+ more throughput at rho = 0.7 for DeiT-S / B): the
 pruned model at inference against the same unpruned backbone.
 
-For each arch (``--archs``: DeiT zoo names, ``digits`` for the bundled
-digits DeiT, 4 blocks of 192 dims on 8 x 8 patches of 32 px images, or
-``digits-p4``, the same on 4 x 4 patches: 64 tokens instead of 16) the
-plain ``mmvitplug.DeiT`` and ``mmvitplug.DynamicViT`` wrapping the same
-weights (predictors at the fractions 0.25, 0.5, 0.75 of the depth,
-``--keep-ratio``) are measured in the same run:
+For each arch (``--archs``: names of the DeiT, CaiT, ConViT and CCT arch
+zoos, ``digits`` for the bundled digits DeiT, 4 blocks of 192 dims on
+8 x 8 patches of 32 px images, or ``digits-p4``, the same on 4 x 4
+patches: 64 tokens instead of 16) the plain backbone and
+``mmvitplug.DynamicViT`` wrapping the same weights (predictors at the
+fractions 0.25, 0.5, 0.75 of the depth, ``--keep-ratio``) are measured in
+the same run, at the arch's image size:
 
 - GFLOPs of one image with mmengine's complexity analysis
   (``mmengine.analysis.get_model_complexity_info``; the attention on its
@@ -20,14 +21,14 @@ weights (predictors at the fractions 0.25, 0.5, 0.75 of the depth,
 Example (CPU, a minute)::
 
     python tools/analysis/benchmark_dynamic_vit.py --archs digits \
-        deit-small --batch 32 --threads 1
+        deit-small cait-xxs24 convit-small --batch 32 --threads 1
 """
 import argparse
 
 import torch
 from benchmark import gflops, infer_pair, setup_process
 
-from mmvitplug.models.backbones import DeiT, DynamicViT
+from mmvitplug.models.backbones import CCT, CaiT, ConViT, DeiT, DynamicViT
 
 DIGITS = dict(
     arch=dict(
@@ -36,6 +37,26 @@ DIGITS = dict(
     patch_size=8)
 #: the bundled digits DeiTs: --archs name -> DeiT arguments
 DIGITS_ARCHS = {'digits': DIGITS, 'digits-p4': dict(DIGITS, patch_size=4)}
+#: the families DynamicViT prunes, whose arch zoo names --archs takes
+FAMILIES = (DeiT, CaiT, ConViT, CCT)
+
+
+def family_of(arch: str) -> tuple:
+    """The backbone class and its arguments of an --archs name."""
+    if arch in DIGITS_ARCHS:
+        return DeiT, dict(DIGITS_ARCHS[arch])
+    for cls in FAMILIES:
+        if arch in cls.arch_zoo:
+            return cls, dict(arch=arch)
+    names = [n for cls in FAMILIES for n in cls.arch_zoo]
+    raise SystemExit(f'unknown arch {arch!r}; choose from '
+                     f'{list(DIGITS_ARCHS) + names}')
+
+
+def image_size(vit) -> tuple:
+    """The image size the backbone is made for."""
+    embed = getattr(vit, 'patch_embed', None) or getattr(vit, 'tokenizer')
+    return tuple(embed.img_size)
 
 
 def parse_args(argv=None):
@@ -53,17 +74,17 @@ def parse_args(argv=None):
 
 
 def build(arch: str, keep_ratio: float, fused_attn: bool = True):
-    """The plain DeiT and the DynamicViT of the same weights, eval mode,
-    and the image size."""
-    kwargs = dict(DIGITS_ARCHS.get(arch, dict(arch=arch)))
+    """The plain backbone and the DynamicViT of the same weights, eval
+    mode, and the image size."""
+    cls, kwargs = family_of(arch)
     torch.manual_seed(0)
-    plain = DeiT(fused_attn=fused_attn, **kwargs)
+    plain = cls(fused_attn=fused_attn, **kwargs)
     plain.init_weights()
     pruned = DynamicViT(
-        DeiT(fused_attn=fused_attn, **kwargs), keep_ratio=keep_ratio)
+        cls(fused_attn=fused_attn, **kwargs), keep_ratio=keep_ratio)
     pruned.init_weights()
     pruned.load_state_dict(plain.state_dict(), strict=False)
-    return plain.eval(), pruned.eval(), plain.patch_embed.img_size
+    return plain.eval(), pruned.eval(), image_size(plain)
 
 
 def main(argv=None):
@@ -78,17 +99,19 @@ def main(argv=None):
         plain, pruned, size = build(arch, args.keep_ratio)
         plain, pruned = plain.to(device), pruned.to(device)
         x = torch.randn(args.batch, 3, *size, device=device)
-        n = (size[0] // plain.patch_size) * (size[1] // plain.patch_size)
+        with torch.no_grad():
+            n = plain.embed(x[:1])[0].size(1) - plain.num_extra_tokens
         rows.append((arch, n, pruned.num_kept(n), *flops,
                      flops[1] / flops[0],
                      *infer_pair(plain, pruned, x, args.repeats,
                                  args.warmup)))
-    print(f'DynamicViT rho={args.keep_ratio} vs the plain DeiT, inference, '
-          f'{device.type}, batch {args.batch}, {args.threads} thread(s)')
-    print(f'{"arch":<12}{"tokens":>7}  {"kept":<14}{"GFLOPs":>8}'
+    print(f'DynamicViT rho={args.keep_ratio} vs the plain backbone, '
+          f'inference, {device.type}, batch {args.batch}, {args.threads} '
+          'thread(s)')
+    print(f'{"arch":<14}{"tokens":>7}  {"kept":<14}{"GFLOPs":>8}'
           f'{"pruned":>8}{"ratio":>7}{"img/s":>9}{"pruned":>9}{"ratio":>7}')
     for arch, n, kept, f0, f1, fr, t0, t1, tr in rows:
-        print(f'{arch:<12}{n:>7}  {str(kept):<14}{f0:>8.4f}{f1:>8.4f}'
+        print(f'{arch:<14}{n:>7}  {str(kept):<14}{f0:>8.4f}{f1:>8.4f}'
               f'{fr:>7.3f}{t0:>9.1f}{t1:>9.1f}{tr:>7.3f}')
 
 

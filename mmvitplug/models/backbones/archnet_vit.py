@@ -257,6 +257,9 @@ class ArchNetViT(VisionBackbone):
     arch_keys = ('embed_dims', 'num_layers', 'num_heads',
                  'feedforward_channels')
     out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
+    token_pruning_note = (
+        'its TokenBatchNorm normalises with statistics over every token, so '
+        'in training the dropped tokens would still shape the kept ones')
     parts = Parts(
         stem=('patch_embed', 'cls_token', 'pos_embed', 'pos_drop'),
         stages='blocks',

@@ -51,6 +51,14 @@ stage's input and a context such as the patch grid) and
 :meth:`~VisionBackbone.format_output` (one output per ``out_indices``
 entry), and overrides :meth:`~VisionBackbone.forward_stage` only when a
 stage is more than its layers applied in order.
+
+A family whose trunk and top run correctly on a subset of its patch tokens
+declares it in :attr:`~VisionBackbone.prunable_out_types` (token pruning,
+:class:`mmvitplug.DynamicViT`): every attention from the first block on
+honours :func:`mmvitplug.layers.keep_tokens`, nothing needs the full patch
+grid after the stem, and those outputs summarise the tokens through
+attention (a class token, sequence pooling). A family that cannot says why
+in :attr:`~VisionBackbone.token_pruning_note`.
 """
 import itertools
 from abc import ABCMeta
@@ -66,7 +74,7 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmvitplug.layers import tokens_to_featmap
+from mmvitplug.layers import bind_keep, tokens_to_featmap
 from ..utils.pretrained import load_pretrained
 
 Part = Union[nn.Module, nn.Parameter]
@@ -367,6 +375,11 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
     #: Keep every BN-style norm in eval mode in training (a family with a
     #: ``norm_eval`` argument sets it).
     norm_eval: bool = False
+    #: The out_types that stay exact when patch tokens are pruned after the
+    #: stem (see the module docstring); empty: no token pruning.
+    prunable_out_types: Tuple[str, ...] = ()
+    #: Why the family cannot prune tokens (for the error), if it cannot.
+    token_pruning_note: str = ''
 
     def __init__(self,
                  arch: Union[str, dict],
@@ -798,8 +811,10 @@ class VisionBackbone(BaseBackbone, metaclass=_DeclaredBackboneMeta):
         """``layer(*args)``, gradient-checkpointed in training when
         ``with_cp``."""
         if self.with_cp and self.training:
+            # recomputed in the backward pass: with the keep state (if any)
+            # of this forward
             return torch.utils.checkpoint.checkpoint(
-                layer, *args, use_reentrant=False)
+                bind_keep(layer), *args, use_reentrant=False)
         return layer(*args)
 
     def forward(self, x: torch.Tensor) -> tuple:
@@ -832,8 +847,8 @@ def _params(part: Part) -> List[nn.Parameter]:
 
 
 def check_plain_vit(vit, wrapper: str) -> None:
-    """Check that ``vit`` is what a wrapper of plain ViTs (DynamicViT,
-    SPViT) can run block by block: an mmvitplug :class:`VisionBackbone`
+    """Check that ``vit`` is what a wrapper of plain ViTs (SPViT) can run
+    block by block: an mmvitplug :class:`VisionBackbone`
     with a flat trunk (one block per stage, the base's stage loop) and
     class token(s) in front of the patch tokens.
 

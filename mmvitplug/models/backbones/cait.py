@@ -119,6 +119,8 @@ class CaiT(VisionBackbone):
         'cls_token':
         'the class token exists only after the class-attention blocks'
     }
+    # talking-heads and class attention honour a keep policy
+    prunable_out_types = ('cls_token', )
     stage_unit = 'self-attention blocks'
     # the class token enters after the last self-attention block
     parts = Parts(

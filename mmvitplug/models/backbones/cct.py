@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmvitplug.layers import Attention, DropPath, Mlp, attend, resize_pos_embed
+from mmvitplug.layers import (Attention, DropPath, Mlp, attend, masked_softmax,
+                              resize_pos_embed)
 from mmvitplug.registry import MODELS
 from .base import (Parts, VisionBackbone, drop_path_rates, format_tokens,
                    norm_factory)
@@ -184,9 +185,10 @@ class SeqPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Tokens (B, N, C) -> pooled (B, C)."""
-        if not self.fused_attn:
-            weights = F.softmax(F.linear(x, self.weight, self.bias), dim=1)
-            return (weights.transpose(1, 2) @ x).squeeze(1)
+        if not self.fused_attn:  # weights (B, 1, 1, N): a keep policy
+            logits = F.linear(x, self.weight, self.bias).transpose(1, 2)
+            weights = masked_softmax(logits[:, None], None)[:, 0]
+            return (weights @ x).squeeze(1)
         B, _, C = x.shape
         q = self.weight.to(x.dtype).view(1, 1, 1, C).expand(B, 1, 1, C)
         kv = x.unsqueeze(1)
@@ -322,6 +324,8 @@ class CCT(VisionBackbone):
         top=('norm', 'attention_pool'))
     #: Tokens besides the patches in ``pos_embed`` and the outputs.
     num_extra_tokens = 0
+    # sequence pooling honours a keep policy (keep_tokens)
+    prunable_out_types = ('seq_pool', )
 
     def __init__(self,
                  arch: Union[str, dict] = 'cct-14-7x2',

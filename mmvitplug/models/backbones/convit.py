@@ -9,8 +9,9 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from mmvitplug.layers import (Block, PatchEmbed, attend, record_weights,
-                              recording_attention, resize_pos_embed)
+from mmvitplug.layers import (Block, PatchEmbed, active_keep, attend,
+                              key_policy, record_weights, recording_attention,
+                              resize_pos_embed, softmax_with_policy)
 from mmvitplug.registry import MODELS
 from .base import (Parts, VisionBackbone, drop_path_rates, format_tokens,
                    norm_factory)
@@ -84,6 +85,14 @@ class GPSA(nn.Module):
     - explicit (``fused_attn=False``): the official computation, mixed
       weights (B, heads, N, N) materialised and renormalised.
 
+    Token pruning (:func:`~mmvitplug.layers.keep_tokens`, DynamicViT):
+    with a keep policy (training) both distributions are
+    :func:`~mmvitplug.layers.softmax_with_policy` over the kept patches
+    (explicit path); with kept indices (inference, tokens gathered away)
+    the positional logits of the tokens present are gathered from the full
+    grid's before their softmax. Either way a kept token attends as over
+    the kept tokens alone, at their positions in the grid.
+
     Parameter names are the official ones (``qk``, ``v``, ``proj``,
     ``pos_proj``, ``gating_param``).
 
@@ -149,14 +158,30 @@ class GPSA(nn.Module):
                 weight[position, 0] = 2 * (h2 - center)
         weight.mul_(self.locality_strength)
 
+    def positional_logits(self, rel_indices: torch.Tensor,
+                          num_tokens: int) -> torch.Tensor:
+        """``pos_proj(r)`` (heads, N, N) from :func:`relative_indices` ``r``
+        (3, N * N)."""
+        logits = torch.addmm(self.pos_proj.bias[:, None],
+                             self.pos_proj.weight, rel_indices)
+        return logits.view(self.num_heads, num_tokens, num_tokens)
+
     def positional_scores(self, rel_indices: torch.Tensor,
                           num_tokens: int) -> torch.Tensor:
         """``softmax(pos_proj(r))`` (heads, N, N) from
         :func:`relative_indices` ``r`` (3, N * N)."""
-        logits = torch.addmm(self.pos_proj.bias[:, None],
-                             self.pos_proj.weight, rel_indices)
-        return logits.view(self.num_heads, num_tokens,
-                           num_tokens).softmax(dim=-1)
+        return self.positional_logits(rel_indices, num_tokens).softmax(-1)
+
+    def _pruned_positional_scores(self, rel_indices, keep, policy, batch):
+        """Positional scores under a token keep state: (B, heads, M, M) of
+        the kept tokens (inference) or over the kept keys (training)."""
+        logits = self.positional_logits(rel_indices, keep.num_patches)
+        if keep.kept is not None:
+            kept = keep.kept
+            logits = logits[:, kept[:, :, None], kept[:, None, :]]
+            return logits.transpose(0, 1).softmax(-1)
+        return softmax_with_policy(
+            logits.expand(batch, -1, -1, -1), policy)
 
     def forward(self,
                 x: torch.Tensor,
@@ -173,29 +198,43 @@ class GPSA(nn.Module):
             torch.Tensor: (B, N, C).
         """
         B, N, C = x.shape
+        keep = active_keep()
+        policy = key_policy(N)
+        # the grid of the positions: the input's under a keep state
+        grid = N if keep is None else keep.num_patches
         if rel_indices is None:
-            rel_indices = relative_indices(_grid_of(N), x.device, x.dtype)
-        elif rel_indices.shape != (3, N * N):
+            rel_indices = relative_indices(_grid_of(grid), x.device, x.dtype)
+        elif rel_indices.shape != (3, grid * grid):
             raise ValueError(
                 f'rel_indices of shape {tuple(rel_indices.shape)} do not fit '
-                f'{N} tokens: expected (3, {N * N})')
+                f'{grid} tokens: expected (3, {grid * grid})')
         H, D = self.num_heads, self.head_dim
-        pos = self.positional_scores(rel_indices.to(x.dtype), N)
+        if keep is None:
+            pos = self.positional_scores(rel_indices.to(x.dtype), N)
+        else:  # (B, H, N, N)
+            pos = self._pruned_positional_scores(
+                rel_indices.to(x.dtype), keep, policy, B)
         gate = torch.sigmoid(self.gating_param).view(H, 1, 1)
         q, k = self.qk(x).view(B, N, 2, H, D).permute(2, 0, 3, 1, 4)
         v = self.v(x)
         dropout = self.training and self.attn_drop.p > 0
-        if self.fused_attn and not dropout and not recording_attention():
-            content = attend(q, k, v.view(B, N, H, D).transpose(1, 2),
-                             scale=self.scale)  # (B, H, N, D)
-            # positional part for the whole batch: (H, N, N) @ (H, N, B*D)
-            v_heads = v.view(B, N, H, D).permute(2, 1, 0, 3).reshape(
-                H, N, B * D)
-            positional = torch.bmm(pos * gate, v_heads).view(H, N, B, D)
+        if self.fused_attn and not dropout and not recording_attention() \
+                and policy is None:
+            v_heads = v.view(B, N, H, D).transpose(1, 2)
+            content = attend(q, k, v_heads, scale=self.scale)  # (B, H, N, D)
+            if pos.dim() == 4:  # per image (kept tokens)
+                positional = ((pos * gate) @ v_heads).transpose(1, 2)
+            else:  # for the whole batch: (H, N, N) @ (H, N, B*D)
+                v_heads = v.view(B, N, H, D).permute(2, 1, 0, 3).reshape(
+                    H, N, B * D)
+                positional = torch.bmm(pos * gate, v_heads).view(
+                    H, N, B, D).permute(2, 1, 0, 3)
             out = content.permute(0, 2, 1, 3) * (1. - gate).view(H, 1) + \
-                positional.permute(2, 1, 0, 3)  # (B, N, H, D)
+                positional  # (B, N, H, D)
         else:
-            content = ((q * self.scale) @ k.transpose(-2, -1)).softmax(-1)
+            logits = (q * self.scale) @ k.transpose(-2, -1)
+            content = logits.softmax(-1) if policy is None else \
+                softmax_with_policy(logits, policy)
             attn = (1. - gate) * content + gate * pos
             attn = attn / attn.sum(dim=-1, keepdim=True)
             record_weights(attn)
@@ -336,6 +375,11 @@ class ConViT(VisionBackbone):
     trunc_normal_params = ('pos_embed', 'cls_token')
     #: Leading non-grid entries of ``pos_embed`` (read by load_pretrained).
     num_pos_embed_extra_tokens = 0
+    #: Tokens in front of the patches out of the stem (the class token
+    #: joins later, before block ``local_up_to_layer``).
+    num_extra_tokens = 0
+    # GPSA reads the kept positions (keep_tokens)
+    prunable_out_types = ('cls_token', )
 
     def __init__(self,
                  arch: Union[str, dict] = 'convit-small',

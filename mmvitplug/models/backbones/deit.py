@@ -167,6 +167,7 @@ class DeiT(VisionBackbone):
     optional_arch_keys = ('img_size', 'patch_size', 'layer_scale_init_value',
                           'drop_path_mode', 'pos_embed_extra_tokens')
     out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
+    prunable_out_types = ('cls_token', )
     parts = Parts(
         stem=('patch_embed', 'cls_token', 'dist_token', 'pos_embed',
               'pos_drop'),

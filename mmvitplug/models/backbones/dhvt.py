@@ -247,6 +247,10 @@ class DHVT(VisionBackbone):
     arch_keys = ('embed_dims', 'num_layers', 'num_heads')
     optional_arch_keys = ('patch_size', 'mlp_ratio')
     out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
+    token_pruning_note = (
+        'its DAFF feed-forward is a depth-wise convolution over the full '
+        'patch grid (and its head tokens are pooled from every patch): a '
+        'dropped token cannot be left out')
     parts = Parts(
         stem=('patch_embed', 'cls_token'), stages='blocks', top=('norm', ))
     trunc_normal_params = ('cls_token', )

@@ -6,7 +6,6 @@ Token Sparsification" <https://arxiv.org/abs/2106.02034>`_; official code:
 raoyongming/DynamicViT (``models/dyvit.py``,
 ``VisionTransformerDiffPruning``).
 """
-import functools
 from typing import List, Sequence, Union
 
 import torch
@@ -14,11 +13,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmvitplug.layers import (Attention, Block, TokenKeepPredictor,
-                              batch_index_select, block_forward_with_policy,
-                              keep_ratios)
+from mmvitplug.layers import (Attention, TokenKeepPredictor,
+                              batch_index_select, keep_ratios, keep_tokens)
 from mmvitplug.registry import MODELS
-from .base import VisionBackbone, check_plain_vit, init_linear_norm
+from .base import VisionBackbone, init_linear_norm
 
 
 def _check_pruning_loc(pruning_loc, depth: int) -> List[int]:
@@ -56,16 +54,18 @@ class DynamicViT(BaseBackbone):
     :class:`~mmvitplug.layers.TokenKeepPredictor` before each block of
     ``pruning_loc`` (the official ``PredictorLG`` at blocks 3, 6, 9 of
     DeiT-S / B). Before block ``l``'s location the predictor scores the
-    patch tokens (the class / distillation tokens are always kept) from
+    patch tokens (the tokens in front of them are always kept) from
     their features and the mean of the tokens still kept, and
 
     * in **training** samples a hard keep decision with the Gumbel-softmax
       (straight-through), multiplied by the previous one (a dropped token
       stays dropped): ``D_l = gumbel_softmax(score, hard=True)[keep] *
-      D_{l-1}``. Tokens are *masked*, not removed: every later block runs
-      its attention with :func:`~mmvitplug.layers.softmax_with_policy`
+      D_{l-1}``. Tokens are *masked*, not removed: every later block (and
+      the top: CaiT's class attention, CCT's sequence pooling) runs inside
+      :func:`~mmvitplug.layers.keep_tokens` with this policy, so its
+      attention goes through :func:`~mmvitplug.layers.softmax_with_policy`
       (dropped keys get no weight, every token keeps its self-loop, float32)
-      so that the predictors learn through the attention weights. Each
+      and the predictors learn through the attention weights. Each
       decision (B, N) passes through the parameter-free recording point
       ``keep_decisions[l]`` (an ``nn.Identity``), where the distiller's
       recorders read it (``backbone.keep_decisions.{l}``: the ratio loss and
@@ -73,7 +73,9 @@ class DynamicViT(BaseBackbone):
     * in **inference** keeps the ``max(1, int(N * rho_l))`` best-scored
       patch tokens and gathers them
       (:func:`~mmvitplug.layers.batch_index_select`): later blocks really
-      run on fewer tokens (the FLOP and throughput gain).
+      run on fewer tokens (the FLOP and throughput gain), inside
+      :func:`~mmvitplug.layers.keep_tokens` with the kept positions (which
+      ConViT's positional attention reads).
 
     The keep ratios are ``rho_l = keep_ratio ** (l + 1)`` (the official
     ``[rho, rho^2, rho^3]``), of the number ``N`` of patch tokens of the
@@ -82,23 +84,35 @@ class DynamicViT(BaseBackbone):
     code runs them through ``softmax_with_policy`` with a policy of ones,
     which differs from the softmax by the ``eps`` terms only).
 
-    The plain ViT is supported generically when it is an mmvitplug
-    :class:`~mmvitplug.models.backbones.VisionBackbone` with a flat trunk of
-    :class:`~mmvitplug.layers.Block` s with
-    :class:`~mmvitplug.layers.Attention` from the first pruning location
-    on (one block per stage, the base ``forward_stage``), an int
-    ``num_extra_tokens`` (the tokens in front of the patches that
-    ``embed`` returns) and ``out_type='cls_token'`` on the last block only:
-    the DeiT family (``mmvitplug.DeiT`` with the ``deit-*`` and ``deit3-*``
-    archs, ``distilled`` or not). Other backbones (CaiT's talking heads and
-    class attention, ConViT's gated attention and late class token, PiT's
-    pooling stages, ...) raise an error naming what they lack.
+    The plain ViT is any mmvitplug
+    :class:`~mmvitplug.models.backbones.VisionBackbone` with a flat trunk
+    (one block per stage) whose family declares its ``out_type`` in
+    ``prunable_out_types`` (every attention from the first block on honours
+    the keep state, nothing after the stem needs the full patch grid), with
+    an int ``num_extra_tokens`` (tokens in front of the patches out of
+    ``embed``; tokens that join later, in front, are counted as they come)
+    and ``out_indices=-1``:
+
+    * DeiT, DeiT III, distilled or not (``cls_token``);
+    * CaiT (``cls_token``: talking-heads self-attention, then the class
+      token joins in the class-attention top, which sees the kept patches);
+    * ConViT (``cls_token``: gated positional self-attention over the kept
+      patches at their grid positions; the class token joins before block
+      ``local_up_to_layer``);
+    * CCT (``seq_pool``: sequence pooling over the kept tokens).
+
+    The others raise an error saying why (XCiT's and DHVT's convolutions
+    over the full patch grid, ResMLP's token-mixing linear layer, Arch-Net's
+    token BatchNorm, PiT's and the pyramids' stages, ...).
 
     Design: a wrapper rather than a subclass per family, so that one class
-    prunes every plain ViT through its public contract (``embed``, the
-    blocks, ``format_output``) and the plain backbone keeps its own
-    arguments, checks and checkpoints; the predictors are its only
-    parameters. The training decisions leave through recording points
+    prunes every plain ViT through its public contract (``embed``,
+    ``forward_stage``, ``format_output``) and the plain backbone keeps its
+    own arguments, checks and checkpoints; the predictors are its only
+    parameters. The keep state is a context the attention layers read
+    (:func:`~mmvitplug.layers.keep_tokens`), not an argument threaded
+    through each family's blocks. The training decisions leave through
+    recording points
     rather than extra outputs, so that the head sees what the plain
     backbone gives and the losses read the decisions by module path, like
     any other recorded feature (the distillation machinery of
@@ -121,7 +135,8 @@ class DynamicViT(BaseBackbone):
             before which tokens are pruned (the official ``pruning_loc``),
             strictly increasing, or fractions of the depth in (0, 1),
             rounded to the nearest block. Defaults to (0.25, 0.5, 0.75):
-            blocks 3, 6, 9 of 12 (DeiT), 1, 2, 3 of 4.
+            blocks 3, 6, 9 of 12 (DeiT), 6, 12, 18 of CaiT-XXS24's 24
+            self-attention blocks, 1, 2, 3 of 4.
         keep_ratio (float | Sequence[float]): ``rho`` in (0, 1] (the
             official ``base_rate``): the fraction kept at location ``l`` is
             ``rho ** (l + 1)``; or the non-increasing fractions themselves.
@@ -139,10 +154,9 @@ class DynamicViT(BaseBackbone):
         depth = vit.num_stages
         self.pruning_loc = _check_pruning_loc(pruning_loc, depth)
         self.keep_ratios = keep_ratios(keep_ratio, len(self.pruning_loc))
-        self._check_blocks(vit, self.pruning_loc[0])
         self.vit = vit
         self.num_extra_tokens = vit.num_extra_tokens
-        dims = vit.layers[-1][0].norm1.normalized_shape[0]
+        dims = vit.embed_dims
         self.embed_dims = dims
         self.predictors = nn.ModuleList(
             [TokenKeepPredictor(dims) for _ in self.pruning_loc])
@@ -154,27 +168,42 @@ class DynamicViT(BaseBackbone):
     # ------------------------------------------------------------ checks
     @staticmethod
     def _check_backbone(vit) -> None:
-        check_plain_vit(vit, 'DynamicViT')
-        if vit.out_type != 'cls_token' or \
+        name = type(vit).__name__
+        if not isinstance(vit, VisionBackbone):
+            raise TypeError('DynamicViT wraps an mmvitplug VisionBackbone '
+                            f'(e.g. mmvitplug.DeiT), got {name}')
+        if any(len(s) != 1 for s in vit.layers):
+            raise ValueError(
+                'DynamicViT needs a flat trunk of blocks (one block per '
+                f'stage); {name} has its own stages')
+        if not vit.prunable_out_types:
+            why = vit.token_pruning_note or 'its family does not declare ' \
+                'prunable_out_types (attention that honours keep_tokens)'
+            raise ValueError(f'DynamicViT cannot prune the tokens of {name}: '
+                             f'{why}')
+        if vit.out_type not in vit.prunable_out_types or \
                 vit.out_indices != (vit.num_stages - 1, ):
             raise ValueError(
-                "DynamicViT outputs the class token of the last block: give "
-                "the backbone out_type='cls_token' and out_indices=-1, got "
-                f'out_type={vit.out_type!r}, out_indices='
+                'DynamicViT outputs the last block as one of '
+                f'{list(vit.prunable_out_types)} (the prunable out_types of '
+                f'{name}): give the backbone one of them and out_indices=-1, '
+                f'got out_type={vit.out_type!r}, out_indices='
                 f'{list(vit.out_indices)}')
-
-    @staticmethod
-    def _check_blocks(vit, first: int) -> None:
-        for i, (block, ) in enumerate(vit.layers):
-            if i >= first and not (isinstance(block, Block)
-                                   and isinstance(block.attn, Attention)):
+        extra = getattr(vit, 'num_extra_tokens', None)
+        if isinstance(extra, bool) or not isinstance(extra, int) or \
+                extra < 0:
+            raise ValueError(
+                'DynamicViT needs the int number num_extra_tokens >= 0 of '
+                f'tokens in front of the patches out of the stem; {name} has '
+                f'num_extra_tokens={extra!r}')
+        for module in vit.modules():
+            if isinstance(module, Attention) and \
+                    module.attend_op is not None:
                 raise ValueError(
-                    'DynamicViT runs the blocks from the first pruning '
-                    'location on with a keep policy: they must be '
-                    'mmvitplug.layers.Block with mmvitplug.layers.Attention; '
-                    f'block {i} of {type(vit).__name__} is a '
-                    f'{type(block).__name__} with '
-                    f'{type(getattr(block, "attn", None)).__name__}')
+                    'DynamicViT masks the attention weights in training; an '
+                    f'attention of {name} runs its own attend_op '
+                    f'({type(module.attend_op).__name__}), which would ignore '
+                    'the keep policy')
 
     def _plain_keys(self, state_dict, prefix, *args) -> None:
         """Map a plain backbone's keys ``{prefix}blocks.0...`` to
@@ -225,8 +254,8 @@ class DynamicViT(BaseBackbone):
         return [max(1, int(num_patches * r)) for r in self.keep_ratios]
 
     def forward(self, x: torch.Tensor) -> tuple:
-        """Class token(s) of the last block, as the plain backbone gives
-        them (tokens masked in training, gathered at inference).
+        """The plain backbone's output of the last block (tokens masked in
+        training, gathered at inference).
 
         Args:
             x (Tensor): Images (B, C, H, W).
@@ -236,31 +265,40 @@ class DynamicViT(BaseBackbone):
         """
         vit = self.vit
         x, context = vit.embed(x)
-        B, E = x.size(0), self.num_extra_tokens
-        N = x.size(1) - E
+        B = x.size(0)
+        N = x.size(1) - self.num_extra_tokens  # patch tokens of the input
         num_kept = self.num_kept(N)
-        prev = x.new_ones(B, N)
-        policy = None
-        for i, (block, ) in enumerate(vit.layers):
+        prev = x.new_ones(B, N)  # keep decisions (training)
+        kept = None  # indices of the patch tokens present (inference)
+        keep = None  # the keep state from the first location on
+        for i in range(vit.num_stages):
             if i in self.pruning_loc:
                 loc = self.pruning_loc.index(i)
+                # tokens in front of the patches (a class token may join)
+                E = x.size(1) - (N if kept is None else kept.size(1))
                 log_probs = self.predictors[loc](x[:, E:], prev)
                 if self.training:
-                    keep = F.gumbel_softmax(log_probs, hard=True)[..., 0]
-                    prev = self.keep_decisions[loc](keep * prev)
-                    policy = torch.cat([prev.new_ones(B, E), prev], dim=1)
+                    decision = F.gumbel_softmax(log_probs, hard=True)[..., 0]
+                    prev = self.keep_decisions[loc](decision * prev)
+                    keep = dict(policy=prev)
                 else:
-                    kept = log_probs[..., 0].topk(num_kept[loc], dim=1)[1]
+                    top = log_probs[..., 0].topk(num_kept[loc], dim=1)[1]
                     index = torch.cat([
                         torch.arange(E, device=x.device).expand(B, E),
-                        kept + E
+                        top + E
                     ], dim=1)
                     x = batch_index_select(x, index)
-                    prev = batch_index_select(prev, kept)
-            if policy is None:
-                x = vit.run_layer(block, x)
+                    prev = batch_index_select(prev, top)
+                    kept = top if kept is None else \
+                        batch_index_select(kept, top)
+                    keep = dict(kept=kept, num_patches=N)
+            if keep is None:
+                x, context = vit.forward_stage(i, x, context)
             else:
-                x = vit.run_layer(
-                    functools.partial(block_forward_with_policy, block), x,
-                    policy)
-        return (vit.format_output(x, vit.num_stages - 1, context), )
+                with keep_tokens(**keep):
+                    x, context = vit.forward_stage(i, x, context)
+        last = vit.num_stages - 1
+        if keep is None:
+            return (vit.format_output(x, last, context), )
+        with keep_tokens(**keep):
+            return (vit.format_output(x, last, context), )

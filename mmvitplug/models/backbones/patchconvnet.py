@@ -155,6 +155,8 @@ class PatchConvNet(VisionBackbone):
     arch_keys = ('embed_dims', 'num_layers')
     optional_arch_keys = ('init_values', )
     out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
+    token_pruning_note = (
+        'its trunk is convolutional over the full patch grid')
     final_only_out_types = {
         'cls_token': 'it is the aggregated class token after the last block'
     }

@@ -210,6 +210,9 @@ class ResMLP(VisionBackbone):
                  'init_values')
     optional_arch_keys = ('patch_size', 'img_size')
     out_types = ('avg_featmap', 'featmap', 'raw')
+    token_pruning_note = (
+        'its token-mixing layer is a linear map over a fixed number of '
+        'tokens and it has no class token')
     out_type_hints = {
         'cls_token': (' (ResMLP has no class token; use avg_featmap, the '
                       'mean of the tokens)')

@@ -727,6 +727,10 @@ class XCiT(VisionBackbone):
     optional_arch_keys = ('tokens_norm', 'mlp_ratio', 'num_ca_layers',
                           'qkv_embed')
     out_types = ('cls_token', 'featmap', 'avg_featmap', 'raw')
+    token_pruning_note = (
+        'its local patch interaction (LPI) is a depth-wise convolution over '
+        'the full patch grid and XCA attends over channels, not tokens: a '
+        'dropped token cannot be left out')
     final_only_out_types = {
         'cls_token':
         'the class token exists only after the class-attention layers'
