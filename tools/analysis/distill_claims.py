@@ -137,11 +137,10 @@ def build_teacher(teacher_file: Optional[str]):
     return teacher.eval()
 
 
-def evaluate(config: str, checkpoint: str, teacher,
-             predict_with: Sequence[str] = ()) -> Dict[str, float]:
-    """Top-1 of the student of ``checkpoint`` on the config's validation
-    set, its agreement with ``teacher`` (if any), and its top-1 with each
-    of the model's ``predict_with`` settings (``top1_<setting>``), in %."""
+def load_student(config: str, checkpoint: str):
+    """The student of ``config`` (the model itself without a teacher) with
+    the weights of ``checkpoint``, in eval mode, and the config's
+    validation loader."""
     import torch
     from mmengine.config import Config
     from mmengine.runner import Runner
@@ -172,6 +171,16 @@ def evaluate(config: str, checkpoint: str, teacher,
     student.eval()
     loader = Runner.build_dataloader(
         dict(cfg.val_dataloader, num_workers=0, persistent_workers=False))
+    return student, loader
+
+
+def evaluate(config: str, checkpoint: str, teacher,
+             predict_with: Sequence[str] = ()) -> Dict[str, float]:
+    """Top-1 of the student of ``checkpoint`` on the config's validation
+    set, its agreement with ``teacher`` (if any), and its top-1 with each
+    of the model's ``predict_with`` settings (``top1_<setting>``), in %."""
+    import torch
+    student, loader = load_student(config, checkpoint)
     # a baseline without predict_with gets no such column (nan in the table)
     own = getattr(student, 'predict_with', None)
     correct = agree = total = 0

@@ -1,0 +1,114 @@
+# Copyright (c) mmvitplug contributors.
+"""Does a trained DynamicViT's learned keep decision matter? Top-1 of its
+checkpoint with the predictors' decisions, with random decisions of the
+same keep counts, and with nothing pruned.
+
+DynamicViT (https://arxiv.org/abs/2106.02034) keeps, at inference, the
+``int(N rho^l)`` patch tokens its predictors score highest. This tool
+evaluates the student of a trained DynamicViT config (its
+``mmvitplug.DynamicViT`` backbone) on the config's validation set three
+ways, in the same process:
+
+- ``learned``: as trained;
+- ``random``: the same numbers of tokens kept at the same blocks, chosen
+  uniformly at random (the predictors' scores replaced by noise), one row
+  per ``--seeds`` entry and their mean;
+- ``unpruned``: keep ratio 1 at every location (the fine-tuned network
+  running on every token).
+
+``learned`` well above ``random`` says the predictors pick informative
+tokens; ``unpruned`` above both is what pruning costs at this ratio.
+
+Usage::
+
+    python tools/analysis/dynamic_vit_keep.py CONFIG CHECKPOINT \\
+        [--seeds 0 1 2]
+"""
+import argparse
+import contextlib
+from typing import Dict, List, Optional
+
+import torch
+from distill_claims import load_student
+
+from mmvitplug.models.backbones import DynamicViT
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='a DynamicViT distillation config')
+    parser.add_argument('checkpoint', help='its trained checkpoint')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                        help='seeds of the random keep decisions')
+    return parser.parse_args(argv)
+
+
+def dynamic_vit_of(model) -> DynamicViT:
+    """The DynamicViT backbone of a classifier."""
+    backbone = getattr(model, 'backbone', None)
+    if not isinstance(backbone, DynamicViT):
+        raise SystemExit('the config\'s backbone is not mmvitplug.DynamicViT '
+                         f'(got {type(backbone).__name__})')
+    return backbone
+
+
+@contextlib.contextmanager
+def random_scores(dynamic: DynamicViT):
+    """While active, every predictor's keep scores are uniform noise: the
+    top-k keeps random tokens (the counts unchanged)."""
+    hooks = [
+        p.register_forward_hook(lambda m, args, out: torch.rand_like(out))
+        for p in dynamic.predictors
+    ]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+@contextlib.contextmanager
+def unpruned(dynamic: DynamicViT):
+    """While active, keep ratio 1 at every location."""
+    own = dynamic.keep_ratios
+    dynamic.keep_ratios = [1.] * len(own)
+    try:
+        yield
+    finally:
+        dynamic.keep_ratios = own
+
+
+def top1(model, loader) -> float:
+    correct = total = 0
+    with torch.no_grad():
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            labels = torch.cat([s.gt_label for s in data['data_samples']])
+            pred = model(data['inputs'], mode='tensor').argmax(1)
+            correct += (pred == labels).sum().item()
+            total += labels.numel()
+    return 100. * correct / total
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
+    args = parse_args(argv)
+    model, loader = load_student(args.config, args.checkpoint)
+    dynamic = dynamic_vit_of(model)
+    results = {'learned': top1(model, loader)}
+    with random_scores(dynamic):
+        for seed in args.seeds:
+            torch.manual_seed(seed)
+            results[f'random (seed {seed})'] = top1(model, loader)
+    randoms = [v for k, v in results.items() if k.startswith('random')]
+    results['random (mean)'] = sum(randoms) / len(randoms)
+    with unpruned(dynamic):
+        results['unpruned'] = top1(model, loader)
+    print(f'DynamicViT keep decisions, rho {dynamic.keep_ratios}, blocks '
+          f'{dynamic.pruning_loc}: top-1 on the validation set')
+    for name, value in results.items():
+        print(f'{name:<20}{value:>7.2f}')
+    return results
+
+
+if __name__ == '__main__':
+    main()
