@@ -9,7 +9,8 @@ forward and input gradient on fixed A / mvec / anchors, its
 ``train_hashing_weight_woeig`` fit, and a whole ``EcoformerSelfAttention``
 whose first forward fits on a seeded batch); the fit schedule (first
 forward, ``request_fit``, the hook), loading softmax-attention weights, the
-conversion of DeiT and LIT-Ti (LITv2 refused), every argument and error.
+conversion of DeiT, LIT-Ti, PiT and CCT (LITv2 refused), every argument
+and error.
 """
 import math
 import os.path as osp
@@ -312,6 +313,31 @@ def test_lit_ti_pyramid():
     model.train()
     out = model(torch.randn(2, 3, 64, 64))
     assert out[0].shape == (2, 32)
+
+
+@pytest.mark.parametrize('name', ['PiT', 'CCT'])
+def test_pooling_pyramid_and_sequence_pooling_vits(name):
+    """PiT (a pyramid of pooled stages of growing width, class token) and
+    CCT (no class token, sequence pooling): every attention converted, and
+    every stage's hashing learns (straight-through) in a training step."""
+    from mmvitplug.layers import EcoFormerAttention
+    from mmvitplug.models import backbones
+    cls = getattr(backbones, name)
+    model = EcoFormer(build_tiny(cls, init=False), num_anchors=4, topk=2,
+                      fit_iters=2)
+    converted = [m for m in model.modules()
+                 if isinstance(m, EcoFormerAttention)]
+    assert model.counts == dict(converted=len(converted), skipped=0)
+    assert len(converted) == dict(PiT=4, CCT=3)[name]
+    model.init_weights()
+    model.train()
+    size = 32 if name == 'PiT' else 16
+    out = model(torch.randn(2, 3, size, size))[-1]
+    (out * torch.randn_like(out)).sum().backward()
+    for attn in converted:
+        assert attn.to_qk.weight.grad.abs().sum() > 0
+    if name == 'PiT':  # the stages' widths
+        assert len({a.to_qk.in_features for a in converted}) > 1
 
 
 def test_refused_backbones_and_arguments():

@@ -26,9 +26,10 @@ class EcoFormer(BaseBackbone):
     (:func:`~mmvitplug.layers.convert_to_ecoformer`): shared queries / keys
     hashed to ``nbits``-bit codes by kernelised supervised hashing, linear
     attention on the codes. That covers the plain ViTs (``mmvitplug.DeiT``,
-    every block) and the pyramid LIT with absolute positions (LIT-Ti: the
-    attention of stages 3 and 4; the official PVTv2-EcoFormer models keep
-    softmax attention in the last stage, ``skip=('stages.3.*', )``).
+    ``mmvitplug.CCT``: every block) and the pyramids with plain attention:
+    LIT with absolute positions (LIT-Ti: the attention of stages 3 and 4;
+    the official PVTv2-EcoFormer models keep softmax attention in the last
+    stage, ``skip=('stages.3.*', )``) and PiT (every pooled stage).
     Backbones without plain attention (LITv2's HiLo, LIT-S's
     relative-position attention, ...) raise an error.
 
