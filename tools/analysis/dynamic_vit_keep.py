@@ -26,10 +26,13 @@ Usage::
 """
 import argparse
 import contextlib
+import os
+import os.path as osp
 from typing import Dict, List, Optional
 
 import torch
-from distill_claims import load_student
+from distill_claims import ROOT, load_student
+from mmengine.registry import init_default_scope
 
 from mmvitplug.models.backbones import DynamicViT
 
@@ -92,19 +95,33 @@ def top1(model, loader) -> float:
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     args = parse_args(argv)
-    model, loader = load_student(args.config, args.checkpoint)
+    init_default_scope('mmpretrain')
+    config, checkpoint = map(osp.abspath, (args.config, args.checkpoint))
+    here = os.getcwd()
+    os.chdir(ROOT)  # the config's data paths are the repository's
+    try:
+        return evaluate(config, checkpoint, args.seeds)
+    finally:
+        os.chdir(here)
+
+
+def evaluate(config: str, checkpoint: str,
+             seeds: List[int]) -> Dict[str, float]:
+    """The three evaluations (see the module docstring), printed."""
+    model, loader = load_student(config, checkpoint)
     dynamic = dynamic_vit_of(model)
     results = {'learned': top1(model, loader)}
     with random_scores(dynamic):
-        for seed in args.seeds:
+        for seed in seeds:
             torch.manual_seed(seed)
             results[f'random (seed {seed})'] = top1(model, loader)
     randoms = [v for k, v in results.items() if k.startswith('random')]
     results['random (mean)'] = sum(randoms) / len(randoms)
     with unpruned(dynamic):
         results['unpruned'] = top1(model, loader)
-    print(f'DynamicViT keep decisions, rho {dynamic.keep_ratios}, blocks '
-          f'{dynamic.pruning_loc}: top-1 on the validation set')
+    ratios = ', '.join(f'{r:.3g}' for r in dynamic.keep_ratios)
+    print(f'DynamicViT keep decisions (keep ratios {ratios} before blocks '
+          f'{dynamic.pruning_loc}): top-1 on the validation set')
     for name, value in results.items():
         print(f'{name:<20}{value:>7.2f}')
     return results
