@@ -1,5 +1,6 @@
 # Copyright (c) mmvitplug contributors.
-"""tools/analysis/benchmark_dynamic_vit.py on the 64-token digits DeiT."""
+"""tools/analysis/benchmark_dynamic_vit.py on the 64-token digits DeiT and
+ConViT, and an unknown arch."""
 import os.path as osp
 
 import pytest
@@ -15,12 +16,13 @@ def tool(monkeypatch):
     return load_tool('analysis/benchmark_dynamic_vit.py')
 
 
-def test_digits_p4_row(tool, capsys):
-    tool.main(['--archs', 'digits-p4', '--batch', '2', '--repeats', '1',
+@pytest.mark.parametrize('name', ['digits-p4', 'digits-convit-p4'])
+def test_digits_p4_row(tool, capsys, name):
+    tool.main(['--archs', name, '--batch', '2', '--repeats', '1',
                '--warmup', '0', '--device', 'cpu'])
     row = capsys.readouterr().out.strip().splitlines()[-1]
     arch, tokens, *rest = row.split()
-    assert (arch, tokens) == ('digits-p4', '64')
+    assert (arch, tokens) == (name, '64')
     # floor(64 * 0.7^l), l = 1, 2, 3, as the official int()
     assert ' '.join(rest[:3]) == '[44, 31, 21]'
     flops, pruned, ratio = map(float, rest[3:6])
@@ -28,3 +30,9 @@ def test_digits_p4_row(tool, capsys):
     # the same weights through the same first blocks: FLOPs ratio between
     # the kept fractions' bounds
     assert 21 / 64 < ratio < 1
+
+
+def test_unknown_arch(tool):
+    with pytest.raises(SystemExit, match="unknown arch 'deit-huge'.*"
+                       "'digits-convit-p4'.*'cait-xxs24'"):
+        tool.family_of('deit-huge')

@@ -6,7 +6,8 @@ pruned model at inference against the same unpruned backbone.
 For each arch (``--archs``: names of the DeiT, CaiT, ConViT and CCT arch
 zoos, ``digits`` for the bundled digits DeiT, 4 blocks of 192 dims on
 8 x 8 patches of 32 px images, or ``digits-p4``, the same on 4 x 4
-patches: 64 tokens instead of 16) the plain backbone and
+patches: 64 tokens instead of 16, ``digits-convit-p4``, the digits ConViT
+on 4 x 4 patches) the plain backbone and
 ``mmvitplug.DynamicViT`` wrapping the same weights (predictors at the
 fractions 0.25, 0.5, 0.75 of the depth, ``--keep-ratio``) are measured in
 the same run, at the arch's image size:
@@ -35,8 +36,17 @@ DIGITS = dict(
         embed_dims=192, num_layers=4, num_heads=3, feedforward_channels=768),
     img_size=32,
     patch_size=8)
-#: the bundled digits DeiTs: --archs name -> DeiT arguments
-DIGITS_ARCHS = {'digits': DIGITS, 'digits-p4': dict(DIGITS, patch_size=4)}
+#: the bundled digits models: --archs name -> (family, arguments)
+DIGITS_ARCHS = {
+    'digits': (DeiT, DIGITS),
+    'digits-p4': (DeiT, dict(DIGITS, patch_size=4)),
+    'digits-convit-p4': (ConViT, dict(
+        arch=dict(
+            embed_dims=192, num_layers=4, num_heads=4,
+            feedforward_channels=768, local_up_to_layer=3),
+        img_size=32,
+        patch_size=4)),
+}
 #: the families DynamicViT prunes, whose arch zoo names --archs takes
 FAMILIES = (DeiT, CaiT, ConViT, CCT)
 
@@ -44,7 +54,8 @@ FAMILIES = (DeiT, CaiT, ConViT, CCT)
 def family_of(arch: str) -> tuple:
     """The backbone class and its arguments of an --archs name."""
     if arch in DIGITS_ARCHS:
-        return DeiT, dict(DIGITS_ARCHS[arch])
+        cls, kwargs = DIGITS_ARCHS[arch]
+        return cls, dict(kwargs)
     for cls in FAMILIES:
         if arch in cls.arch_zoo:
             return cls, dict(arch=arch)
@@ -108,10 +119,10 @@ def main(argv=None):
     print(f'DynamicViT rho={args.keep_ratio} vs the plain backbone, '
           f'inference, {device.type}, batch {args.batch}, {args.threads} '
           'thread(s)')
-    print(f'{"arch":<14}{"tokens":>7}  {"kept":<14}{"GFLOPs":>8}'
+    print(f'{"arch":<18}{"tokens":>7}  {"kept":<14}{"GFLOPs":>8}'
           f'{"pruned":>8}{"ratio":>7}{"img/s":>9}{"pruned":>9}{"ratio":>7}')
     for arch, n, kept, f0, f1, fr, t0, t1, tr in rows:
-        print(f'{arch:<14}{n:>7}  {str(kept):<14}{f0:>8.4f}{f1:>8.4f}'
+        print(f'{arch:<18}{n:>7}  {str(kept):<14}{f0:>8.4f}{f1:>8.4f}'
               f'{fr:>7.3f}{t0:>9.1f}{t1:>9.1f}{tr:>7.3f}')
 
 
