@@ -258,10 +258,20 @@ def softmax_with_policy(logits: torch.Tensor,
     :func:`keep_matrix` (self-attention: every token keeps its self-loop)::
 
         g_ij = p_j + (1 - p_j) * [i == j]      (p_j for Nq != Nk)
-        w_ij = (exp(a_ij - max_j a_ij) * g_ij + eps / Nk) / (sum_j(...) + eps)
+        m_i  = max over the kept keys (g_ij > 0) of a_ij
+        w_ij = (exp(a_ij - m_i) * g_ij + eps / Nk) / (sum_j(...) + eps)
 
     computed in float32 and returned in the logits' dtype (the official
-    ``Attention.softmax_with_policy``, "for stable training"). With a hard
+    ``Attention.softmax_with_policy``, "for stable training"), with one
+    change: the official code subtracts the max over *all* keys, so when a
+    dropped key's logit exceeds every kept one by more than about
+    ``-log(eps)`` (14 for 1e-6; sharp attention, e.g. ConViT's positional
+    attention after a query's neighbours were dropped) the kept exponentials
+    sum below ``eps`` and the weights become uniform over every key, the
+    dropped ones included: training no longer computes what inference on
+    the kept tokens computes. With the max over the kept keys their sum is
+    at least 1 (the two agree whenever that case does not arise). With a
+    hard
     0 / 1 policy the kept queries attend exactly (up to ``eps``) as over the
     kept tokens alone; the weights are differentiable in the policy, which
     is how the predictors learn. A policy of ones gives ``softmax`` (up to
@@ -283,10 +293,19 @@ def softmax_with_policy(logits: torch.Tensor,
         raise ValueError(f'eps must be >= 0, got {eps!r}')
     B, _, Nq, Nk = logits.shape
     keep = keep_matrix(_policy_2d(policy, B, Nk), Nq)
-    shifted = logits - logits.amax(dim=-1, keepdim=True)
-    weights = shifted.float().exp() * keep
+    dtype = logits.dtype
+    logits = logits.to(torch.promote_types(dtype, torch.float32))
+    # the max over the kept keys (over all keys in a row that keeps none)
+    kept_max = logits.masked_fill(keep == 0, float('-inf')).amax(
+        dim=-1, keepdim=True)
+    kept_max = torch.where(kept_max == float('-inf'),
+                           logits.amax(dim=-1, keepdim=True), kept_max)
+    # only dropped keys can lie above it: bounded (they are multiplied by
+    # 0; exp(60) keeps their policy gradient finite in float32)
+    shifted = (logits - kept_max).clamp(max=60.)
+    weights = shifted.exp() * keep
     weights = (weights + eps / Nk) / (weights.sum(-1, keepdim=True) + eps)
-    return weights.to(logits.dtype)
+    return weights.to(dtype)
 
 
 def batch_index_select(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

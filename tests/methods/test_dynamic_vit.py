@@ -72,6 +72,15 @@ def family(name, **kwargs):
                      arch=dict(TINY_ARCHS['ConViT'], num_layers=5,
                                local_up_to_layer=3),
                      img_size=32, patch_size=8, **kwargs), (1, 2, 4)),
+        # 3 x 3 heads of sharp positional attention, each peaked at a
+        # neighbour: once it is dropped, its logit lies far above the kept
+        # keys' (see softmax_with_policy)
+        convit_sharp=(dict(type='mmvitplug.ConViT',
+                           arch=dict(embed_dims=36, num_layers=5,
+                                     num_heads=9, feedforward_channels=72,
+                                     local_up_to_layer=3),
+                           img_size=32, patch_size=8, locality_strength=20.,
+                           **kwargs), (1, 2, 4)),
         cct=(dict(type='mmvitplug.CCT',
                   arch=dict(TINY_ARCHS['CCT'], num_layers=4), img_size=16,
                   **kwargs), (1, 2, 3)))
@@ -79,7 +88,7 @@ def family(name, **kwargs):
     return dynamic(backbone=backbone, pruning_loc=pruning_loc)
 
 
-FAMILIES = ['deit', 'deit_distilled', 'cait', 'convit', 'cct']
+FAMILIES = ['deit', 'deit_distilled', 'cait', 'convit', 'convit_sharp', 'cct']
 
 
 # ------------------------------------------------------------ primitives
@@ -120,6 +129,34 @@ def test_softmax_with_policy_of_class_attention_hand_values():
     z = 1 + math.e + math.e**3
     expected = torch.tensor([1 / z, math.e / z, 0., math.e**3 / z])
     torch.testing.assert_close(out, expected, atol=1e-7, rtol=0)
+
+
+def test_softmax_with_policy_when_a_dropped_key_dominates():
+    """A dropped key whose logit exceeds every kept one by far (sharp
+    attention, e.g. ConViT's positional attention once a query's
+    neighbours are dropped): the kept keys still get softmax over the kept
+    keys alone. The official formula subtracts the max over all keys, the
+    kept exponentials underflow below eps and the row turns uniform over
+    every key (checked here too, so that this test can fail)."""
+    logits = torch.tensor([[40., 0., 1.]]).view(1, 1, 1, 3)
+    policy = torch.tensor([[0., 1., 1.]])
+    out = softmax_with_policy(logits, policy)[0, 0, 0]
+    expected = torch.tensor([0., 1., math.e]) / (1 + math.e)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+    official = (logits - logits.amax(-1, keepdim=True)).exp() * policy
+    official = (official + 1e-6 / 3) / (official.sum(-1, keepdim=True) +
+                                        1e-6)
+    assert (official[0, 0, 0] - 1 / 3).abs().max() < 1e-3  # uniform
+    # a dropped key 100 above: finite weights and policy gradients
+    logits = torch.tensor([[100., 0., 1.]]).view(1, 1, 1, 3)
+    policy = policy.clone().requires_grad_()
+    out = softmax_with_policy(logits, policy)
+    (out * torch.tensor([1., 2., 3.])).sum().backward()
+    assert torch.isfinite(out).all() and torch.isfinite(policy.grad).all()
+    assert policy.grad[0, 0] != 0  # keeping key 0 would change the output
+    # float64 in, float64 out
+    assert softmax_with_policy(logits.double(),
+                               policy.detach()).dtype == torch.float64
 
 
 def test_softmax_with_policy_errors():
