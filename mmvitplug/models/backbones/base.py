@@ -846,33 +846,57 @@ def _params(part: Part) -> List[nn.Parameter]:
     return list(part.parameters())
 
 
-def check_plain_vit(vit, wrapper: str) -> None:
-    """Check that ``vit`` is what a wrapper of plain ViTs (SPViT) can run
-    block by block: an mmvitplug :class:`VisionBackbone`
-    with a flat trunk (one block per stage, the base's stage loop) and
-    class token(s) in front of the patch tokens.
+def check_plain_vit(vit,
+                    wrapper: str,
+                    own_stage_loop: bool = False,
+                    min_extra_tokens: Optional[int] = 1) -> None:
+    """Check that ``vit`` is what a wrapper of plain ViTs (DynamicViT,
+    SPViT) can run block by block: an mmvitplug :class:`VisionBackbone`
+    with a flat trunk (one block per stage) and ``min_extra_tokens`` or more
+    tokens (class / distillation) in front of the patch tokens out of its
+    stem (:func:`check_extra_tokens`).
 
     Args:
         vit: The wrapped backbone.
         wrapper (str): The wrapper's name, for the errors.
+        own_stage_loop (bool): Whether the wrapper runs the family's own
+            ``forward_stage`` (DynamicViT); else the family must run its
+            stages with the base's loop (SPViT runs the blocks itself).
+            Defaults to False.
+        min_extra_tokens (int, optional): The fewest tokens in front of the
+            patches; None: not checked here. Defaults to 1 (a class token).
 
     Raises:
         TypeError: ``vit`` is not a :class:`VisionBackbone`.
-        ValueError: It has its own stages, or no int
-            ``num_extra_tokens >= 1``.
+        ValueError: It has its own stages, or too few extra tokens.
     """
     name = type(vit).__name__
     if not isinstance(vit, VisionBackbone):
         raise TypeError(f'{wrapper} wraps an mmvitplug VisionBackbone '
                         f'(e.g. mmvitplug.DeiT), got {name}')
-    if type(vit).forward_stage is not VisionBackbone.forward_stage or \
-            any(len(s) != 1 for s in vit.layers):
+    if any(len(s) != 1 for s in vit.layers) or not own_stage_loop and \
+            type(vit).forward_stage is not VisionBackbone.forward_stage:
         raise ValueError(
             f'{wrapper} needs a flat trunk of blocks (one block per stage, '
             f'run in order); {name} has its own stages')
+    if min_extra_tokens is not None:
+        check_extra_tokens(vit, wrapper, min_extra_tokens)
+
+
+def check_extra_tokens(vit, wrapper: str, minimum: int) -> None:
+    """Check that ``vit`` has an int ``num_extra_tokens >= minimum``: the
+    tokens (class / distillation) in front of the patch tokens out of its
+    stem.
+
+    Raises:
+        ValueError: It has not.
+    """
     extra = getattr(vit, 'num_extra_tokens', None)
-    if isinstance(extra, bool) or not isinstance(extra, int) or extra < 1:
+    if isinstance(extra, bool) or not isinstance(extra, int) or \
+            extra < minimum:
+        what = 'class token(s) in front of the patch tokens' if minimum \
+            else 'the number of tokens in front of the patch tokens out of ' \
+            'the stem'
         raise ValueError(
-            f'{wrapper} needs class token(s) in front of the patch tokens '
-            f'(an int num_extra_tokens >= 1); {name} has '
-            f'num_extra_tokens={extra!r}')
+            f'{wrapper} needs {what} (an int num_extra_tokens >= {minimum}); '
+            f'{type(vit).__name__} has num_extra_tokens={extra!r}')

@@ -16,7 +16,8 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmvitplug.layers import (Attention, TokenKeepPredictor,
                               batch_index_select, keep_ratios, keep_tokens)
 from mmvitplug.registry import MODELS
-from .base import VisionBackbone, init_linear_norm
+from .base import (VisionBackbone, check_extra_tokens, check_plain_vit,
+                   init_linear_norm)
 
 
 def _check_pruning_loc(pruning_loc, depth: int) -> List[int]:
@@ -168,19 +169,15 @@ class DynamicViT(BaseBackbone):
     # ------------------------------------------------------------ checks
     @staticmethod
     def _check_backbone(vit) -> None:
+        check_plain_vit(vit, 'DynamicViT', own_stage_loop=True,
+                        min_extra_tokens=None)
         name = type(vit).__name__
-        if not isinstance(vit, VisionBackbone):
-            raise TypeError('DynamicViT wraps an mmvitplug VisionBackbone '
-                            f'(e.g. mmvitplug.DeiT), got {name}')
-        if any(len(s) != 1 for s in vit.layers):
-            raise ValueError(
-                'DynamicViT needs a flat trunk of blocks (one block per '
-                f'stage); {name} has its own stages')
         if not vit.prunable_out_types:
             why = vit.token_pruning_note or 'its family does not declare ' \
                 'prunable_out_types (attention that honours keep_tokens)'
             raise ValueError(f'DynamicViT cannot prune the tokens of {name}: '
                              f'{why}')
+        check_extra_tokens(vit, 'DynamicViT', 0)
         if vit.out_type not in vit.prunable_out_types or \
                 vit.out_indices != (vit.num_stages - 1, ):
             raise ValueError(
@@ -189,13 +186,6 @@ class DynamicViT(BaseBackbone):
                 f'{name}): give the backbone one of them and out_indices=-1, '
                 f'got out_type={vit.out_type!r}, out_indices='
                 f'{list(vit.out_indices)}')
-        extra = getattr(vit, 'num_extra_tokens', None)
-        if isinstance(extra, bool) or not isinstance(extra, int) or \
-                extra < 0:
-            raise ValueError(
-                'DynamicViT needs the int number num_extra_tokens >= 0 of '
-                f'tokens in front of the patches out of the stem; {name} has '
-                f'num_extra_tokens={extra!r}')
         for module in vit.modules():
             if isinstance(module, Attention) and \
                     module.attend_op is not None:
