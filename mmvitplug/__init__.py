@@ -4,7 +4,8 @@
 Importing the package registers every module under the ``mmvitplug`` registry
 scope and installs the stack fixes of :mod:`mmvitplug.utils.compat`
 (weights-only resume; CPU distributed launch; CPU bfloat16 autocast through
-mmcv ops and metrics). Use it from any OpenMMLab config with::
+mmcv ops and metrics), and registers the model index (``model-index.yml``)
+with mmpretrain's ``ModelHub``. Use it from any OpenMMLab config with::
 
     custom_imports = dict(imports=['mmvitplug'], allow_failed_imports=False)
 """
@@ -14,5 +15,9 @@ from .version import __version__
 _compat.apply()
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from .utils.zoo import register_at_import as _register_at_import  # noqa
+
+# mmpretrain.list_models / get_model / the inferencers find our models
+_register_at_import()
 
 __all__ = ['__version__']

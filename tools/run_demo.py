@@ -91,6 +91,26 @@ def knn_rows(pretrain_config, work_dir):
     return rows
 
 
+#: bundled digits whose DINO attention maps the demo draws (a 0, 3 and 7)
+ATTENTION_IMAGES = ('data/bundled/digits/val/0/0048.png',
+                    'data/bundled/digits/val/3/0023.png',
+                    'data/bundled/digits/val/7/0017.png')
+
+
+def attention_maps(pretrain_config, work_dir):
+    """The last layer's class-token attention per head of the pretrained
+    DINO teacher on a few digits (``tools/analysis/attention_map.py``);
+    the README shows them (docs/zoo/dino_attention_*.png)."""
+    paths = []
+    for image in ATTENTION_IMAGES:
+        digit = osp.basename(osp.dirname(image))
+        out = osp.join(work_dir, f'attention_{digit}.png')
+        run('analysis/attention_map.py', pretrain_config,
+            last_checkpoint(work_dir), image, '--out', out)
+        paths.append(out)
+    return paths
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/demo')
@@ -99,7 +119,7 @@ def main(argv=None):
         help='run only these stages (distill needs the teacher run)')
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    rows = []
+    rows, maps = [], []
     for name, config, keys, chance in STAGES:
         if args.only and name not in args.only:
             continue
@@ -113,12 +133,16 @@ def main(argv=None):
             for row_name, key, value in knn_rows(config, work_dir):
                 rows.append((row_name, osp.basename(config), key, value,
                              chance, seconds))
+            maps = attention_maps(config, work_dir)
             continue
         metrics = last_logged(work_dir, keys, runs=['train'])
         for key in keys:
             rows.append((name, osp.basename(config), key, metrics[key],
                          chance, seconds))
 
+    if maps:
+        print('\nDINO attention maps (last layer, class token, per head): '
+              + ', '.join(maps))
     print('\nmmvitplug demo results (bundled data, CPU)')
     header = f'{"stage":<10} {"config":<48} {"metric":<14} ' \
              f'{"value":>7} {"chance":>7} {"time":>7}'

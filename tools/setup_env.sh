@@ -31,9 +31,24 @@ fi
 
 pip_install() { "$PY" -m pip install -q "$@"; }
 
+# `mim search` / `mim train mmvitplug ...` look for <dist location>/mmvitplug
+# (then its .mim/ folder, made by setup.py). A PEP 660 editable install
+# imports through setuptools' finder and has no such folder, so link it to
+# this clone's package (the import resolves to the same files).
+link_for_mim() {
+    local site
+    site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    if [ -e "$site/mmvitplug" ] && [ ! -L "$site/mmvitplug" ]; then
+        log "$site/mmvitplug is a real folder (a non-editable install): left as is"
+    else
+        ln -sfn "$ROOT/mmvitplug" "$site/mmvitplug"
+    fi
+}
+
 editable_here() {
     # Is mmvitplug installed editable from *this* clone?
-    "$PY" - "$ROOT" <<'EOF' 2>/dev/null
+    # from / : the clone's own folder on sys.path would always be found first
+    (cd / && "$PY" - "$ROOT") <<'EOF' 2>/dev/null
 import os, sys
 import importlib.util
 spec = importlib.util.find_spec('mmvitplug')
@@ -43,11 +58,12 @@ EOF
 }
 
 if "$PY" "$ROOT/tools/check_env.py" --quiet 2>/dev/null \
-        && "$PY" -c 'import pytest, xdist, timm, sklearn, flake8, isort' 2>/dev/null; then
-    if ! editable_here; then
+        && "$PY" -c 'import pytest, xdist, timm, sklearn, flake8, isort, mim' 2>/dev/null; then
+    if ! editable_here || [ ! -e "$ROOT/mmvitplug/.mim/model-index.yml" ]; then
         log "installing mmvitplug (editable) from $ROOT"
         (cd "$ROOT" && pip_install --no-deps --no-build-isolation -e .)
     fi
+    link_for_mim
     "$PY" "$ROOT/tools/check_env.py"
     exit 0
 fi
@@ -79,6 +95,7 @@ pip_install -r "$ROOT/requirements/torch.txt" "mmcv==$MMCV_VERSION" \
 
 log "installing mmvitplug (editable) from $ROOT"
 (cd "$ROOT" && pip_install --no-deps --no-build-isolation -e .)
+link_for_mim
 
 if ! "$PY" "$ROOT/tools/check_env.py"; then
     log "the environment check failed: see the fixes named above"
