@@ -63,6 +63,20 @@ def model_task(metainfo) -> Optional[str]:
     return results[0].task
 
 
+def model_name_of(config: str, root: Optional[str] = None) -> str:
+    """The index's name of the model of a config file (its stem, or
+    ``<folder>/<stem>`` for a stem used in several folders): the subject
+    under which tools record its results."""
+    root = root or zoo_root()
+    target = osp.realpath(config)
+    for metainfo in load_model_index(root).models:
+        if osp.realpath(osp.join(root, metainfo.config)) == target:
+            return metainfo.name
+    raise ValueError(f'{config} is not a model of the index '
+                     f'({osp.join(root, "model-index.yml")}): add it to its '
+                     'family\'s metafile')
+
+
 _registered = []
 
 
@@ -106,15 +120,36 @@ def register_model_index(root: Optional[str] = None) -> List[str]:
 
 
 def register_at_import():
-    """:func:`register_model_index`, turning an error into a warning: a
-    broken index must not make the plugin's registries unusable (the tests
-    check that the shipped index registers cleanly)."""
-    try:
-        register_model_index()
-    except Exception as err:  # noqa: BLE001
-        warnings.warn(f'mmvitplug: the model index could not be registered '
-                      f'with mmpretrain.ModelHub: {type(err).__name__}: '
-                      f'{err}')
+    """Make mmpretrain's ``ModelHub`` register our index right after its
+    own, the first time it is used (``list_models``, ``get_model``, the
+    inferencers), so that importing the plugin costs nothing. ModelHub reads
+    its own index lazily through ``_register_mmpretrain_models``; that hook
+    is wrapped once. An error in our index becomes a warning there: a broken
+    index must not break mmpretrain's models (the tests check that the
+    shipped index registers cleanly)."""
+    from mmpretrain.apis import ModelHub
+    original = ModelHub._register_mmpretrain_models
+    if getattr(original, '_mmvitplug', False):
+        return
+
+    def _register_mmpretrain_models(cls):
+        original()
+        if _state['tried']:
+            return
+        _state['tried'] = True
+        try:
+            register_model_index()
+        except Exception as err:  # noqa: BLE001
+            warnings.warn(f'mmvitplug: the model index could not be '
+                          f'registered with mmpretrain.ModelHub: '
+                          f'{type(err).__name__}: {err}')
+
+    _register_mmpretrain_models._mmvitplug = True
+    ModelHub._register_mmpretrain_models = classmethod(
+        _register_mmpretrain_models)
+
+
+_state = dict(tried=False)
 
 
 # ----------------------------------------------------------------- results
@@ -175,7 +210,8 @@ def record_result(family: str,
             ``speed/infer`` (ratio to the reference).
         tool (str): The tool that measured it (its repository path).
         value / values / range: Exactly one: a number, numbers per seed
-            (``{seed: number}``; merged with the seeds already recorded), or
+            (``{seed: number}``; merged with the seeds the same tool
+            recorded, replacing a record of another source), or
             ``[low, high]`` over repeated runs.
         note (str, optional): What the number needs to be read right.
         transcribed (str, optional): Where a number measured before the tools
@@ -198,7 +234,11 @@ def record_result(family: str,
         if kind != given[0]:
             record.pop(kind, None)
     if values is not None:
-        merged = dict(record.get('values') or {})
+        # seeds of one tool's runs accumulate; a record by another tool or
+        # transcribed from elsewhere is replaced, never mixed with them
+        same_source = (record.get('tool') == tool
+                       and record.get('transcribed') == transcribed)
+        merged = dict(record.get('values') or {}) if same_source else {}
         merged.update({int(k): float(v) for k, v in values.items()})
         record['values'] = dict(sorted(merged.items()))
     elif value is not None:
@@ -221,6 +261,19 @@ def record_result(family: str,
                 ' see docs/model_zoo.md.\n')
         yaml.safe_dump(data, f, sort_keys=True, allow_unicode=True)
     return record
+
+
+def add_record_arguments(parser, what: str) -> None:
+    """``--record FAMILY`` (and the hidden ``--results-root`` of the
+    tests) of a tool that writes its numbers to the results; ``what`` says
+    which numbers under which subjects."""
+    import argparse
+    parser.add_argument(
+        '--record', metavar='FAMILY', default=None,
+        help=f'write {what} to the model zoo\'s results '
+        '(docs/zoo/results/FAMILY.yml)')
+    parser.add_argument('--results-root', default=None,
+                        help=argparse.SUPPRESS)
 
 
 def result_numbers(record: dict) -> List[float]:

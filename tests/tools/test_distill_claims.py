@@ -111,3 +111,34 @@ def test_initialised_model_is_the_config_init(tmp_path, monkeypatch):
     assert not torch.equal(other.backbone.stem[0].conv.weight,
                            state['backbone.stem.0.conv.weight'])
     assert claims.initialised(config, 2, str(tmp_path / 'run')) == path
+
+
+def test_record_writes_the_last_step_per_seed(tmp_path):
+    """--record: each config's numbers at its last step, per seed, under
+    its model name (a stem used in several folders is <folder>/<stem>)."""
+    import argparse
+
+    from mmvitplug.utils.zoo import load_results
+    distill = ('configs/bundled/deit/distill-hard-deit-4l192d-p8_1xb16_'
+               'digits.py')
+    sup = 'configs/bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py'
+    results = {
+        ('distill-hard-deit-4l192d-p8_1xb16_digits', 0, 5): {'top1': 50.},
+        ('distill-hard-deit-4l192d-p8_1xb16_digits', 0, 15): {
+            'top1': 80.,
+            'agreement': 85.
+        },
+        ('distill-hard-deit-4l192d-p8_1xb16_digits', 1, 15): {'top1': 82.},
+        ('sup-deit-4l192d-p8_1xb16_digits', 0, 15): {'top1': 88.},
+    }
+    args = argparse.Namespace(configs=[distill, sup], seeds=[0, 1],
+                              record='deit', results_root=str(tmp_path))
+    claims.record(args, results)
+    got = load_results('deit', root=str(tmp_path))
+    top1 = got['distill-hard-deit-4l192d-p8_1xb16_digits']['accuracy/top1']
+    assert top1['values'] == {0: 80., 1: 82.}
+    assert top1['tool'] == 'tools/analysis/distill_claims.py'
+    assert got['distill-hard-deit-4l192d-p8_1xb16_digits'][
+        'agreement/teacher']['values'] == {0: 85.}
+    assert got['deit/sup-deit-4l192d-p8_1xb16_digits']['accuracy/top1'][
+        'values'] == {0: 88.}

@@ -48,3 +48,25 @@ def test_metrics_are_the_last_top1_values(tmp_path):
         'knn/top5_k20': 90.0}
     with pytest.raises(RuntimeError, match='no metric logged'):
         tool._metrics(str(tmp_path / 'knn'), ['accuracy/top1'])
+
+
+def test_record_names_the_pretraining_and_the_random_init(tmp_path):
+    import argparse
+
+    from mmvitplug.utils.zoo import load_results
+    args = argparse.Namespace(
+        pretrain_config='configs/bundled/dino/dino-deit-4l64d-p8_1xb64_digits'
+        '.py',
+        eval_configs=['configs/bundled/dino/knn-deit-4l64d-p8_1xb128_digits'
+                      '.py'],
+        record='dino', results_root=str(tmp_path))
+    results = {
+        ('knn-deit-4l64d-p8_1xb128_digits', 'knn/top1_k20', 0): (49.3, 31.2),
+        ('knn-deit-4l64d-p8_1xb128_digits', 'knn/top1_k20', 1): (50.7, 29.3),
+    }
+    _tool().record(args, results)
+    got = load_results('dino', root=str(tmp_path))
+    assert got['dino-deit-4l64d-p8_1xb64_digits']['knn/top1_k20'][
+        'values'] == {0: 49.3, 1: 50.7}
+    assert got['dino/knn-deit-4l64d-p8_1xb128_digits@random-init'][
+        'knn/top1_k20']['values'] == {0: 31.2, 1: 29.3}

@@ -31,10 +31,15 @@ def mmpretrain_names():
 
 
 def test_index_registers_cleanly():
-    """The shipped index registers without a warning, every classification /
-    self-supervised model of it and only those; names are unique, lower case
-    and disjoint from mmpretrain's."""
+    """The first use of mmpretrain's ModelHub registers the shipped index,
+    without a warning, every classification / self-supervised model of it
+    and only those; names are unique, lower case and disjoint from
+    mmpretrain's."""
+    import mmpretrain
     from mmpretrain.apis import ModelHub
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', UserWarning)
+        mmpretrain.list_models()
     index = zoo.load_model_index()
     names = [m.name for m in index.models]
     assert len(names) == len(set(names)), 'duplicate model names'
@@ -52,9 +57,24 @@ def test_index_registers_cleanly():
     # registering twice is refused: a name is never silently replaced
     with pytest.raises(ValueError, match='already registered'):
         zoo.register_model_index()
-    with warnings.catch_warnings():
-        warnings.simplefilter('error')
-        zoo.load_model_index()
+
+
+def test_importing_the_plugin_registers_lazily():
+    """Importing mmvitplug reads no index (it costs nothing); the first
+    ModelHub use registers ours after mmpretrain's."""
+    import subprocess
+    import sys
+    code = ('import mmvitplug; from mmvitplug.utils import zoo; '
+            'n0 = len(zoo._registered); import mmpretrain; '
+            'mmpretrain.get_model("sup-deit-tiny_8xb128_in1k"); '
+            'print(n0, len(zoo._registered))')
+    out = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    before, after = map(int, out.stdout.split()[-2:])
+    assert before == 0 and after == len(
+        [m for m in zoo.load_model_index().models
+         if zoo.model_task(m) in zoo.MMPRETRAIN_TASKS])
 
 
 def test_list_models_finds_ours_next_to_mmpretrains():

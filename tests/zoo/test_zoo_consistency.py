@@ -5,9 +5,7 @@ page's model table, the bundled models' metrics) is up to date."""
 import glob
 import os
 import os.path as osp
-import shutil
 
-import pytest
 import yaml
 
 from mmvitplug.utils import zoo
@@ -129,23 +127,6 @@ def test_results_are_well_formed():
 
 
 # ------------------------------------------- regeneration in a scratch copy
-@pytest.fixture
-def scratch(tmp_path):
-    """The files sync.py reads and writes, copied."""
-    for rel in list(METAS) + ['README.md', 'model-index.yml']:
-        dst = tmp_path / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(osp.join(REPO_ROOT, rel), dst)
-    for page in sync.details_pages(METAS):
-        dst = tmp_path / page
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(osp.join(REPO_ROOT, page), dst)
-    shutil.copytree(
-        osp.join(REPO_ROOT, 'docs', 'zoo', 'results'),
-        tmp_path / 'docs' / 'zoo' / 'results')
-    return tmp_path
-
-
 def first_parity(metas):
     for path, meta in metas.items():
         for col in meta.get('Collections', []):

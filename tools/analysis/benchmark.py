@@ -55,7 +55,7 @@ import torch.nn.functional as F
 MMAP_ENV = 'MALLOC_MMAP_THRESHOLD_'
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--backbone', default='DeiT',
                         help='mmvitplug backbone type (DeiT, CaiT, ...)')
@@ -94,7 +94,16 @@ def parse_args():
                         default=True,
                         help='fused (SDPA) attention in both models')
     parser.add_argument('--device', default='cpu')
-    args = parser.parse_args()
+    parser.add_argument('--record', nargs=2, metavar=('FAMILY', 'SUBJECT'),
+                        default=None,
+                        help='write the paired ratios to the model zoo\'s '
+                        'results (docs/zoo/results/FAMILY.yml, subject e.g. '
+                        'deit-tiny@timm:deit_tiny_patch16_224): speed/infer, '
+                        'speed/train, speed/train_memory')
+    parser.add_argument('--results-root', default=None,
+                        help='with --record: the clone whose docs/zoo/'
+                        'results to write (default: this one)')
+    args = parser.parse_args(argv)
     if (args.reference_module is None) != (args.reference_fn is None):
         parser.error('--reference-module and --reference-fn go together')
     return args
@@ -368,8 +377,8 @@ def train_step(model, optimizer, x, y):
     return x.shape[0] / elapsed, mem.peak / 2**20
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     device = torch.device(args.device)
     setup_process(device, args.threads)
     ours, ref, ref_name, same_weights = build_models(args)
@@ -413,6 +422,23 @@ def main():
         print(f'{name:<36}{infer:>13.2f}{train:>13.2f}{mem:>16.1f}')
     print(f"{'ratio ours/ref (paired median)':<36}{ratio[0]:>13.3f}"
           f'{ratio[1]:>13.3f}{ratio[2]:>16.3f}')
+    if args.record:
+        record_ratios(args, ratio)
+
+
+def record_ratios(args, ratio):
+    """The paired ratios into the zoo's results (see docs/model_zoo.md)."""
+    from mmvitplug.utils.zoo import record_result
+    family, subject = args.record
+    note = (f'{args.device}, {args.threads} threads, {args.img_size} px, '
+            f'batch {args.batch_size} / {args.train_batch_size} (infer / '
+            f'train), {args.repeats} paired rounds, fused={args.fused}')
+    for metric, value in zip(
+            ('speed/infer', 'speed/train', 'speed/train_memory'), ratio):
+        record_result(family, subject, metric, value=round(value, 3),
+                      tool='tools/analysis/benchmark.py', note=note,
+                      root=args.results_root)
+    print(f'recorded {subject} in docs/zoo/results/{family}.yml')
 
 
 if __name__ == '__main__':

@@ -45,6 +45,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    from mmvitplug.utils.zoo import add_record_arguments
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('configs', nargs='+')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
@@ -65,6 +66,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '(nan for a model without predict_with)')
     parser.add_argument('--retrain', action='store_true',
                         help='train again even if a run finished')
+    add_record_arguments(
+        parser, 'each config\'s last-step numbers per seed (accuracy/top1, '
+        'agreement/teacher, mIoU, ...) under its model name')
     return parser.parse_args(argv)
 
 
@@ -282,7 +286,36 @@ def main(argv: Optional[List[str]] = None) -> Dict[tuple, dict]:
                 if n == name and e == last]
         print(f'{name:<52} {len(rows):>4} {last:>5} ' +
               ' '.join(f'{_mean(rows, k):>9.2f}' for k in keys))
+    if args.record:
+        record(args, results)
     return results
+
+
+#: the results metric of each column (the zoo's names)
+RECORD_METRICS = {'top1': 'accuracy/top1', 'agreement': 'agreement/teacher'}
+
+
+def record(args, results) -> None:
+    """Each config's numbers at its last step, per seed, into the zoo's
+    results under the config's model name."""
+    from mmvitplug.utils.zoo import model_name_of, record_result
+    for config in args.configs:
+        stem = osp.splitext(osp.basename(config))[0]
+        subject = model_name_of(config)
+        for seed in args.seeds:
+            steps = [e for n, s, e in results if n == stem and s == seed]
+            if not steps:
+                continue
+            row = results[(stem, seed, max(steps))]
+            for key, value in row.items():
+                metric = RECORD_METRICS.get(key, key)
+                if key.startswith('top1_'):
+                    metric = 'accuracy/' + key
+                record_result(args.record, subject, metric,
+                              values={seed: round(value, 3)},
+                              tool='tools/analysis/distill_claims.py',
+                              root=args.results_root)
+        print(f'recorded {subject} in docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

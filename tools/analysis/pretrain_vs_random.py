@@ -30,6 +30,7 @@ import sys
 from typing import Dict, List, Optional
 
 from mmvitplug.utils.logs import last_logged
+from mmvitplug.utils.zoo import add_record_arguments
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -47,6 +48,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'linear probes)')
     parser.add_argument('--retrain', action='store_true',
                         help='pretrain again even if a checkpoint exists')
+    add_record_arguments(
+        parser, 'the numbers per seed: the pretrained ones under the '
+        'pretraining\'s model name, the random-init ones under '
+        '<evaluation>@random-init')
     return parser.parse_args(argv)
 
 
@@ -140,7 +145,29 @@ def main(argv: Optional[List[str]] = None) -> Dict[tuple, tuple]:
         rand = sum(p[1] for p in pairs) / len(pairs)
         print(f'{name:<44} {key:<16} {"mean":>4} {ours:>10.2f} {rand:>8.2f} '
               f'{ours - rand:>+7.2f}')
+    if args.record:
+        record(args, results)
     return results
+
+
+def record(args, results) -> None:
+    """The pretrained numbers under the pretraining's model name, the
+    random-init ones under ``<evaluation>@random-init``, per seed."""
+    from mmvitplug.utils.zoo import model_name_of, record_result
+    ours_subject = model_name_of(args.pretrain_config)
+    evals = {
+        osp.splitext(osp.basename(c))[0]: model_name_of(c)
+        for c in args.eval_configs
+    }
+    tool = 'tools/analysis/pretrain_vs_random.py'
+    for (name, key, seed), (ours, rand) in results.items():
+        for subject, value in ((ours_subject, ours),
+                               (evals[name] + '@random-init', rand)):
+            record_result(args.record, subject, key,
+                          values={seed: round(value, 3)}, tool=tool,
+                          root=args.results_root)
+    print(f'recorded {ours_subject} and its random-init baselines in '
+          f'docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

@@ -14,8 +14,9 @@ Writes (PNG):
 - ``imagenet_top1_vs_flops.png``: the PUBLISHED ImageNet-1k top-1 of our
   ImageNet configs (from the papers, as the metafiles label them) against
   their FLOPs (counted by ``tools/zoo/sync.py --count``);
-- ``ssl_vs_random.png``: each self-supervised method's evaluation of its
-  pretrained backbone against the same backbone at random init, per seed.
+- ``ssl_vs_random.png``: each self-supervised method's claim: its
+  evaluation against its baseline (the same backbone at random init, or
+  the named alternative), per seed.
 
 A model without the numbers a plot needs is left out and named on stdout.
 """
@@ -52,9 +53,9 @@ def backbone_points(metas, results):
             zoo = col.get('Zoo') or {}
             if zoo.get('Section') != 'backbones':
                 continue
-            for micro in zoo.get('Micro') or []:
-                if micro['Metric'] != 'accuracy/top1':
-                    continue
+            # the backbone's digits classifier: its first top-1 evidence
+            for micro in [m for m in zoo.get('Micro') or []
+                          if m['Metric'] == 'accuracy/top1'][:1]:
                 rec = results.get(micro['Model'], {})
                 top1 = rec.get('accuracy/top1')
                 speed = rec.get('cpu/infer_img_s')
@@ -126,13 +127,15 @@ def imagenet_points(metas):
 
 
 def plot_imagenet(points, path, plt):
-    fig, ax = plt.subplots(figsize=(10, 7))
+    fig, ax = plt.subplots(figsize=(11, 7))
     families = sorted({p[0] for p in points})
     cmap = plt.get_cmap('tab20')
+    markers = 'osD^v<>ph*'
     for i, fam in enumerate(families):
-        pts = sorted((p for p in points if p[0] == fam), key=lambda p: p[3])
-        ax.plot([p[3] for p in pts], [p[2] for p in pts], 'o-',
-                color=cmap(i % 20), label=fam, markersize=4)
+        pts = [p for p in points if p[0] == fam]
+        ax.scatter([p[3] for p in pts], [p[2] for p in pts],
+                   color=cmap(i % 20), marker=markers[i % len(markers)],
+                   label=fam, s=22)
     ax.set_xscale('log')
     ax.set_xlabel('GFLOPs per image (counted by tools/zoo/sync.py; log '
                   'scale)')
@@ -159,27 +162,31 @@ def ssl_points(metas, results):
             if not ours or not base:
                 missing.append(col['Name'])
                 continue
+            base_name = claim['Baseline']
+            label = ('random init' if base_name.endswith('@random-init')
+                     else base_name.split('@')[-1])
             points.append((col['Name'], claim['Metric'], numbers(ours),
-                           numbers(base)))
+                           numbers(base), label))
     return points, missing
 
 
 def plot_ssl(points, path, plt):
     fig, ax = plt.subplots(figsize=(9, 5))
     width = 0.38
-    for i, (name, _, ours, base) in enumerate(points):
+    for i, (name, _, ours, base, _) in enumerate(points):
         for off, vals, color, label in ((-width / 2, ours, 'tab:blue',
-                                         'pretrained'),
+                                         'the method'),
                                         (width / 2, base, 'tab:gray',
-                                         'random init')):
+                                         'its baseline (below the name)')):
             ax.bar(i + off, sum(vals) / len(vals), width, color=color,
                    label=label if i == 0 else None)
             ax.plot([i + off] * len(vals), vals, 'k.', markersize=5)
     ax.set_xticks(range(len(points)))
-    ax.set_xticklabels([f'{p[0]}\n({p[1]})' for p in points], fontsize=7)
-    ax.set_ylabel('bundled digits top-1 (%): bars mean, dots seeds')
-    ax.set_title('Self-supervised pretraining vs the same backbone at '
-                 'random init')
+    ax.set_xticklabels([f'{p[0]}\nvs {p[4]}\n({p[1]})' for p in points],
+                       fontsize=7)
+    ax.set_ylabel('bundled digits, % (bars: mean; dots: seeds)')
+    ax.set_title('Self-supervised methods on the bundled digits: the '
+                 'method vs its baseline')
     ax.legend()
     ax.grid(axis='y', alpha=0.3)
     fig.tight_layout()

@@ -4,43 +4,61 @@ show as evidence, record the results, regenerate the tables and plots.
 
     python tools/zoo/run_zoo.py                       # everything (hours)
     python tools/zoo/run_zoo.py --models NAME ...     # a subset
+    python tools/zoo/run_zoo.py --stages speed        # only the CPU speed
     python tools/zoo/run_zoo.py --list                # what it would run
 
 What runs comes from the metafiles (``configs/*/metafile.yml``): every
-collection's ``Zoo.Micro`` models (a backbone's digits classifier, a dense
-model on the shapes) and the ``Ours`` / ``Baseline`` subjects of each
-method's ``Zoo.Claim``. Per model and seed:
+collection's ``Zoo.Micro`` models (each backbone's digits classifier, the
+dense models on the shapes) and the ``Ours`` / ``Baseline`` models of each
+method's ``Zoo.Claim``. Per model and seed (``randomness.seed``):
 
-- a training config: ``tools/train.py CONFIG`` (``randomness.seed``), the
-  last logged value of each metric the metafiles ask of it;
-- an evaluation-only config (k-NN, ``train_cfg`` None) or a linear probe,
-  whose metafile entry names its pretraining (``Zoo.Pretraining``): the
-  pretraining trains, ``export_backbone.py`` exports it, then
-  ``tools/test.py CONFIG backbone.pth`` (a linear probe: ``tools/train.py``
-  loading it), and the same evaluation at random init, recorded as
-  ``<name>@random-init``.
+- a training config: ``tools/train.py CONFIG``, then the last logged value
+  of each metric the metafiles show for it;
+- a self-supervised pretraining whose metafile entry lists its evaluations
+  (``Zoo.Evaluated By``: k-NN / soft-NN configs, linear probes,
+  fine-tuning): the pretraining trains, ``export_backbone.py`` exports it,
+  each evaluation runs on the export (``tools/test.py CONFIG backbone.pth``,
+  or ``tools/train.py`` loading it into the backbone) and at random init
+  (``tools/test.py CONFIG none`` / no ``init_cfg``); the pretrained numbers
+  are recorded under the pretraining's name, the others under
+  ``<evaluation>@random-init``.
 
-Each backbone's digits classifier is also measured on this machine:
-inference img/s (``cpu/infer_img_s``, batch 64 at 32 x 32, 2 threads) and
-the peak memory growth of a training step (``cpu/train_peak_mib``), the
-numbers of the zoo plots. Results go to ``docs/zoo/results/<family>.yml``
-through :func:`mmvitplug.utils.zoo.record_result`; then
-``tools/zoo/sync.py`` and ``tools/analysis/zoo_plots.py`` regenerate the
-tables and the plots. A run already finished in ``--work-dir`` is reused.
+A run needing another run's output names it as the bundled configs do:
+``work_dirs/<config name>/<file>`` (a teacher's ``epoch_6.pth``, a
+pretraining's exported ``backbone.pth``). Such a dependency is trained once
+(seed 0, its config as shipped) into that very folder, or exported there,
+when the file is missing.
+
+``--stages speed`` measures each backbone's digits classifier on this
+machine: inference img/s (``cpu/infer_img_s``, batch 64 at 32 x 32, 2
+threads) and the peak memory growth of a training step
+(``cpu/train_peak_mib``), the numbers of the zoo plots (one run on one
+machine: compare within it).
+
+Results go to ``docs/zoo/results/<family>.yml`` through
+:func:`mmvitplug.utils.zoo.record_result`; at the end ``tools/zoo/sync.py``
+and ``tools/analysis/zoo_plots.py`` regenerate the tables and plots. A
+finished run in ``--work-dir`` is reused (``--retrain`` to run it again);
+a failing model is reported and the others go on (exit status 1).
 """
 import argparse
+import glob
 import importlib.util
 import os
 import os.path as osp
+import re
 import statistics
 import subprocess
 import sys
 import time
+import traceback
 from collections import OrderedDict
 from typing import Dict, List, Optional
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RANDOM_INIT = '@random-init'
+STAGES = ('train', 'speed')
+TOOL = 'tools/zoo/run_zoo.py'
 
 
 def load_tool(path):
@@ -60,46 +78,66 @@ def parse_args(argv=None):
     parser.add_argument('--models', nargs='+', default=None,
                         help='model names (default: every target)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    parser.add_argument('--stages', nargs='+', default=list(STAGES),
+                        choices=STAGES)
     parser.add_argument('--work-dir', default='work_dirs/zoo')
     parser.add_argument('--repo', default=REPO,
                         help='where the metafiles are read and the results, '
                         'tables and plots written')
     parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='passed to every training / test run (e.g. a '
-                        'short schedule for a smoke run)')
-    parser.add_argument('--no-speed', action='store_true',
-                        help='skip the CPU speed / memory measurements')
+                        help='passed to every training / test run of a '
+                        'target (e.g. a short schedule for a smoke run)')
     parser.add_argument('--no-sync', action='store_true',
                         help='do not regenerate tables and plots')
     parser.add_argument('--list', action='store_true',
                         help='print the targets and exit')
     parser.add_argument('--retrain', action='store_true')
+    parser.add_argument('--measure', metavar='CONFIG',
+                        help=argparse.SUPPRESS)  # the speed stage's child
     return parser.parse_args(argv)
 
 
 # ----------------------------------------------------------------- targets
-def targets(metas) -> Dict[str, dict]:
-    """model name -> {'family', 'config', 'metrics', 'pretraining',
-    'speed'} of every model the metafiles show as evidence."""
-    models = {
+def index_models(metas):
+    """model name -> (metafile path, model entry)"""
+    return {
         m['Name']: (path, m)
         for path, meta in metas.items() for m in meta.get('Models', [])
     }
+
+
+def targets(metas) -> Dict[str, dict]:
+    """model name -> {'family', 'config', 'metrics', 'evaluations',
+    'speed'} of every model the metafiles show as evidence; a
+    ``<evaluation>@random-init`` subject becomes the pretraining that lists
+    that evaluation. Subjects measured by other tools (``arch@timm``,
+    ``x@floor``, ...) are not targets."""
+    models = index_models(metas)
+    evaluated_by = {}
+    for name, (_, model) in models.items():
+        for ev in (model.get('Zoo') or {}).get('Evaluated By') or []:
+            if ev not in models:
+                raise ValueError(f'{name}: Zoo.Evaluated By {ev!r} is not a '
+                                 'model of the index')
+            evaluated_by.setdefault(ev, name)
     found = OrderedDict()
 
-    def add(name, metric, speed=False):
-        base = name[:-len(RANDOM_INIT)] if name.endswith(RANDOM_INIT) \
-            else name
-        if base not in models:
-            return  # a comparison subject (e.g. arch@timm), not a model
-        path, model = models[base]
+    def add(subject, metric, speed=False):
+        name = subject
+        if subject.endswith(RANDOM_INIT):
+            name = evaluated_by.get(subject[:-len(RANDOM_INIT)])
+        if name not in models:
+            return
+        path, model = models[name]
+        zoo = model.get('Zoo') or {}
         entry = found.setdefault(
-            base,
+            name,
             dict(
                 family=osp.basename(osp.dirname(path)),
                 config=model['Config'],
                 metrics=[],
-                pretraining=(model.get('Zoo') or {}).get('Pretraining'),
+                evaluations=[(ev, models[ev][1]['Config'])
+                             for ev in zoo.get('Evaluated By') or []],
                 speed=False))
         if metric not in entry['metrics']:
             entry['metrics'].append(metric)
@@ -108,116 +146,222 @@ def targets(metas) -> Dict[str, dict]:
     for meta in metas.values():
         for col in meta.get('Collections', []):
             zoo = col.get('Zoo') or {}
+            timed = zoo.get('Section') != 'backbones'  # one per backbone
             for micro in zoo.get('Micro') or []:
-                add(micro['Model'], micro['Metric'],
-                    speed=zoo.get('Section') == 'backbones'
-                    and micro['Metric'] == 'accuracy/top1')
+                speed = not timed and micro['Metric'] == 'accuracy/top1'
+                timed |= speed
+                add(micro['Model'], micro['Metric'], speed=speed)
             claim = zoo.get('Claim')
             if claim:
                 add(claim['Ours'], claim['Metric'])
                 add(claim['Baseline'], claim['Metric'])
-    for name, entry in found.items():
-        pre = entry['pretraining']
-        if pre is not None and pre not in models:
-            raise ValueError(f'{name}: Zoo.Pretraining {pre!r} is not a '
-                             'model of the index')
-        if pre is not None:
-            entry['pretraining_config'] = models[pre][1]['Config']
     return found
 
 
 # -------------------------------------------------------------------- runs
-def run(*args, cwd=REPO):
+def run(*args):
     env = dict(os.environ)
     env.setdefault('OMP_NUM_THREADS', '1')
     cmd = [sys.executable, *args]
     print('+ ' + ' '.join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=cwd, env=env,
+    subprocess.run(cmd, check=True, cwd=REPO, env=env,
                    stdout=subprocess.DEVNULL)
 
 
-def is_test_only(config):
+def load_config(config):
     from mmengine.config import Config
-    return Config.fromfile(config).get('train_cfg') is None
+    return Config.fromfile(config)
 
 
-def train(config, work_dir, seed, options, retrain, extra=()):
-    if retrain or not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
-        run('tools/train.py', config, '--work-dir', work_dir,
-            '--cfg-options', f'randomness.seed={seed}', *options, *extra)
+def last_checkpoint(work_dir):
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         return f.read().strip()
 
 
-def metrics_of(work_dir, metrics):
-    from mmvitplug.utils.logs import last_logged
-    return last_logged(work_dir, metrics)
+def config_of_stem(stem):
+    """The bundled config named ``stem`` (of a copy in several folders, the
+    one in the folder its name starts with: ``sup-deit-...`` -> deit)."""
+    found = sorted(
+        glob.glob(osp.join(REPO, 'configs', '**', stem + '.py'),
+                  recursive=True))
+    found = [p for p in found if '_base_' not in p]
+    if not found:
+        raise FileNotFoundError(f'no config {stem}.py for the dependency '
+                                f'work_dirs/{stem}')
+    for path in found:
+        family = osp.basename(osp.dirname(path))
+        if re.search(rf'(^|-){re.escape(family)}', stem.replace('_', '-')):
+            return path
+    return found[0]
 
 
-def evaluate_pretrained(entry, work, seed, options, retrain):
-    """(pretrained metrics, random-init metrics) of an evaluation config."""
-    ckpt = train(entry['pretraining_config'], osp.join(work, 'pretrain'),
-                 seed, options, retrain)
-    exported = osp.join(work, 'pretrain', 'backbone.pth')
-    run('tools/model_converters/export_backbone.py',
-        entry['pretraining_config'], ckpt, exported)
-    out = []
-    for tag, weights in (('pretrained', exported), ('random', None)):
-        wd = osp.join(work, tag)
-        if is_test_only(entry['config']):
-            run('tools/test.py', entry['config'], weights or 'none',
-                '--work-dir', wd, '--cfg-options', f'randomness.seed={seed}',
+DEPENDENCY = re.compile(r'work_dirs/([^/\'"]+)/([^/\'"]+\.pth)')
+
+
+def ensure_dependencies(config, seen=()):
+    """Make the ``work_dirs/<config>/<file>`` files a config reads exist:
+    train those configs as shipped (seed 0) and export backbones."""
+    text = load_config(config).pretty_text
+    for stem, filename in sorted(set(DEPENDENCY.findall(text))):
+        path = osp.join(REPO, 'work_dirs', stem, filename)
+        if osp.isfile(path):
+            continue
+        if stem in seen:
+            raise RuntimeError(f'dependency cycle through {stem}')
+        dep = config_of_stem(stem)
+        ensure_dependencies(dep, seen + (stem, ))
+        work = osp.join('work_dirs', stem)
+        if not osp.isfile(osp.join(REPO, work, 'last_checkpoint')):
+            run('tools/train.py', dep, '--work-dir', work, '--cfg-options',
+                'randomness.seed=0')
+        if filename == 'backbone.pth':
+            run('tools/model_converters/export_backbone.py', dep,
+                last_checkpoint(osp.join(REPO, work)), path)
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{config} reads {path}, which training {dep} did not write '
+                '(a tool of the method makes it; see its page)')
+
+
+def train(config, work_dir, seed, options, retrain, extra=()):
+    ensure_dependencies(config)
+    if retrain or not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        run('tools/train.py', config, '--work-dir', work_dir,
+            '--cfg-options', f'randomness.seed={seed}', *options, *extra)
+    return last_checkpoint(work_dir)
+
+
+def logged(work_dir, metrics):
+    """The last logged value of each wanted metric found under work_dir."""
+    from mmvitplug.utils.logs import logged_records
+    found = {}
+    for record in logged_records(work_dir):
+        found.update({k: v for k, v in record.items() if k in metrics})
+    return found
+
+
+def is_test_only(config):
+    return load_config(config).get('train_cfg') is None
+
+
+def evaluate(config, weights, work_dir, seed, options, retrain):
+    """Metrics of an evaluation config on ``weights`` (None: random
+    init)."""
+    if is_test_only(config):
+        if retrain or not glob.glob(osp.join(work_dir, '*', '*.json')):
+            run('tools/test.py', config, weights or 'none', '--work-dir',
+                work_dir, '--cfg-options', f'randomness.seed={seed}',
                 *options)
-        else:
-            init = (f'model.backbone.init_cfg.checkpoint={weights}'
-                    if weights else 'model.backbone.init_cfg=None')
-            train(entry['config'], wd, seed, options, True, extra=(init, ))
-        out.append(metrics_of(wd, entry['metrics']))
-    return out
+    else:
+        init = (f'model.backbone.init_cfg.checkpoint={weights}'
+                if weights else 'model.backbone.init_cfg=None')
+        train(config, work_dir, seed, options, retrain, extra=(init, ))
+    return work_dir
+
+
+def run_target(name, entry, args, record):
+    """Train / evaluate one target for every seed and record it."""
+    config = osp.join(REPO, entry['config'])  # configs are code
+    missing = set()
+    for seed in args.seeds:
+        work = osp.join(args.work_dir, name.replace('/', '__'), f'seed{seed}')
+        ckpt = train(config, work, seed, args.cfg_options, args.retrain)
+        results = {name: logged(work, entry['metrics'])}
+        if entry['evaluations']:
+            exported = osp.join(work, 'backbone.pth')
+            run('tools/model_converters/export_backbone.py', config, ckpt,
+                exported)
+            for ev_name, ev_config in entry['evaluations']:
+                ev_config = osp.join(REPO, ev_config)
+                tag = ev_name.replace('/', '__')
+                for weights, subject in ((exported, name),
+                                         (None, ev_name + RANDOM_INIT)):
+                    wd = osp.join(work,
+                                  tag + ('_pretrained' if weights else
+                                         '_random'))
+                    evaluate(ev_config, weights, wd, seed, args.cfg_options,
+                             args.retrain)
+                    results.setdefault(subject, {}).update(
+                        logged(wd, entry['metrics']))
+        for subject, metrics in results.items():
+            for metric, value in metrics.items():
+                record(entry['family'], subject, metric,
+                       values={seed: round(value, 3)}, tool=TOOL,
+                       root=args.repo)
+        got = set(results[name])
+        missing |= set(entry['metrics']) - got
+        print(f'{name} seed {seed}: {results}', flush=True)
+    if missing:
+        print(f'{name}: {sorted(missing)} not logged by a plain run (a '
+              'method tool measures it: see the record\'s tool)', flush=True)
 
 
 # ------------------------------------------------------------------- speed
 def measure_speed(config, batch=64, size=32, repeats=7, threads=2):
     """(inference img/s, training-step peak memory growth in MiB) of the
-    model a classification config builds, on random images."""
+    classifier a config builds, on random images."""
     import torch
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
     bench = load_tool('analysis/benchmark.py')
     torch.set_num_threads(threads)
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model = MODELS.build(cfg.model)
+    cfg = load_config(config)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
     x = torch.randn(batch, 3, size, size)
     y = torch.randint(0, 10, (batch, ))
+
+    def forward():
+        out = model(x, mode='tensor')
+        return out[-1] if isinstance(out, (list, tuple)) else out
+
     model.eval()
     speeds = []
     with torch.no_grad():
-        model(x, mode='tensor')
+        forward()
         for _ in range(repeats):
             start = time.perf_counter()
-            model(x, mode='tensor')
+            forward()
             speeds.append(batch / (time.perf_counter() - start))
     model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     peaks = []
     for _ in range(3):
-        optimizer.zero_grad(set_to_none=True)
+        model.zero_grad(set_to_none=True)
         with bench.PeakMemory(torch.device('cpu')) as mem:
-            logits = model(x, mode='tensor')
-            if isinstance(logits, (list, tuple)):
-                logits = logits[-1]
-            torch.nn.functional.cross_entropy(logits, y).backward()
-            optimizer.step()
+            torch.nn.functional.cross_entropy(forward(), y).backward()
         peaks.append(mem.peak / 2**20)
     return statistics.median(speeds), statistics.median(peaks)
+
+
+def run_speed(name, entry, args, record):
+    """Measure in a fresh process whose freed tensors leave the resident
+    set (``MALLOC_MMAP_THRESHOLD_``, as benchmark.py), so that the memory
+    growth of a step is seen."""
+    import json
+    bench = load_tool('analysis/benchmark.py')
+    env = dict(os.environ, OMP_NUM_THREADS='2', **{bench.MMAP_ENV: '65536'})
+    out = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'zoo', 'run_zoo.py'),
+         '--measure', osp.join(REPO, entry['config'])],
+        check=True, cwd=REPO, env=env, capture_output=True, text=True)
+    img_s, mib = json.loads(out.stdout.strip().splitlines()[-1])
+    note = ('batch 64 at 32 x 32, 2 threads, one zoo run on one machine: '
+            'compare within it')
+    record(entry['family'], name, 'cpu/infer_img_s', value=round(img_s, 1),
+           tool=TOOL, note=note, root=args.repo)
+    record(entry['family'], name, 'cpu/train_peak_mib', value=round(mib, 1),
+           tool=TOOL, note=note, root=args.repo)
+    print(f'{name}: {img_s:.0f} img/s, {mib:.0f} MiB', flush=True)
 
 
 # -------------------------------------------------------------------- main
 def main(argv: Optional[List[str]] = None):
     args = parse_args(argv)
     sys.path.insert(0, REPO)
+    if args.measure:
+        import json
+        print(json.dumps(measure_speed(args.measure)))
+        return None
     from mmvitplug.utils.zoo import record_result
     metas = sync.load_metafiles(args.repo)
     todo = targets(metas)
@@ -230,49 +374,30 @@ def main(argv: Optional[List[str]] = None):
                            if k in args.models)
     if args.list:
         for name, entry in todo.items():
-            print(f'{name:<60} {", ".join(entry["metrics"])}'
-                  + (f' (pretrained by {entry["pretraining"]})'
-                     if entry['pretraining'] else ''))
+            evals = [e for e, _ in entry['evaluations']]
+            print(f'{name:<58} {", ".join(entry["metrics"])}'
+                  + (f' (evaluated by {", ".join(evals)})' if evals else '')
+                  + (' + speed' if entry['speed'] else ''))
         return todo
-    tool = 'tools/zoo/run_zoo.py'
+    failed = []
     for name, entry in todo.items():
-        config = osp.join(REPO, entry['config'])  # configs are code
-        for seed in args.seeds:
-            work = osp.join(args.work_dir, name.replace('/', '__'),
-                            f'seed{seed}')
-            if entry['pretraining']:
-                pre = osp.join(REPO, entry['pretraining_config'])
-                ours, rand = evaluate_pretrained(
-                    dict(entry, config=config, pretraining_config=pre), work,
-                    seed, args.cfg_options, args.retrain)
-                for metric in entry['metrics']:
-                    record_result(entry['family'], name, metric,
-                                  values={seed: ours[metric]}, tool=tool,
-                                  root=args.repo)
-                    record_result(entry['family'], name + RANDOM_INIT,
-                                  metric, values={seed: rand[metric]},
-                                  tool=tool, root=args.repo)
-            else:
-                train(config, work, seed, args.cfg_options, args.retrain)
-                got = metrics_of(work, entry['metrics'])
-                for metric, value in got.items():
-                    record_result(entry['family'], name, metric,
-                                  values={seed: value}, tool=tool,
-                                  root=args.repo)
-            print(f'{name} seed {seed}: done', flush=True)
-        if entry['speed'] and not args.no_speed:
-            img_s, mib = measure_speed(config)
-            note = ('batch 64 at 32 x 32, 2 threads, this run\'s machine; '
-                    'compare within one run')
-            record_result(entry['family'], name, 'cpu/infer_img_s',
-                          value=round(img_s, 1), tool=tool, note=note,
-                          root=args.repo)
-            record_result(entry['family'], name, 'cpu/train_peak_mib',
-                          value=round(mib, 1), tool=tool, note=note,
-                          root=args.repo)
+        stages = [('train', run_target)]
+        if entry['speed']:
+            stages.append(('speed', run_speed))
+        for stage, fn in stages:
+            if stage not in args.stages:
+                continue
+            try:
+                fn(name, entry, args, record_result)
+            except Exception:  # noqa: BLE001  (report, go on)
+                traceback.print_exc()
+                failed.append(f'{name} ({stage})')
     if not args.no_sync:
         sync.main(['--repo', args.repo])
         load_tool('analysis/zoo_plots.py').main(['--repo', args.repo])
+    if failed:
+        print(f'\nfailed: {failed}', flush=True)
+        raise SystemExit(1)
     return todo
 
 

@@ -1,0 +1,74 @@
+# Copyright (c) mmvitplug contributors.
+"""tools/zoo/run_zoo.py, the bundled-data zoo run, on a 2-model subset (one
+seed, one short epoch) in a scratch copy: it trains, records, measures, and
+regenerates the tables and plots there."""
+import os.path as osp
+
+import pytest
+import yaml
+
+from mmvitplug.utils import zoo
+from _builders import load_tool
+
+run_zoo = load_tool('zoo/run_zoo.py')
+sync = load_tool('zoo/sync.py')
+MODELS = ('sup-g-ghost-regnetx-4l16d-p4_1xb64_digits',
+          'sup-levit-8l64d-p16_1xb64_digits')
+SHORT = ('train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=64',
+         'val_dataloader.dataset.indices=64')
+
+
+def test_targets_come_from_the_metafiles():
+    todo = run_zoo.targets(sync.load_metafiles())
+    for name in MODELS:
+        assert todo[name]['metrics'][0] == 'accuracy/top1'
+        assert todo[name]['speed']
+    # an SSL claim's random-init baseline is its pretraining's evaluation
+    dino = todo['dino-deit-4l64d-p8_1xb64_digits']
+    assert [e for e, _ in dino['evaluations']][0] == \
+        'dino/knn-deit-4l64d-p8_1xb128_digits'
+    assert 'dino/knn-deit-4l64d-p8_1xb128_digits' not in todo
+    # comparison subjects of other tools are not targets
+    assert not any('@' in name for name in todo)
+    with pytest.raises(SystemExit, match='not zoo targets'):
+        run_zoo.main(['--models', 'no-such-model', '--list'])
+
+
+def test_dependencies_are_named_by_work_dirs_paths():
+    assert run_zoo.config_of_stem('sup-deit-4l192d-p8_1xb16_digits') \
+        .endswith('configs/bundled/deit/sup-deit-4l192d-p8_1xb16_digits.py')
+    assert run_zoo.config_of_stem('sup-resnet18-w32_1xb64_digits') \
+        .endswith('bundled/resnet/sup-resnet18-w32_1xb64_digits.py')
+    found = run_zoo.DEPENDENCY.findall(
+        "teacher_ckpt='work_dirs/sup-resnet18-w32_1xb64_digits/epoch_6.pth'")
+    assert found == [('sup-resnet18-w32_1xb64_digits', 'epoch_6.pth')]
+
+
+@pytest.mark.e2e
+def test_a_two_model_zoo_run(scratch, tmp_path):
+    before = zoo.load_results(root=str(scratch))
+    run_zoo.main(['--models', *MODELS, '--seeds', '0', '--work-dir',
+                  str(tmp_path / 'work'), '--repo', str(scratch),
+                  '--cfg-options', *SHORT])
+    results = zoo.load_results(root=str(scratch))
+    readme = (scratch / 'README.md').read_text()
+    for name in MODELS:
+        top1 = results[name]['accuracy/top1']
+        assert top1['tool'] == 'tools/zoo/run_zoo.py'
+        assert 'transcribed' not in top1 and list(top1['values']) == [0]
+        assert 0 <= top1['values'][0] <= 100
+        assert top1 != before.get(name, {}).get('accuracy/top1')
+        assert results[name]['cpu/infer_img_s']['value'] > 0
+        assert results[name]['cpu/train_peak_mib']['value'] > 0
+        # the tables show the new number, without the transcription mark
+        cell = f'`{name}` accuracy/top1: {sync.fmt_num(top1["values"][0])}'
+        assert cell + ';' in readme or cell + ' |' in readme
+    # the metafile's bundled metric follows the results
+    meta = yaml.safe_load(
+        (scratch / 'configs' / 'levit' / 'metafile.yml').read_text())
+    model = [m for m in meta['Models'] if m['Name'] == MODELS[1]][0]
+    assert model['Results'][0]['Metrics']['Top 1 Accuracy'] == round(
+        results[MODELS[1]]['accuracy/top1']['values'][0], 3)
+    assert sync.main(['--check', '--repo', str(scratch)]) == 0
+    for png in ('digits_top1_vs_speed.png', 'digits_train_memory.png'):
+        assert osp.getsize(scratch / 'docs' / 'zoo' / png) > 10000
