@@ -263,17 +263,31 @@ def record_result(family: str,
     return record
 
 
-def add_record_arguments(parser, what: str) -> None:
-    """``--record FAMILY`` (and the hidden ``--results-root`` of the
-    tests) of a tool that writes its numbers to the results; ``what`` says
-    which numbers under which subjects."""
+def add_record_arguments(parser, what: str, subject: bool = False) -> None:
+    """``--record FAMILY`` (or ``--record FAMILY SUBJECT`` with ``subject``)
+    and the hidden ``--results-root`` of the tests, of a tool that writes
+    its numbers to the results; ``what`` says which numbers under which
+    subjects."""
     import argparse
+    names = dict(nargs=2, metavar=('FAMILY', 'SUBJECT')) if subject else \
+        dict(metavar='FAMILY')
     parser.add_argument(
-        '--record', metavar='FAMILY', default=None,
+        '--record', default=None, **names,
         help=f'write {what} to the model zoo\'s results '
         '(docs/zoo/results/FAMILY.yml)')
     parser.add_argument('--results-root', default=None,
                         help=argparse.SUPPRESS)
+
+
+def device_tag(device) -> str:
+    """The suffix that tells a metric measured on a GPU: none for a
+    non-CUDA device, else ``_<gpu>``, the last word of the GPU's name in
+    lower case (e.g. ``_h200``)."""
+    import torch
+    device = torch.device(device)
+    if device.type != 'cuda':
+        return ''
+    return '_' + torch.cuda.get_device_name(device).split()[-1].lower()
 
 
 def result_numbers(record: dict) -> List[float]:

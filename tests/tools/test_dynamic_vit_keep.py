@@ -84,3 +84,54 @@ def test_main_on_a_digits_checkpoint(tool, tmp_path, bundled_digits):
     plain.eval()
     _, loader = tool.load_student(CONFIG, ckpt)
     assert results['unpruned'] == pytest.approx(tool.top1(plain, loader))
+
+
+def _keep_results():
+    return {'learned': 76.6, 'random (seed 0)': 70.0,
+            'random (seed 1)': 71.0, 'random (seed 2)': 71.5,
+            'random (mean)': 70.83333, 'unpruned': 86.9}
+
+
+def _record_args(tmp_path, seed=None):
+    import argparse
+    return argparse.Namespace(record='dynamic_vit', record_seed=seed,
+                              results_root=str(tmp_path))
+
+
+def test_record_random_keep_and_unpruned(tool, tmp_path):
+    import torch
+
+    from mmvitplug.utils.zoo import load_results
+    ckpt = str(tmp_path / 'epoch_6.pth')
+    torch.save({'state_dict': {}, 'meta': {'seed': 1}}, ckpt)
+    tool.record(_record_args(tmp_path), CONFIG, ckpt, _keep_results())
+    got = load_results('dynamic_vit', root=str(tmp_path))
+    model = 'dynamicvit-deit-4l192d-p8_1xb16-6e_digits'
+    assert set(got) == {f'{model}@random-keep',
+                        f'{model}@unpruned-inference'}
+    random = got[f'{model}@random-keep']['accuracy/top1']
+    unpruned = got[f'{model}@unpruned-inference']['accuracy/top1']
+    assert set(got[f'{model}@random-keep']) == {'accuracy/top1'}
+    assert random['values'] == {1: 70.83}
+    assert unpruned['values'] == {1: 86.9}
+    for record in (random, unpruned):
+        assert record['tool'] == 'tools/analysis/dynamic_vit_keep.py'
+        assert 'epoch_6.pth' in record['note']
+        assert 'transcribed' not in record
+    assert 'mean of 3 draws (seeds 0 1 2)' in random['note']
+    assert 'without pruning' in unpruned['note']
+    # another checkpoint, its seed given: the seeds accumulate
+    tool.record(_record_args(tmp_path, seed=0), CONFIG, ckpt,
+                dict(_keep_results(), unpruned=88.25))
+    got = load_results('dynamic_vit', root=str(tmp_path))
+    assert got[f'{model}@unpruned-inference']['accuracy/top1'][
+        'values'] == {0: 88.25, 1: 86.9}
+
+
+def test_record_needs_the_training_seed(tool, tmp_path):
+    import torch
+    ckpt = str(tmp_path / 'student.pth')
+    torch.save({'state_dict': {}}, ckpt)
+    with pytest.raises(SystemExit, match='--record-seed'):
+        tool.record(_record_args(tmp_path), CONFIG, ckpt, _keep_results())
+    assert not (tmp_path / 'docs').exists()

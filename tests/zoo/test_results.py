@@ -59,3 +59,31 @@ def test_a_subject_in_two_families_is_an_error(tmp_path):
     zoo.record_result('b', 's', 'm', value=2, tool='t', root=str(tmp_path))
     with pytest.raises(ValueError, match="'s' is recorded in two"):
         zoo.load_results(root=str(tmp_path))
+
+
+def test_device_tag_names_the_gpu(monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, 'get_device_name',
+                        lambda device=None: 'NVIDIA H200')
+    assert zoo.device_tag('cpu') == ''
+    assert zoo.device_tag(torch.device('cpu')) == ''
+    assert zoo.device_tag(torch.device('cuda', 0)) == '_h200'
+    assert zoo.device_tag('cuda') == '_h200'
+
+
+@pytest.mark.parametrize('subject, argv, record', [
+    (False, ['--record', 'deit'], 'deit'),
+    (True, ['--record', 'deit', 'a@b'], ['deit', 'a@b']),
+])
+def test_add_record_arguments(subject, argv, record):
+    import argparse
+    parser = argparse.ArgumentParser()
+    zoo.add_record_arguments(parser, 'the ratios', subject=subject)
+    assert parser.parse_args([]).record is None
+    assert parser.parse_args([]).results_root is None
+    args = parser.parse_args(argv + ['--results-root', '/x'])
+    assert args.record == record and args.results_root == '/x'
+    assert 'write the ratios to the model zoo' in parser.format_help()
+    assert '--results-root' not in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(argv[:-1] if subject else argv + ['extra'])

@@ -72,3 +72,77 @@ def test_a_two_model_zoo_run(scratch, tmp_path):
     assert sync.main(['--check', '--repo', str(scratch)]) == 0
     for png in ('digits_top1_vs_speed.png', 'digits_train_memory.png'):
         assert osp.getsize(scratch / 'docs' / 'zoo' / png) > 10000
+
+
+def test_a_config_naming_its_own_work_dir_is_no_dependency(monkeypatch,
+                                                           tmp_path):
+    """The digits teacher's config names work_dirs/<itself>/epoch_6.pth (for
+    the students that inherit it): nothing to train first."""
+    from _builders import REPO_ROOT
+    config = osp.join(REPO_ROOT, 'configs', 'bundled', 'resnet',
+                      'sup-resnet18-w32_1xb64_digits.py')
+
+    def no_run(*args):
+        raise AssertionError(f'ran {args}')
+
+    monkeypatch.setattr(run_zoo, 'run', no_run)
+    # in an empty root nothing exists yet
+    run_zoo.ensure_dependencies(config, root=str(tmp_path))
+    # a student of it does depend on it
+    student = osp.join(REPO_ROOT, 'configs', 'bundled', 'deit',
+                       'distill-hard-deit-4l192d-p8_1xb16_digits.py')
+    with pytest.raises(AssertionError, match='tools/train.py'):
+        run_zoo.ensure_dependencies(student, root=str(tmp_path))
+
+
+def test_evaluations_take_only_the_options_they_can():
+    from _builders import REPO_ROOT
+    knn = osp.join(REPO_ROOT, 'configs', 'bundled', 'dino',
+                   'knn-deit-4l64d-p8_1xb128_digits.py')
+    linear = osp.join(REPO_ROOT, 'configs', 'bundled', 'dino',
+                      'linear-deit-4l64d-p8_1xb64_digits.py')
+    options = list(SHORT)
+    assert run_zoo.applicable(options, knn) == []  # a test-only config
+    assert run_zoo.applicable(options, linear) == options
+
+
+def test_an_overridden_checkpoint_is_no_dependency(monkeypatch, tmp_path):
+    """A linear probe names its pretraining's export; the zoo run gives it
+    the export of its own run instead: nothing to pretrain first."""
+    from _builders import REPO_ROOT
+    linear = osp.join(REPO_ROOT, 'configs', 'bundled', 'dino',
+                      'linear-deit-4l64d-p8_1xb64_digits.py')
+
+    def no_run(*args):
+        raise AssertionError(f'ran {args}')
+
+    monkeypatch.setattr(run_zoo, 'run', no_run)
+    for init in ('model.backbone.init_cfg.checkpoint=/x/backbone.pth',
+                 'model.backbone.init_cfg=None'):
+        run_zoo.ensure_dependencies(linear, root=str(tmp_path),
+                                    options=[init])
+    with pytest.raises(AssertionError, match='dino-deit-4l64d-p8'):
+        run_zoo.ensure_dependencies(linear, root=str(tmp_path))
+
+
+def test_a_linear_probe_is_recorded_as_linear_top1(tmp_path):
+    import json
+
+    from _builders import REPO_ROOT
+    log = tmp_path / '20261204_000000' / 'vis_data'
+    log.mkdir(parents=True)
+    (log / 'scalars.json').write_text(
+        json.dumps({'accuracy/top1': 55.5, 'step': 1}) + '\n')
+    linear = osp.join(REPO_ROOT, 'configs', 'bundled', 'dino',
+                      'linear-deit-4l64d-p8_1xb64_digits.py')
+    knn = osp.join(REPO_ROOT, 'configs', 'bundled', 'dino',
+                   'knn-deit-4l64d-p8_1xb128_digits.py')
+    wanted = ['knn/top1_k20', 'linear/top1']
+    assert run_zoo.evaluation_metrics(str(tmp_path), linear, wanted) == {
+        'linear/top1': 55.5}
+    # a fine-tuning that wants accuracy/top1 keeps it
+    assert run_zoo.evaluation_metrics(str(tmp_path), linear,
+                                      ['accuracy/top1']) == {
+                                          'accuracy/top1': 55.5}
+    # a k-NN config's classifier-less log: nothing renamed
+    assert run_zoo.evaluation_metrics(str(tmp_path), knn, wanted) == {}

@@ -94,15 +94,11 @@ def parse_args(argv=None):
                         default=True,
                         help='fused (SDPA) attention in both models')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--record', nargs=2, metavar=('FAMILY', 'SUBJECT'),
-                        default=None,
-                        help='write the paired ratios to the model zoo\'s '
-                        'results (docs/zoo/results/FAMILY.yml, subject e.g. '
-                        'deit-tiny@timm:deit_tiny_patch16_224): speed/infer, '
-                        'speed/train, speed/train_memory')
-    parser.add_argument('--results-root', default=None,
-                        help='with --record: the clone whose docs/zoo/'
-                        'results to write (default: this one)')
+    from mmvitplug.utils.zoo import add_record_arguments
+    add_record_arguments(
+        parser, 'the paired ratios speed/infer, speed/train and '
+        'speed/train_memory under SUBJECT (e.g. '
+        'deit-tiny@timm:deit_tiny_patch16_224)', subject=True)
     args = parser.parse_args(argv)
     if (args.reference_module is None) != (args.reference_fn is None):
         parser.error('--reference-module and --reference-fn go together')

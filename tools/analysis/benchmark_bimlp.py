@@ -18,7 +18,15 @@ FLOPs and OPs (M), parameters and size (MB), and the ratios binary / twin.
 
 Example (CPU, seconds)::
 
-    python tools/analysis/benchmark_bimlp.py --archs digits bimlp-s bimlp-m
+    python tools/analysis/benchmark_bimlp.py --archs digits bimlp-s bimlp-m \
+        --record bimlp
+
+``--record FAMILY`` writes, per arch, how many times fewer OPs
+(``ops/reduction``, twin / binary) and how many times smaller
+(``size/reduction``) the binary model is to the model zoo's results
+(``docs/zoo/results/FAMILY.yml``) under ``<arch>@<arch>-fp``
+(``bimlp-7l16d-p4@bimlp-fp-7l16d-p4`` for ``digits``, after the bundled
+configs' names).
 """
 import argparse
 
@@ -27,6 +35,7 @@ import torch.nn as nn
 
 from mmvitplug.layers import count_ops, param_bits
 from mmvitplug.models.backbones import BiMLP
+from mmvitplug.utils.zoo import add_record_arguments
 
 #: the bundled digits arch (configs/bundled/bimlp/)
 DIGITS = dict(
@@ -36,6 +45,10 @@ DIGITS = dict(
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--archs', nargs='+', default=['digits', 'bimlp-s'])
+    add_record_arguments(
+        parser, 'ops/reduction and size/reduction (twin / binary) of each '
+        'arch under <arch>@<arch>-fp (digits: '
+        'bimlp-7l16d-p4@bimlp-fp-7l16d-p4)')
     return parser.parse_args(argv)
 
 
@@ -92,8 +105,47 @@ def main(argv=None):
               f'({1 / ratios["bits"]:.1f}x smaller); '
               f'{100 * ratios["binary_share"]:.1f}% of the multiply-adds '
               'binary')
-        results[arch] = dict(binary=b, fp=f, ratios=ratios)
+        results[arch] = dict(binary=b, fp=f, ratios=ratios, size=size)
+    if args.record:
+        record(args, results)
     return results
+
+
+#: results subjects of the archs named after configs (others:
+#: ``<arch>@<arch>-fp``)
+SUBJECTS = {'digits': 'bimlp-7l16d-p4@bimlp-fp-7l16d-p4'}
+
+
+def subject_of(arch: str) -> str:
+    """The results subject of an arch: binary model @ its twin."""
+    return SUBJECTS.get(arch, f'{arch}@{arch}-fp')
+
+
+def record(args, results) -> None:
+    """Per arch, the twin / binary ratios of OPs and of size into the zoo's
+    results (see docs/model_zoo.md)."""
+    from mmvitplug.utils.zoo import record_result
+    tool = 'tools/analysis/benchmark_bimlp.py'
+    for arch, res in results.items():
+        b, f = res['binary'], res['fp']
+        where = f'{res["size"]} px' if arch != 'digits' else \
+            f'digits arch, {res["size"]} px'
+        ops_note = (f'classifier, 1 image, OPs = BOPs / 64 + FLOPs, '
+                    f'full-precision twin / binary; {where}: '
+                    f'{b["bops"] / 1e6:.1f}M BOPs + {b["flops"] / 1e6:.1f}M '
+                    f'FLOPs = {b["ops"] / 1e6:.3f}M OPs vs '
+                    f'{f["ops"] / 1e6:.3f}M OPs')
+        size_note = (f'model size, full-precision twin / binary; {where}: '
+                     f'{b["bits"] / 8 / 2**20:.3f} vs '
+                     f'{f["bits"] / 8 / 2**20:.3f} MB')
+        subject = subject_of(arch)
+        for metric, ratio, note in (
+                ('ops/reduction', res['ratios']['ops'], ops_note),
+                ('size/reduction', res['ratios']['bits'], size_note)):
+            record_result(args.record, subject, metric,
+                          value=float(f'{1 / ratio:.3g}'), tool=tool,
+                          note=note, root=args.results_root)
+        print(f'recorded {subject} in docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

@@ -18,7 +18,14 @@ Example (InternImage-T at 224, batch 8, 2 CPU threads)::
 
     python tools/analysis/benchmark_dcnv3.py --arch internimage-t \
         --reference-module ~/InternImage/dcnv3_ref.py \
-        --reference-fn dcnv3_core_pytorch --threads 2
+        --reference-fn dcnv3_core_pytorch --threads 2 \
+        --record internimage dcnv3@official:dcnv3_core_pytorch
+
+``--record FAMILY SUBJECT`` writes the range over the four levels of each
+ratio to the model zoo's results (``docs/zoo/results/FAMILY.yml``) under
+``SUBJECT`` (``dcnv3@<reference>``): ``speed/infer`` and
+``speed/infer_memory`` (forward), ``speed/train`` and
+``speed/train_memory`` (forward + backward).
 """
 import argparse
 import functools
@@ -33,6 +40,7 @@ from benchmark import (PeakMemory, interleaved, medians, paired_ratios,
 
 from mmvitplug.layers import dcnv3_sample
 from mmvitplug.models.backbones import InternImage
+from mmvitplug.utils.zoo import add_record_arguments
 
 
 def parse_args(argv=None):
@@ -46,6 +54,11 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default='cpu')
+    add_record_arguments(
+        parser, 'the range over the levels of each ratio ours / reference '
+        '(speed/infer, speed/infer_memory, speed/train, speed/train_memory) '
+        'under SUBJECT (e.g. dcnv3@official:dcnv3_core_pytorch)',
+        subject=True)
     return parser.parse_args(argv)
 
 
@@ -102,6 +115,7 @@ def main(argv=None):
           f'{"speed x":>9}{"ours MiB":>10}{"ref MiB":>9}{"mem x":>7}'
           f'{"max diff":>10}')
     gen = torch.Generator().manual_seed(0)
+    results = {}
     for level, (dims, groups) in enumerate(
             zip(model.embed_dims, settings['groups'])):
         side = -(-args.img_size // 2**(level + 2))
@@ -114,6 +128,7 @@ def main(argv=None):
                   settings.get('offset_scale', 1.))
         with torch.no_grad():
             diff = (ours(*inputs) - reference(*inputs)).abs().max().item()
+        results[level] = dict(diff=diff)
         for name, grad in (('forward', False), ('fwd+bwd', True)):
             runs = interleaved(
                 {
@@ -125,6 +140,38 @@ def main(argv=None):
             print(f'{level:<7}{name:<10}{mine[0]:>11.2f}{theirs[0]:>10.2f}'
                   f'{ratios[0]:>9.2f}{mine[1]:>10.1f}{theirs[1]:>9.1f}'
                   f'{ratios[1]:>7.2f}{diff:>10.1e}')
+            results[level][name] = ratios
+    if args.record:
+        record(args, results)
+    return results
+
+
+def record(args, results) -> None:
+    """The range over the levels of each paired ratio (results: level ->
+    ``forward`` / ``fwd+bwd`` -> [speed, memory], and ``diff``) into the
+    zoo's results (see docs/model_zoo.md)."""
+    from mmvitplug.utils.zoo import record_result
+    family, subject = args.record
+    diff = max(r['diff'] for r in results.values())
+    conditions = (f'our DCNv3 op vs {args.reference_fn} on the '
+                  f'{len(results)} levels of {args.arch} at {args.img_size}, '
+                  f'batch {args.batch}, {args.device}, {args.threads} '
+                  f'threads, {args.repeats} paired rounds; max difference '
+                  f'{diff:.1e}')
+    for name, metrics, what in (
+            ('forward', ('speed/infer', 'speed/infer_memory'),
+             ('forward', 'forward memory')),
+            ('fwd+bwd', ('speed/train', 'speed/train_memory'),
+             ('forward + backward', 'memory with backward'))):
+        for i, metric in enumerate(metrics):
+            ratios = [r[name][i] for r in results.values()]
+            record_result(family, subject, metric,
+                          range=[float(f'{min(ratios):.3g}'),
+                                 float(f'{max(ratios):.3g}')],
+                          tool='tools/analysis/benchmark_dcnv3.py',
+                          note=f'{conditions}; {what[i]}',
+                          root=args.results_root)
+    print(f'recorded {subject} in docs/zoo/results/{family}.yml')
 
 
 if __name__ == '__main__':

@@ -8,7 +8,8 @@ Usage (the official code checked out in ``--ref``, e.g. by
 
     python tools/analysis/benchmark_dino.py --ref /tmp/dino_ref \
         [--batch 4] [--global-size 128] [--local-size 64] [--local-crops 4] \
-        [--out-dim 4096] [--repeats 3]
+        [--out-dim 4096] [--repeats 3] \
+        [--record dino dino-deit-small@official:facebookresearch/dino]
 
 1. Equivalence: both students start from the same weights (official
    ``vit_small`` + ``DINOHead`` copied into ``mmvitplug.DeiT`` +
@@ -23,6 +24,10 @@ Usage (the official code checked out in ``--ref``, e.g. by
    clipping, optimizer step, teacher update) with 2 global + N local crops
    of different sizes and drop path 0.1, median of ``--repeats``
    interleaved runs, and the ratio official / ours (> 1: ours is faster).
+
+``--record FAMILY SUBJECT`` writes that ratio to the model zoo's results
+(``docs/zoo/results/FAMILY.yml``) as ``speed/train`` of ``SUBJECT``
+(e.g. ``dino-deit-small@official:facebookresearch/dino``).
 """
 import argparse
 import os
@@ -45,6 +50,11 @@ def parse_args(argv=None):
     parser.add_argument('--local-crops', type=int, default=4)
     parser.add_argument('--out-dim', type=int, default=4096)
     parser.add_argument('--repeats', type=int, default=3)
+    from mmvitplug.utils.zoo import add_record_arguments
+    add_record_arguments(
+        parser, 'the step-time ratio official / ours as speed/train under '
+        'SUBJECT (e.g. dino-deit-small@official:facebookresearch/dino)',
+        subject=True)
     return parser.parse_args(argv)
 
 
@@ -305,8 +315,30 @@ def main(argv=None):
     print(f'  official {t_off:.3f} s/step, ours {t_ours:.3f} s/step, '
           f'official / ours = {t_off / t_ours:.2f}x')
     dist.destroy_process_group()
-    return dict(loss_official=loss_official, loss_ours=loss_ours,
-                ratio=t_off / t_ours)
+    results = dict(loss_official=loss_official, loss_ours=loss_ours,
+                   ratio=t_off / t_ours, official_s=t_off, ours_s=t_ours,
+                   threads=torch.get_num_threads())
+    if args.record:
+        record(args, results)
+    return results
+
+
+def record(args, results) -> None:
+    """The step-time ratio official / ours (``results`` as ``main``
+    returns them) into the zoo's results (see docs/model_zoo.md)."""
+    from mmvitplug.utils.zoo import record_result
+    family, subject = args.record
+    note = (f'one full DINO training step (ViT-S/16, 2x{args.global_size} + '
+            f'{args.local_crops}x{args.local_size} crops, batch {args.batch}, '
+            f'K={args.out_dim}, drop path 0.1), official / ours step time; '
+            f'cpu, {results["threads"]} threads, median of {args.repeats} '
+            f'interleaved runs; {results["official_s"]:.3f} vs '
+            f'{results["ours_s"]:.3f} s/step')
+    record_result(family, subject, 'speed/train',
+                  value=float(f'{results["ratio"]:.3g}'),
+                  tool='tools/analysis/benchmark_dino.py', note=note,
+                  root=args.results_root)
+    print(f'recorded {subject} in docs/zoo/results/{family}.yml')
 
 
 if __name__ == '__main__':

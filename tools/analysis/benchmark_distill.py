@@ -22,7 +22,12 @@ Example (the digits DeiT hard-distillation config, batch 16, 2 threads)::
 
     python tools/analysis/benchmark_distill.py \
         configs/bundled/deit/distill-hard-deit-4l192d-p8_1xb16_digits.py \
-        --batch 16 --img-size 32 --threads 2
+        --batch 16 --img-size 32 --threads 2 [--record deit]
+
+``--record FAMILY`` writes the two ratios to ``docs/zoo/results/FAMILY.yml``
+under ``<model>@floor`` (``<model>``: the config's model name):
+``cost/step`` (floor / distill speed) and ``cost/step_memory`` (distill /
+floor peak memory).
 """
 import argparse
 import os.path as osp
@@ -46,6 +51,10 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default='cpu')
+    from mmvitplug.utils.zoo import add_record_arguments
+    add_record_arguments(
+        parser, 'cost/step (floor / distill speed) and cost/step_memory '
+        '(distill / floor memory) under <the config\'s model name>@floor')
     return parser.parse_args(argv)
 
 
@@ -128,6 +137,32 @@ def main(argv=None):
     speed, memory = paired_ratios(results['floor'], results['distill'])
     print(f'cost of a distillation step (floor / distill speed): '
           f'{speed:.3f}x; memory distill / floor: {1 / memory:.3f}x')
+    if args.record:
+        record(args, speed, 1 / memory)
+
+
+def record(args, cost, memory) -> None:
+    """The speed cost (floor / distill) and the memory ratio (distill /
+    floor) into the zoo's results under ``<model>@floor``."""
+    from mmvitplug.utils.zoo import model_name_of, record_result
+    subject = model_name_of(args.config) + '@floor'
+    teacher = (f'teacher {osp.basename(args.teacher_ckpt)}'
+               if args.teacher_ckpt else 'random teacher')
+    run = (f'{args.device}, batch {args.batch}, {args.img_size} px, '
+           f'{args.threads} threads, {args.repeats} paired rounds after '
+           f'{args.warmup} warm-up, {teacher}')
+    notes = {
+        'cost/step': ('the algorithm\'s step / its floor (the student\'s '
+                      'own CE step + a teacher forward, same weights and '
+                      f'batch), speed floor / distill; {run}'),
+        'cost/step_memory': ('peak training memory distill / floor (CPU: '
+                             f'resident-set growth); {run}'),
+    }
+    for metric, value in (('cost/step', cost), ('cost/step_memory', memory)):
+        record_result(args.record, subject, metric, value=round(value, 3),
+                      tool='tools/analysis/benchmark_distill.py',
+                      note=notes[metric], root=args.results_root)
+    print(f'recorded {subject} in docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

@@ -22,7 +22,16 @@ the same run, at the arch's image size:
 Example (CPU, a minute)::
 
     python tools/analysis/benchmark_dynamic_vit.py --archs digits \
-        deit-small cait-xxs24 convit-small --batch 32 --threads 1
+        deit-small cait-xxs24 convit-small --batch 32 --threads 1 \
+        [--record dynamic_vit]
+
+``--record FAMILY`` writes each arch's ratios to the model zoo's results
+(``docs/zoo/results/FAMILY.yml``) under ``dynamicvit-<name>@<name>``, the
+name being the arch's (``deit-small``) or, for the digits models, their
+layout (``digits`` -> ``deit-4l192d-p8``, ``digits-p4`` ->
+``deit-4l192d-p4``, ``digits-convit-p4`` -> ``convit-4l192d-p4``):
+``flops/ratio``, and ``speed/infer`` on CPU or ``speed/infer_<gpu>`` on
+CUDA (the last word of the GPU's name, e.g. ``speed/infer_h200``).
 """
 import argparse
 
@@ -30,6 +39,9 @@ import torch
 from benchmark import gflops, infer_pair, setup_process
 
 from mmvitplug.models.backbones import CCT, CaiT, ConViT, DeiT, DynamicViT
+from mmvitplug.utils.zoo import add_record_arguments, device_tag
+
+TOOL = 'tools/analysis/benchmark_dynamic_vit.py'
 
 DIGITS = dict(
     arch=dict(
@@ -46,6 +58,12 @@ DIGITS_ARCHS = {
             feedforward_channels=768, local_up_to_layer=3),
         img_size=32,
         patch_size=4)),
+}
+#: the results subject's name of the digits models (their layout)
+DIGITS_NAMES = {
+    'digits': 'deit-4l192d-p8',
+    'digits-p4': 'deit-4l192d-p4',
+    'digits-convit-p4': 'convit-4l192d-p4',
 }
 #: the families DynamicViT prunes, whose arch zoo names --archs takes
 FAMILIES = (DeiT, CaiT, ConViT, CCT)
@@ -81,6 +99,9 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--device', default=None,
                         help='default: cuda when available, else cpu')
+    add_record_arguments(
+        parser, 'each arch\'s flops/ratio and speed/infer (speed/infer_<gpu> '
+        'on CUDA) under dynamicvit-<name>@<name>')
     return parser.parse_args(argv)
 
 
@@ -124,6 +145,34 @@ def main(argv=None):
     for arch, n, kept, f0, f1, fr, t0, t1, tr in rows:
         print(f'{arch:<18}{n:>7}  {str(kept):<14}{f0:>8.4f}{f1:>8.4f}'
               f'{fr:>7.3f}{t0:>9.1f}{t1:>9.1f}{tr:>7.3f}')
+    if args.record:
+        record(args, rows, device)
+
+
+def record(args, rows, device) -> None:
+    """Each arch's FLOPs and speed ratios into the zoo's results under
+    ``dynamicvit-<name>@<name>`` (see the module's docstring)."""
+    from mmvitplug.utils.zoo import record_result
+    device = torch.device(device)
+    where = (torch.cuda.get_device_name(device)
+             if device.type == 'cuda' else 'cpu')
+    conditions = (f'{where}, batch {args.batch}, '
+                  f'{args.threads} thread(s), rho {args.keep_ratio}, '
+                  f'{args.repeats} paired rounds, untrained predictors '
+                  '(the kept counts fix the cost)')
+    for arch, n, kept, f0, f1, fr, t0, t1, tr in rows:
+        name = DIGITS_NAMES.get(arch, arch)
+        subject = f'dynamicvit-{name}@{name}'
+        tokens = f'{n} tokens, {", ".join(map(str, kept))} kept'
+        for metric, value, detail in (
+                ('flops/ratio', fr, f'{f0:.4g} -> {f1:.4g} GFLOPs'),
+                ('speed/infer' + device_tag(device), tr,
+                 f'{t0:.4g} -> {t1:.4g} img/s')):
+            record_result(args.record, subject, metric,
+                          value=float(f'{value:.3g}'), tool=TOOL,
+                          note=f'{conditions}; {tokens} ({detail})',
+                          root=args.results_root)
+        print(f'recorded {subject} in docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

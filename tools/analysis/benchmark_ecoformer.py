@@ -34,7 +34,16 @@ per step: linear is about x4, quadratic x16).
 
 Example (CPU, one thread: CPU times, about 10 minutes)::
 
-    python tools/analysis/benchmark_ecoformer.py --batch 4 --threads 1
+    python tools/analysis/benchmark_ecoformer.py --batch 4 --threads 1 \
+        [--record ecoformer ecoformer-attention@softmax-attention]
+
+``--record FAMILY SUBJECT`` writes the ``ecoformer`` rows' ratios to
+``softmax`` at each size to the model zoo's results
+(``docs/zoo/results/FAMILY.yml``) under ``SUBJECT``:
+``time/forward_<N>tok``, ``time/train_step_<N>tok``,
+``memory/saved_for_backward_<N>tok`` and ``memory/train_peak_<N>tok`` (N
+the tokens), on CUDA under ``time_<gpu>/...`` and ``memory_<gpu>/...``
+(the last word of the GPU's name, e.g. ``time_h200/forward_197tok``).
 """
 import argparse
 import time
@@ -45,6 +54,9 @@ from benchmark import (PeakMemory, interleaved, medians, paired_ratios,
 
 from mmvitplug.layers import Attention, EcoFormerAttention, count_saved_bytes
 from mmvitplug.models.backbones.deit import DeiT
+from mmvitplug.utils.zoo import add_record_arguments, device_tag
+
+TOOL = 'tools/analysis/benchmark_ecoformer.py'
 
 MODES = ('softmax', 'softmax-fused', 'ecoformer')
 #: the timer; main() sets the calling thread's CPU time on one CPU thread
@@ -65,6 +77,12 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default=None,
                         help='default: cuda when available, else cpu')
+    add_record_arguments(
+        parser, 'the ecoformer / softmax ratios at each size '
+        '(time/forward_<N>tok, time/train_step_<N>tok, '
+        'memory/saved_for_backward_<N>tok, memory/train_peak_<N>tok; '
+        'time_<gpu>/..., memory_<gpu>/... on CUDA) under SUBJECT (e.g. '
+        'ecoformer-attention@softmax-attention)', subject=True)
     return parser.parse_args(argv)
 
 
@@ -143,6 +161,7 @@ def main(argv=None):
           f'{"saved MiB":>10}{"ratio":>7}{"growth":>7}{"peak MiB":>10}'
           f'{"ratio":>7}{"growth":>7}')
     first = {}
+    results = {}
     for size, n in zip(args.sizes, tokens):
         torch.manual_seed(2)
         x = torch.randn(args.batch, n, dim, device=device)
@@ -158,6 +177,9 @@ def main(argv=None):
                                                    runs['softmax'])
             values = (fwd, train, saved[name], peak)
             first.setdefault(name, values)
+            results.setdefault(n, {})[name] = (
+                fwd, fwd_r, train, train_r, saved[name],
+                saved[name] / saved['softmax'], peak, peak_r)
             growth = [v / f if f else float('nan')
                       for v, f in zip(values, first[name])]
             print(f'{size:>5}{n:>7} {name:<14}{fwd:>9.2f}{fwd_r:>7.3f}'
@@ -166,6 +188,44 @@ def main(argv=None):
                   f'{saved[name] / saved["softmax"]:>7.3f}{growth[2]:>7.2f}'
                   f'{peak:>10.1f}{peak_r:>7.3f}{growth[3]:>7.2f}')
         del steps, runs
+    if args.record:
+        record(args, results, device,
+               'thread CPU' if CLOCK[0] is time.thread_time else 'wall')
+
+
+def record(args, results, device, clock) -> None:
+    """The ``ecoformer`` rows' ratios to ``softmax`` into the zoo's results
+    under the ``--record`` subject (see the module's docstring).
+
+    Args:
+        results (dict): tokens -> mode -> (fwd ms, its ratio, train ms, its
+            ratio, saved MiB, its ratio, peak MiB, its ratio), as printed.
+        clock (str): ``thread CPU`` or ``wall``, the times' clock.
+    """
+    from mmvitplug.utils.zoo import record_result
+    family, subject = args.record
+    device = torch.device(device)
+    where = (torch.cuda.get_device_name(device)
+             if device.type == 'cuda' else 'cpu')
+    group = device_tag(device)
+    for n, modes in results.items():
+        soft, eco = modes['softmax'], modes['ecoformer']
+        conditions = (
+            f'one {args.arch} attention layer (projections included), '
+            f'{where}, batch {args.batch}, {args.threads} thread(s), '
+            f'{clock} time, {args.repeats} paired rounds, EcoFormer '
+            f'{args.nbits} bits / {args.num_anchors} anchors; EcoFormer / '
+            f'explicit softmax at {n} tokens')
+        for metric, i, unit in (
+                (f'time{group}/forward_{n}tok', 0, 'ms'),
+                (f'time{group}/train_step_{n}tok', 2, 'ms'),
+                (f'memory{group}/saved_for_backward_{n}tok', 4, 'MiB'),
+                (f'memory{group}/train_peak_{n}tok', 6, 'MiB')):
+            record_result(
+                family, subject, metric, value=float(f'{eco[i + 1]:.3g}'),
+                tool=TOOL, note=f'{conditions} ({soft[i]:.4g} -> '
+                f'{eco[i]:.4g} {unit})', root=args.results_root)
+    print(f'recorded {subject} in docs/zoo/results/{family}.yml')
 
 
 if __name__ == '__main__':

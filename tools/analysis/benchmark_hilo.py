@@ -16,7 +16,14 @@ Example (LITv2-S's third stage, 384 channels and 12 heads, on the grids
 of 224, 448 and 896 px images)::
 
     python tools/analysis/benchmark_hilo.py --dim 384 --heads 12 \
-        --grids 14 28 56 --batch 4 --threads 2
+        --grids 14 28 56 --batch 4 --threads 2 \
+        --record litv2 hilo@msa:litv2-s-stage3
+
+``--record FAMILY SUBJECT`` writes the paired ratios of each grid to the
+model zoo's results (``docs/zoo/results/FAMILY.yml``) under ``SUBJECT``
+(``hilo@msa:<where the layer's size comes from>``):
+``speed/infer_<side>x<side>``, ``speed/train_<side>x<side>`` and
+``speed/train_memory_<side>x<side>``.
 """
 import argparse
 import functools
@@ -27,6 +34,7 @@ from benchmark import (PeakMemory, interleaved, medians, paired_ratios,
                        setup_process, sync)
 
 from mmvitplug.layers import HiLoAttention
+from mmvitplug.utils.zoo import add_record_arguments
 
 
 def parse_args(argv=None):
@@ -42,6 +50,10 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default='cpu')
+    add_record_arguments(
+        parser, 'the paired ratios HiLo / MSA of each grid '
+        '(speed/infer_SxS, speed/train_SxS, speed/train_memory_SxS) under '
+        'SUBJECT (e.g. hilo@msa:litv2-s-stage3)', subject=True)
     return parser.parse_args(argv)
 
 
@@ -84,6 +96,7 @@ def main(argv=None):
           '(median)')
     print(f'{"grid":<8}{"layer":<28}{"infer tok/s":>13}{"train tok/s":>13}'
           f'{"train MiB":>11}')
+    ratios_by_grid = {}
     for side in args.grids:
         grid = (side, side)
         x = torch.randn(args.batch, side * side, args.dim, device=device)
@@ -99,6 +112,29 @@ def main(argv=None):
         ratios = paired_ratios(*runs.values())  # HiLo / MSA
         print(f'{side}x{side:<5}{"ratio HiLo / MSA (paired)":<28}'
               f'{ratios[0]:>13.2f}{ratios[1]:>13.2f}{ratios[2]:>11.2f}')
+        ratios_by_grid[side] = ratios
+    if args.record:
+        record(args, ratios_by_grid)
+    return ratios_by_grid
+
+
+def record(args, ratios_by_grid) -> None:
+    """The paired ratios HiLo / MSA of each grid (side -> [infer, train,
+    train memory]) into the zoo's results (see docs/model_zoo.md)."""
+    from mmvitplug.utils.zoo import record_result
+    family, subject = args.record
+    for side, ratios in ratios_by_grid.items():
+        note = (f'HiLo (window {args.window}, alpha {args.alpha}) vs MSA, '
+                f'{args.dim} channels, {args.heads} heads; {side}x{side} '
+                f'grid, batch {args.batch}, {args.device}, {args.threads} '
+                f'threads, {args.repeats} paired rounds')
+        for metric, value in zip(('speed/infer', 'speed/train',
+                                  'speed/train_memory'), ratios):
+            record_result(family, subject, f'{metric}_{side}x{side}',
+                          value=float(f'{value:.3g}'),
+                          tool='tools/analysis/benchmark_hilo.py',
+                          note=note, root=args.results_root)
+    print(f'recorded {subject} in docs/zoo/results/{family}.yml')
 
 
 if __name__ == '__main__':

@@ -35,7 +35,15 @@ against ``fp32``'s on the same batch.
 Example (CPU, 2 threads, a few minutes)::
 
     python tools/analysis/benchmark_mesa.py --archs deit-tiny deit-small \
-        --batch 8 --threads 2
+        --batch 8 --threads 2 [--record mesa]
+
+``--record FAMILY`` writes the ``mesa`` rows' ratios to ``fp32`` to the
+model zoo's results (``docs/zoo/results/FAMILY.yml``) under
+``mesa-<arch>@<arch>``: ``memory/saved_for_backward`` (bytes saved for
+backward), ``speed/train_memory`` (peak step memory) and ``speed/train``
+(training img/s), each name suffixed with ``_bf16`` / ``_fp16`` under
+``--amp`` and then, on CUDA, with ``_<gpu>`` (the last word of the GPU's
+name, e.g. ``memory/saved_for_backward_bf16_h200``).
 """
 import argparse
 import copy
@@ -46,6 +54,11 @@ from benchmark import (Classifier, interleaved, medians, paired_ratios,
 
 from mmvitplug.layers import convert_to_mesa, count_saved_bytes
 from mmvitplug.models.backbones.deit import DeiT
+from mmvitplug.utils.zoo import add_record_arguments, device_tag
+
+TOOL = 'tools/analysis/benchmark_mesa.py'
+#: --amp -> the suffix of the recorded metrics
+AMP_SUFFIX = {'bfloat16': '_bf16', 'float16': '_fp16'}
 
 #: the official DeiT policy (HubHop/deit-mesa config/policy_tiny-8bit.txt)
 OFFICIAL_OPS = ('linear', 'matmul', 'softmax', 'gelu', 'layernorm')
@@ -68,6 +81,10 @@ def parse_args(argv=None):
                         help='run every mode under autocast of this dtype '
                         '(float16: CUDA only); the ratios are then to fp32 '
                         'under the same autocast')
+    add_record_arguments(
+        parser, 'each arch\'s Mesa / fp32 ratios (memory/saved_for_backward, '
+        'speed/train_memory, speed/train; suffixed with the autocast and '
+        'the GPU) under mesa-<arch>@<arch>')
     args = parser.parse_args(argv)
     if args.amp == 'float16' and args.device == 'cpu':
         parser.error('--amp float16 needs CUDA; use bfloat16 on CPU')
@@ -143,6 +160,7 @@ def main(argv=None):
               f'{"peak MiB":>10}{"ratio":>7}{"img/s":>8}{"ratio":>7}'
               f'{"grad err":>10}')
     print(header)
+    results = {}
     for arch in args.archs:
         models = build(arch, device)
         if args.amp is not None:
@@ -165,14 +183,56 @@ def main(argv=None):
             for name, m in models.items()
         }
         runs = interleaved(steps, args.repeats, args.warmup)
+        results[arch] = {}
         for name in MODES:
             speed, peak = medians(runs[name])
             speed_r, peak_r = paired_ratios(runs[name], runs['fp32'])
+            results[arch][name] = (saved[name] / 2**20,
+                                   saved[name] / saved['fp32'], peak, peak_r,
+                                   speed, speed_r, errors[name])
             print(f'{arch:<11}{name:<15}{saved[name] / 2**20:>10.1f}'
                   f'{saved[name] / saved["fp32"]:>7.3f}{peak:>10.1f}'
                   f'{peak_r:>7.3f}{speed:>8.2f}{speed_r:>7.3f}'
                   f'{errors[name]:>10.2e}')
         del models, steps, runs
+    if args.record:
+        record(args, results, device)
+
+
+def metric_suffix(amp, device) -> str:
+    """``_bf16`` / ``_fp16`` under autocast, then ``_<gpu>`` on CUDA (the
+    last word of the GPU's name in lower case, e.g. ``_bf16_h200``)."""
+    return AMP_SUFFIX.get(amp, '') + device_tag(device)
+
+
+def record(args, results, device) -> None:
+    """The ``mesa`` rows' ratios to ``fp32`` into the zoo's results under
+    ``mesa-<arch>@<arch>`` (see the module's docstring).
+
+    Args:
+        results (dict): arch -> mode -> (saved MiB, its ratio, peak MiB,
+            its ratio, img/s, its ratio, grad err), as printed.
+    """
+    from mmvitplug.utils.zoo import record_result
+    device = torch.device(device)
+    where = (torch.cuda.get_device_name(device)
+             if device.type == 'cuda' else 'cpu')
+    conditions = (f'{where}, batch {args.batch}, {args.img_size} px, '
+                  f'{args.threads} thread(s), autocast {args.amp}, '
+                  f'{args.repeats} paired rounds; Mesa / fp32')
+    suffix = metric_suffix(args.amp, device)
+    for arch, modes in results.items():
+        subject = f'mesa-{arch}@{arch}'
+        plain, mesa = modes['fp32'], modes['mesa']
+        for metric, i, unit in (('memory/saved_for_backward', 0, 'MiB'),
+                                ('speed/train_memory', 2, 'MiB peak'),
+                                ('speed/train', 4, 'img/s')):
+            record_result(
+                args.record, subject, metric + suffix,
+                value=float(f'{mesa[i + 1]:.3g}'), tool=TOOL,
+                note=f'{conditions} ({plain[i]:.4g} -> {mesa[i]:.4g} '
+                f'{unit})', root=args.results_root)
+        print(f'recorded {subject} in docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

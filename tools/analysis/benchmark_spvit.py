@@ -31,7 +31,20 @@ Example (CPU, a minute)::
     python tools/analysis/benchmark_spvit.py --archs deit-tiny \
         --configs work_dirs/spvit-search-deit-4l192d-p8_1xb16-4e_digits/\
 spvit-finetune-deit-4l192d-p8_1xb16-4e_digits.py --targets 0.024 \
-        --batch 32 --threads 1
+        --batch 32 --threads 1 [--record spvit --seeds 0]
+
+``--record FAMILY`` writes each setup's numbers to the model zoo's results
+(``docs/zoo/results/FAMILY.yml``) under ``spvit-<name>@<name>``, the name
+being the arch's (``deit-tiny``) or, for a config, its stem up to the first
+``_`` without the ``spvit-`` and ``finetune-`` / ``search-`` prefixes
+(``spvit-finetune-deit-4l192d-p8_1xb16-4e_digits.py`` ->
+``deit-4l192d-p8``): ``flops/gflops_formula`` (the official formula's
+GFLOPs of the SPViT), ``flops/ratio`` (mmengine, SPViT / DeiT), and
+``speed/infer`` on CPU or ``speed/infer_<gpu>`` on CUDA (the last word of
+the GPU's name, e.g. ``speed/infer_h200``). ``--seeds`` (one per
+``--configs`` entry: the search seed the exported config came from)
+records the configs' numbers per seed, so that the exports of several
+seeds accumulate under one subject.
 """
 import argparse
 
@@ -41,6 +54,9 @@ from mmengine.config import Config
 
 from mmvitplug.models.backbones import DeiT, SPViT
 from mmvitplug.models.losses import arch_gates, spvit_flops
+from mmvitplug.utils.zoo import add_record_arguments, device_tag
+
+TOOL = 'tools/analysis/benchmark_spvit.py'
 
 #: the official searched architectures (the ft configs' assigned_indicators
 #: and the FFN units kept by the released search checkpoints), targets
@@ -70,9 +86,17 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--device', default=None,
                         help='default: cuda when available, else cpu')
+    add_record_arguments(
+        parser, 'each setup\'s flops/gflops_formula, flops/ratio and '
+        'speed/infer (speed/infer_<gpu> on CUDA) under spvit-<name>@<name>')
+    parser.add_argument('--seeds', nargs='*', type=int, default=[],
+                        help='with --record: the search seed of each '
+                        '--configs entry (its numbers are recorded per seed)')
     args = parser.parse_args(argv)
     if args.targets and len(args.targets) != len(args.configs):
         parser.error('--targets needs one target per --configs entry')
+    if args.seeds and len(args.seeds) != len(args.configs):
+        parser.error('--seeds needs one seed per --configs entry')
     return args
 
 
@@ -153,6 +177,52 @@ def main(argv=None):
         print(f'{name:<14}{tgt:>8}{full:>9.4f}{formula:>8.4f}{met:>5}'
               f'{f0:>9.4f}{f1:>8.4f}{fr:>7.3f}{t0:>9.1f}{t1:>9.1f}'
               f'{tr:>7.3f}')
+    if args.record:
+        record(args, rows, device)
+
+
+def subject_name(name: str) -> str:
+    """The results subject's name of a setup: the arch, or a config's stem
+    (up to the first ``_``) without its SPViT prefixes."""
+    for prefix in ('spvit-', 'finetune-', 'search-'):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
+
+
+def record(args, rows, device) -> None:
+    """Each setup's numbers into the zoo's results under
+    ``spvit-<name>@<name>`` (see the module's docstring): the official
+    archs' as values, the configs' per seed with ``--seeds``."""
+    from mmvitplug.utils.zoo import record_result
+    device = torch.device(device)
+    where = (torch.cuda.get_device_name(device)
+             if device.type == 'cuda' else 'cpu')
+    conditions = (f'{where}, batch {args.batch}, '
+                  f'{args.threads} thread(s), {args.repeats} paired rounds')
+    seeds = [None] * len(args.archs) + (list(args.seeds)
+                                        or [None] * len(args.configs))
+    for (name, target, full, formula, f0, f1, fr, t0, t1, tr), seed in zip(
+            rows, seeds):
+        name = subject_name(name)
+        subject = f'spvit-{name}@{name}'
+        tgt = 'no target' if target is None else f'target {target:.4g}'
+        for metric, value, digits, detail in (
+                ('flops/gflops_formula', formula, 4,
+                 f'the official flops() formula, {tgt} (unpruned '
+                 f'{full:.4g})'),
+                ('flops/ratio', fr, 3,
+                 f'mmengine complexity analysis, {f0:.4g} -> {f1:.4g} '
+                 'GFLOPs'),
+                ('speed/infer' + device_tag(device), tr, 3,
+                 f'{t0:.4g} -> {t1:.4g} img/s')):
+            value = float(f'{value:.{digits}g}')
+            kind = dict(value=value) if seed is None else dict(
+                values={seed: value})
+            record_result(args.record, subject, metric, tool=TOOL,
+                          note=f'{conditions}; {detail}',
+                          root=args.results_root, **kind)
+        print(f'recorded {subject} in docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

@@ -22,7 +22,15 @@ Usage::
     python tools/analysis/drnet_claims.py \
         configs/bundled/drnet/drnet-resnet18-w32_1xb64_digits.py \
         configs/bundled/resnet/sup-resnet18-w32_1xb64_digits.py \
-        --seeds 0 1 --work-dir work_dirs/claims/drnet
+        --seeds 0 1 --work-dir work_dirs/claims/drnet [--record drnet]
+
+``--record FAMILY`` writes, per seed, to ``docs/zoo/results/FAMILY.yml``:
+under the DRNet config's model name its ``accuracy/top1`` and
+``flops/ratio`` (its average FLOPs per image, predictor included, over the
+baseline's), under ``<DRNet model>@all-<size>px`` the top-1 with every
+image at that resolution, and under ``<baseline model>@drnet-comparison``
+the baseline's ``accuracy/top1`` (the baseline trained on DRNet's
+schedule, next to the baseline's own results).
 """
 import argparse
 import os.path as osp
@@ -41,6 +49,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/drnet_claims')
     parser.add_argument('--retrain', action='store_true',
                         help='train again even if a run finished')
+    from mmvitplug.utils.zoo import add_record_arguments
+    add_record_arguments(
+        parser, 'per seed DRNet\'s accuracy/top1 and flops/ratio, its '
+        'top-1 at each fixed resolution (<model>@all-<size>px) and the '
+        'baseline\'s top-1 (<baseline model>@drnet-comparison)')
     return parser.parse_args(argv)
 
 
@@ -161,6 +174,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[int, dict]:
             last = checkpoints(work_dir)[-1][1]
             row[kind] = (evaluate_drnet if kind == 'drnet' else
                          evaluate_baseline)(config, last)
+            row[kind]['step'] = checkpoints(work_dir)[-1][0]
         results[seed] = row
 
     print(f'\nDRNet ({osp.basename(args.drnet)}) vs the same classifier at '
@@ -197,7 +211,63 @@ def main(argv: Optional[List[str]] = None) -> Dict[int, dict]:
             f'{size}px {t:.2f}' for size, t in zip(
                 results[s]['drnet']['sizes'],
                 results[s]['drnet']['fixed_top1'])) for s in seeds))
+    if args.record:
+        record(args, results)
     return results
+
+
+#: the subject suffix of the baseline trained for the comparison
+BASELINE_SUFFIX = '@drnet-comparison'
+
+
+def record(args, results) -> None:
+    """Per seed: DRNet's top-1 and FLOPs ratio under its model name, its
+    top-1 at each fixed resolution under ``<model>@all-<size>px``, the
+    baseline's top-1 under ``<baseline model>@drnet-comparison``."""
+    from mmvitplug.utils.zoo import model_name_of, record_result
+    tool = 'tools/analysis/drnet_claims.py'
+    drnet = model_name_of(args.drnet)
+    baseline = model_name_of(args.baseline) + BASELINE_SUFFIX
+    seeds = list(results)
+    first = results[seeds[0]]
+    steps = sorted({results[s][k].get('step') for s in seeds
+                    for k in ('drnet', 'baseline')} - {None})
+    at = f' (step {" / ".join(map(str, steps))})' if steps else ''
+    run = (f'last checkpoint{at}, {first["drnet"]["total"]} validation '
+           'images, CPU')
+    base_size = 'x'.join(map(str, first['baseline']['size']))
+    mflops = ' / '.join(f'{results[s]["drnet"]["avg_flops"] / 1e6:.2f}'
+                        for s in seeds)
+    notes = {
+        (drnet, 'accuracy/top1'): f'{run}; arg-max resolution per image',
+        (drnet, 'flops/ratio'): (
+            f'FLOPs per image vs the fixed {base_size} px classifier '
+            f'({mflops} vs {first["baseline"]["flops"] / 1e6:.2f} MFLOPs, '
+            f'predictor included); {run}'),
+        (baseline, 'accuracy/top1'): (
+            f'the same classifier at the fixed {base_size} px, same '
+            f'schedule; {run}'),
+    }
+    for size in first['drnet']['sizes']:
+        notes[(f'{drnet}@all-{size}px', 'accuracy/top1')] = (
+            f'the DRNet classifier with every image at {size} px; {run}')
+
+    def put(subject, metric, seed, value):
+        record_result(args.record, subject, metric, values={seed: value},
+                      tool=tool, note=notes[(subject, metric)],
+                      root=args.results_root)
+
+    for seed in seeds:
+        d, b = results[seed]['drnet'], results[seed]['baseline']
+        put(drnet, 'accuracy/top1', seed, round(d['top1'], 2))
+        put(drnet, 'flops/ratio', seed, round(d['avg_flops'] / b['flops'],
+                                              4))
+        for size, top1 in zip(d['sizes'], d['fixed_top1']):
+            put(f'{drnet}@all-{size}px', 'accuracy/top1', seed,
+                round(top1, 2))
+        put(baseline, 'accuracy/top1', seed, round(b['top1'], 2))
+    print(f'recorded {drnet}, {drnet}@all-<size>px and {baseline} in '
+          f'docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

@@ -22,7 +22,15 @@ tokens; ``unpruned`` above both is what pruning costs at this ratio.
 Usage::
 
     python tools/analysis/dynamic_vit_keep.py CONFIG CHECKPOINT \\
-        [--seeds 0 1 2]
+        [--seeds 0 1 2] [--record dynamic_vit [--record-seed 0]]
+
+``--record FAMILY`` writes the ``random (mean)`` and ``unpruned`` top-1 to
+``docs/zoo/results/FAMILY.yml`` as ``accuracy/top1`` of
+``<model>@random-keep`` and ``<model>@unpruned-inference`` (``<model>``:
+the config's model name), for the seed the checkpoint was trained with
+(``--record-seed``; default: the ``seed`` of the checkpoint's ``meta``, as
+``tools/train.py`` saves it). ``learned`` is the model's own top-1, which
+``tools/analysis/distill_claims.py`` records.
 """
 import argparse
 import contextlib
@@ -43,6 +51,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='its trained checkpoint')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
                         help='seeds of the random keep decisions')
+    from mmvitplug.utils.zoo import add_record_arguments
+    add_record_arguments(
+        parser, 'the random-keep (mean) and unpruned top-1 '
+        '(<model>@random-keep, <model>@unpruned-inference, accuracy/top1) '
+        'for the checkpoint\'s training seed')
+    parser.add_argument('--record-seed', type=int, default=None,
+                        help='with --record: the seed the checkpoint was '
+                        'trained with (default: its meta\'s seed)')
     return parser.parse_args(argv)
 
 
@@ -100,9 +116,56 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     here = os.getcwd()
     os.chdir(ROOT)  # the config's data paths are the repository's
     try:
-        return evaluate(config, checkpoint, args.seeds)
+        results = evaluate(config, checkpoint, args.seeds)
     finally:
         os.chdir(here)
+    if args.record:
+        record(args, config, checkpoint, results)
+    return results
+
+
+def checkpoint_seed(checkpoint: str) -> int:
+    """The seed ``tools/train.py`` trained a checkpoint with (its
+    ``meta['seed']``)."""
+    meta = torch.load(checkpoint, map_location='cpu',
+                      weights_only=False).get('meta') or {}
+    if meta.get('seed') is None:
+        raise SystemExit(f'{checkpoint} has no meta seed: give the seed it '
+                         'was trained with (--record-seed)')
+    return int(meta['seed'])
+
+
+#: results subject suffix of each evaluation ``record`` writes
+RECORD_SUBJECTS = {
+    'random (mean)': '@random-keep',
+    'unpruned': '@unpruned-inference',
+}
+
+
+def record(args, config: str, checkpoint: str,
+           results: Dict[str, float]) -> None:
+    """The random-keep mean and the unpruned top-1 into the zoo's results,
+    for the checkpoint's training seed."""
+    from mmvitplug.utils.zoo import model_name_of, record_result
+    seed = (args.record_seed if args.record_seed is not None else
+            checkpoint_seed(checkpoint))
+    model = model_name_of(config)
+    draws = [k for k in results if k.startswith('random (seed ')]
+    seeds = ' '.join(k[len('random (seed '):-1] for k in draws)
+    where = f'{osp.basename(checkpoint)}, validation set, CPU'
+    notes = {
+        'random (mean)': (
+            'the pruned checkpoint with a random keep of the same counts, '
+            f'mean of {len(draws)} draws (seeds {seeds}); {where}'),
+        'unpruned': f'the pruned checkpoint run without pruning; {where}',
+    }
+    for key, suffix in RECORD_SUBJECTS.items():
+        record_result(args.record, model + suffix, 'accuracy/top1',
+                      values={seed: round(results[key], 2)},
+                      tool='tools/analysis/dynamic_vit_keep.py',
+                      note=notes[key], root=args.results_root)
+    print(f'recorded {model}@random-keep and {model}@unpruned-inference '
+          f'(seed {seed}) in docs/zoo/results/{args.record}.yml')
 
 
 def evaluate(config: str, checkpoint: str,

@@ -18,11 +18,19 @@ Usage::
 
     python tools/analysis/ssl_pruning_claims.py PRUNED_CONFIG \
         RANDOM_MASK_CONFIG KNN_CONFIG --seeds 0 1 --work-dir DIR \
-        [--cfg-options custom_hooks.1.sparsity=0.9]
+        [--cfg-options custom_hooks.1.sparsity=0.9] [--record ssl_pruning]
 
 Prints one row per seed and run (sparsities, k-NN top-1) and the
 difference pruned - random per seed and on average; a training run
 already finished in ``DIR`` is reused (``--retrain`` to run it again).
+
+``--record FAMILY`` writes, per seed, each run's k-NN top-1 metrics
+(``knn/top1_k10``, ``knn/top1_k20``, ...) and the kept fraction of the
+masks (``pruning/kept_fraction``) to ``docs/zoo/results/FAMILY.yml``
+under the model name of its training config; with ``--cfg-options`` the
+subjects get the suffix ``@<last key>-<value>`` of each option (e.g.
+``prune-deepcluster-regnety-5l16d-p4_1xb16_digits@sparsity-0.9``), or the
+one given by ``--record-suffix`` (``''`` for none).
 """
 import argparse
 import importlib.util
@@ -30,6 +38,8 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import torch
+
+from mmvitplug.utils.zoo import add_record_arguments
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 _spec = importlib.util.spec_from_file_location(
@@ -52,6 +62,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--cfg-options', nargs='+', default=[],
         help='key=value overrides of both training configs, e.g. '
         'custom_hooks.1.sparsity=0.9')
+    add_record_arguments(
+        parser, 'each run\'s k-NN top-1 and pruning/kept_fraction per seed '
+        'under its training config\'s model name (+ --record-suffix)')
+    parser.add_argument(
+        '--record-suffix', default=None,
+        help='with --record: the suffix of the subjects (default: '
+        '@<last key>-<value> of each --cfg-options, e.g. @sparsity-0.9; '
+        'none without options)')
     return parser.parse_args(argv)
 
 
@@ -139,7 +157,64 @@ def main(argv: Optional[List[str]] = None) -> Dict[tuple, dict]:
             f'seed {s}: {d:+.2f}' for s, d in zip(args.seeds, diffs)) +
               f'; mean {means[0]:.2f} vs {means[1]:.2f} '
               f'({means[0] - means[1]:+.2f})')
+    if args.record:
+        record(args, results)
     return results
+
+
+def record_suffix(args) -> str:
+    """``--record-suffix``, or ``@<last key>-<value>`` of each
+    ``--cfg-options`` joined by ``,`` (``''`` without options)."""
+    if args.record_suffix is not None:
+        return args.record_suffix
+    parts = []
+    for option in args.cfg_options:
+        key, _, value = option.partition('=')
+        parts.append(f'{key.split(".")[-1]}-{value}')
+    return '@' + ','.join(parts) if parts else ''
+
+
+def record(args, results) -> None:
+    """Each run's k-NN top-1 metrics and the kept fraction of its masks,
+    per seed, under its training config's model name (+ the suffix)."""
+    from mmvitplug.utils.zoo import model_name_of, record_result
+    tool = 'tools/analysis/ssl_pruning_claims.py'
+    suffix = record_suffix(args)
+    knn = osp.splitext(osp.basename(args.knn_config))[0]
+    options = (f', --cfg-options {" ".join(args.cfg_options)}'
+               if args.cfg_options else '')
+    runs = (('pruned', args.pruned_config, 'magnitude mask'),
+            ('random', args.random_config, 'random mask'))
+    for tag, config, mask in runs:
+        subject = model_name_of(config) + suffix
+        rows = [(s, results[(s, tag)]) for s in args.seeds
+                if (s, tag) in results]
+        if not rows:
+            continue
+        kept = sorted({r['sparsity']['total'] - r['sparsity']['count']
+                       for _, r in rows})
+        total = rows[0][1]['sparsity']['total']
+        target = rows[0][1]['sparsity']['target']
+        weights = (f'{" / ".join(f"{k:,}" for k in kept)} of {total:,} '
+                   'backbone conv / linear weights kept')
+        note = (f'k-NN ({knn}) of the exported backbone, '
+                f'{target * 100:g} % pruned ({weights}), {mask}{options}')
+        zero = [r['sparsity']['pruned_zero'] for _, r in rows]
+        kept_note = (f'{weights}, {mask}, ' +
+                     ('every pruned position 0 in the export'
+                      if all(z == 1.0 for z in zero) else
+                      'pruned positions 0 in the export: ' +
+                      ' / '.join(f'{z:.4f}' for z in zero)) + options)
+        for seed, r in rows:
+            for metric, value in sorted(r['metrics'].items()):
+                record_result(args.record, subject, metric,
+                              values={seed: round(value, 2)}, tool=tool,
+                              note=note, root=args.results_root)
+            record_result(args.record, subject, 'pruning/kept_fraction',
+                          values={seed: round(1 - r['sparsity']['masks'],
+                                              4)},
+                          tool=tool, note=kept_note, root=args.results_root)
+        print(f'recorded {subject} in docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

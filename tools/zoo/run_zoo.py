@@ -86,7 +86,9 @@ def parse_args(argv=None):
                         'tables and plots written')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='passed to every training / test run of a '
-                        'target (e.g. a short schedule for a smoke run)')
+                        'target whose config sets their top-level key (e.g. '
+                        'a short schedule for a smoke run; a k-NN config '
+                        'takes no train_cfg); dependencies run as shipped')
     parser.add_argument('--no-sync', action='store_true',
                         help='do not regenerate tables and plots')
     parser.add_argument('--list', action='store_true',
@@ -168,9 +170,15 @@ def run(*args):
                    stdout=subprocess.DEVNULL)
 
 
-def load_config(config):
-    from mmengine.config import Config
-    return Config.fromfile(config)
+def load_config(config, options=()):
+    """A config with ``--cfg-options``-style ``key=value`` strings merged."""
+    from mmengine.config import Config, DictAction
+    cfg = Config.fromfile(config)
+    if options:
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--o', nargs='+', action=DictAction)
+        cfg.merge_from_dict(parser.parse_args(['--o', *options]).o)
+    return cfg
 
 
 def last_checkpoint(work_dir):
@@ -198,25 +206,31 @@ def config_of_stem(stem):
 DEPENDENCY = re.compile(r'work_dirs/([^/\'"]+)/([^/\'"]+\.pth)')
 
 
-def ensure_dependencies(config, seen=()):
-    """Make the ``work_dirs/<config>/<file>`` files a config reads exist:
-    train those configs as shipped (seed 0) and export backbones."""
-    text = load_config(config).pretty_text
+def ensure_dependencies(config, seen=(), root=None, options=()):
+    """Make the ``work_dirs/<config>/<file>`` files a config reads (with
+    ``options`` merged: an overridden checkpoint is no dependency) exist
+    under ``root`` (the repository, where the runs start): train those
+    configs as shipped (seed 0) and export backbones."""
+    root = root or REPO
+    text = load_config(config, options).pretty_text
+    own = osp.splitext(osp.basename(config))[0]
     for stem, filename in sorted(set(DEPENDENCY.findall(text))):
-        path = osp.join(REPO, 'work_dirs', stem, filename)
+        if stem == own:  # a config naming its own work dir (e.g. as the
+            continue     # teacher of the configs that inherit from it)
+        path = osp.join(root, 'work_dirs', stem, filename)
         if osp.isfile(path):
             continue
         if stem in seen:
             raise RuntimeError(f'dependency cycle through {stem}')
         dep = config_of_stem(stem)
-        ensure_dependencies(dep, seen + (stem, ))
-        work = osp.join('work_dirs', stem)
-        if not osp.isfile(osp.join(REPO, work, 'last_checkpoint')):
+        ensure_dependencies(dep, seen + (stem, ), root)
+        work = osp.join(root, 'work_dirs', stem)
+        if not osp.isfile(osp.join(work, 'last_checkpoint')):
             run('tools/train.py', dep, '--work-dir', work, '--cfg-options',
                 'randomness.seed=0')
         if filename == 'backbone.pth':
             run('tools/model_converters/export_backbone.py', dep,
-                last_checkpoint(osp.join(REPO, work)), path)
+                last_checkpoint(work), path)
         if not osp.isfile(path):
             raise FileNotFoundError(
                 f'{config} reads {path}, which training {dep} did not write '
@@ -224,7 +238,7 @@ def ensure_dependencies(config, seen=()):
 
 
 def train(config, work_dir, seed, options, retrain, extra=()):
-    ensure_dependencies(config)
+    ensure_dependencies(config, options=(*options, *extra))
     if retrain or not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         run('tools/train.py', config, '--work-dir', work_dir,
             '--cfg-options', f'randomness.seed={seed}', *options, *extra)
@@ -240,13 +254,33 @@ def logged(work_dir, metrics):
     return found
 
 
+def evaluation_metrics(work_dir, config, metrics):
+    """What an evaluation logged: a k-NN / soft-NN test logs the metrics
+    by their names; a linear probe is a classifier logging
+    ``accuracy/top1``, recorded as ``linear/top1`` when that is wanted."""
+    found = logged(work_dir, [*metrics, 'accuracy/top1'])
+    if not is_test_only(config) and 'linear/top1' in metrics \
+            and 'accuracy/top1' in found:
+        found['linear/top1'] = found.pop('accuracy/top1')
+    return {k: v for k, v in found.items() if k in metrics}
+
+
 def is_test_only(config):
     return load_config(config).get('train_cfg') is None
+
+
+def applicable(options, config):
+    """The ``--cfg-options`` a config can take: those whose top-level key
+    it sets (a k-NN config has no ``train_cfg`` to shorten)."""
+    cfg = load_config(config)
+    return [o for o in options
+            if cfg.get(o.split('=', 1)[0].split('.', 1)[0]) is not None]
 
 
 def evaluate(config, weights, work_dir, seed, options, retrain):
     """Metrics of an evaluation config on ``weights`` (None: random
     init)."""
+    options = applicable(options, config)
     if is_test_only(config):
         if retrain or not glob.glob(osp.join(work_dir, '*', '*.json')):
             run('tools/test.py', config, weights or 'none', '--work-dir',
@@ -282,7 +316,7 @@ def run_target(name, entry, args, record):
                     evaluate(ev_config, weights, wd, seed, args.cfg_options,
                              args.retrain)
                     results.setdefault(subject, {}).update(
-                        logged(wd, entry['metrics']))
+                        evaluation_metrics(wd, ev_config, entry['metrics']))
         for subject, metrics in results.items():
             for metric, value in metrics.items():
                 record(entry['family'], subject, metric,

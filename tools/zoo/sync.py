@@ -73,7 +73,9 @@ def load_metafiles(repo=REPO):
 
 
 def load_results(repo=REPO):
-    sys.path.insert(0, repo)
+    """The results of the clone ``repo`` (mmvitplug imported from this
+    tool's clone)."""
+    sys.path.insert(0, REPO)
     try:
         from mmvitplug.utils.zoo import load_results as _load
     finally:
@@ -251,6 +253,29 @@ def micro_text(micro, results):
     return '; '.join(parts) or '-'
 
 
+def claim_verdict(claim, ours, base):
+    """'holds', 'does not hold' or 'mixed' from the two records.
+
+    With ``Within`` (a claim of the same accuracy): holds when the mean of
+    ours is at most ``Within`` below the baseline's (above, for ``Better:
+    lower``). Otherwise, with the same seeds on both sides, seed by seed:
+    holds when every seed favours ours, does not hold when none does,
+    mixed in between; with different seeds, by the means.
+    """
+    sign = 1 if claim.get('Better', 'higher') == 'higher' else -1
+    a, b = mean(numbers(ours)), mean(numbers(base))
+    if claim.get('Within') is not None:
+        ok = sign * (a - b) >= -float(claim['Within'])
+        return 'holds' if ok else 'does not hold'
+    seeds_a, seeds_b = ours.get('values'), base.get('values')
+    if seeds_a and seeds_b and set(seeds_a) == set(seeds_b):
+        wins = [sign * (seeds_a[k] - seeds_b[k]) > 0 for k in seeds_a]
+        if all(wins):
+            return 'holds'
+        return 'does not hold' if not any(wins) else 'mixed'
+    return 'holds' if sign * (a - b) > 0 else 'does not hold'
+
+
 def claim_text(claim, results):
     if not claim:
         return '-', '-'
@@ -259,12 +284,12 @@ def claim_text(claim, results):
     base = results.get(claim['Baseline'], {}).get(metric)
     if not ours or not base:
         return claim['Statement'], 'not measured'
-    a, b = mean(numbers(ours)), mean(numbers(base))
-    holds = a > b if claim.get('Better', 'higher') == 'higher' else a < b
-    verdict = 'holds' if holds else 'does not hold'
+    verdict = claim_verdict(claim, ours, base)
+    rule = (f', within {fmt_num(claim["Within"])} points'
+            if claim.get('Within') is not None else '')
     return (claim['Statement'],
             f'**{verdict}**: {fmt_record(ours)} vs {fmt_record(base)} '
-            f'({metric})')
+            f'({metric}{rule})')
 
 
 def details_link(zoo):
@@ -419,8 +444,7 @@ def count_model(config_path, flops=True):
         model = models.build(cfg.model)
     model.eval()
     params = sum(p.numel() for p in model.parameters())
-    if not flops or scope != 'mmpretrain' or not hasattr(
-            model, 'extract_feat'):
+    if not flops or scope != 'mmpretrain':
         return params, None
     from mmengine.analysis import FlopAnalyzer
     size = crop_size(cfg)
