@@ -77,3 +77,27 @@ def test_runs_and_reports_three_models(tool, capsys):
     assert all(speed > 0 for speed, _ in med.values())
     out = capsys.readouterr().out
     assert 'BF16OptimWrapper' in out and 'ratio model, timm loop' in out
+
+
+def test_record_writes_the_ratios_to_timm(tool, tmp_path):
+    import argparse
+
+    from mmvitplug.utils.zoo import load_results
+    args = argparse.Namespace(
+        config='configs/deit/sup-deit-small_8xb128_in1k.py',
+        timm='deit_small_patch16_224', dtype='bfloat16', batch_size=256,
+        img_size=224, steps=10, repeats=5, record='deit',
+        results_root=str(tmp_path))
+    ratios = {
+        'mmvitplug (train_step)': [0.7851, 1.0123],
+        'mmvitplug model, timm loop': [1.0012, 0.9987]
+    }
+    tool.record(args, ratios, 'cpu', 'cpu, 2 threads')
+    got = load_results('deit', root=str(tmp_path))
+    rec = got['sup-deit-small_8xb128_in1k@timm:deit_small_patch16_224']
+    assert rec['speed/train_step_bfloat16']['value'] == 0.785
+    assert rec['speed/train_model_bfloat16']['value'] == 1.001
+    assert rec['memory/train_peak_bfloat16']['value'] == 1.012
+    assert rec['speed/train_step_bfloat16']['tool'] == \
+        'tools/analysis/benchmark_amp.py'
+    assert 'batch 256 at 224 px' in rec['speed/train_step_bfloat16']['note']

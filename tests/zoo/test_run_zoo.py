@@ -2,6 +2,7 @@
 """tools/zoo/run_zoo.py, the bundled-data zoo run, on a 2-model subset (one
 seed, one short epoch) in a scratch copy: it trains, records, measures, and
 regenerates the tables and plots there."""
+import os
 import os.path as osp
 
 import pytest
@@ -44,8 +45,20 @@ def test_dependencies_are_named_by_work_dirs_paths():
     assert found == [('sup-resnet18-w32_1xb64_digits', 'epoch_6.pth')]
 
 
+def forget(root, names):
+    """Remove the records of ``names`` from the results under ``root`` (a
+    model the zoo never ran)."""
+    folder = root / 'docs' / 'zoo' / 'results'
+    for path in folder.glob('*.yml'):
+        data = yaml.safe_load(path.read_text()) or {}
+        if set(names) & set(data):
+            path.write_text(sync.dump_yaml(
+                {k: v for k, v in data.items() if k not in names}))
+
+
 @pytest.mark.e2e
 def test_a_two_model_zoo_run(scratch, tmp_path):
+    forget(scratch, MODELS)
     before = zoo.load_results(root=str(scratch))
     run_zoo.main(['--models', *MODELS, '--seeds', '0', '--work-dir',
                   str(tmp_path / 'work'), '--repo', str(scratch),
@@ -146,3 +159,38 @@ def test_a_linear_probe_is_recorded_as_linear_top1(tmp_path):
                                           'accuracy/top1': 55.5}
     # a k-NN config's classifier-less log: nothing renamed
     assert run_zoo.evaluation_metrics(str(tmp_path), knn, wanted) == {}
+
+
+def test_a_converter_makes_the_files_a_run_does_not_write(monkeypatch,
+                                                          tmp_path):
+    """SPViT's fine-tuning reads the search's spvit_exported.pth: the zoo
+    run trains the search, then runs spvit_export.py for that fine-tuning
+    config (with a fake run that writes what each tool would)."""
+    from _builders import REPO_ROOT
+    finetune = osp.join(REPO_ROOT, 'configs', 'bundled', 'spvit',
+                        'spvit-finetune-deit-4l192d-p8_1xb16-4e_digits.py')
+    calls = []
+
+    def fake_run(tool, *args):
+        calls.append((tool, *args))
+        if tool == 'tools/train.py':
+            work = args[args.index('--work-dir') + 1]
+            os.makedirs(work, exist_ok=True)
+            with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+                f.write(osp.join(work, 'epoch_4.pth'))
+        else:  # the converter writes next to the checkpoint
+            out = osp.join(osp.dirname(args[1]), 'spvit_exported.pth')
+            open(out, 'w').close()
+
+    monkeypatch.setattr(run_zoo, 'run', fake_run)
+    # the search's own teacher / init is there already
+    monkeypatch.setattr(run_zoo, 'DEPENDENCY', run_zoo.re.compile(
+        r'work_dirs/(spvit-search[^/\'"]+)/([^/\'"]+\.pth)'))
+    run_zoo.ensure_dependencies(finetune, root=str(tmp_path))
+    assert [c[0] for c in calls] == [
+        'tools/train.py', 'tools/model_converters/spvit_export.py']
+    search = calls[0][1]
+    assert osp.basename(search).startswith('spvit-search-deit-4l192d-p8')
+    assert calls[1][1:] == (search, osp.join(
+        str(tmp_path), 'work_dirs', osp.splitext(osp.basename(search))[0],
+        'epoch_4.pth'), finetune)

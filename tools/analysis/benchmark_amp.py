@@ -47,6 +47,8 @@ from mmengine.registry import MODELS, init_default_scope
 
 import mmvitplug  # noqa: F401 (registers the plugin)
 from mmvitplug.utils import enable_amp
+from mmvitplug.utils.zoo import (add_record_arguments, device_tag,
+                                 model_name_of, record_result)
 
 DTYPES = ('float32', 'float16', 'bfloat16')
 
@@ -70,6 +72,12 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=2,
                         help='torch threads (CPU)')
+    add_record_arguments(
+        parser, 'the paired ratios to timm under <config model name>@timm:'
+        '<timm name> (speed/train_step_<dtype>[_<gpu>]: the full '
+        'train_step; speed/train_model_<dtype>[_<gpu>]: our model in '
+        'timm\'s loop; memory/train_peak_<dtype>[_<gpu>]: the full step\'s '
+        'peak memory)')
     args = parser.parse_args(argv)
     for name in ('batch_size', 'img_size', 'steps', 'repeats'):
         if getattr(args, name) < 1:
@@ -254,7 +262,26 @@ def main(argv=None):
     for name, ratio in ratios.items():
         print(f"{'ratio ' + name.split(' ', 1)[1] + ' / timm':<36}"
               f'{ratio[0]:>13.3f}{ratio[1]:>12.3f}')
+    if args.record:
+        record(args, ratios, device, where)
     return med, ratios
+
+
+def record(args, ratios, device, where) -> None:
+    """The ratios to timm into the zoo's results (docs/model_zoo.md)."""
+    subject = f'{model_name_of(args.config)}@timm:{args.timm}'
+    tag = f'_{args.dtype}{device_tag(device)}'
+    step = ratios['mmvitplug (train_step)']
+    model = ratios['mmvitplug model, timm loop']
+    note = (f'{where}; batch {args.batch_size} at {args.img_size} px, '
+            f'{args.steps} steps x {args.repeats} paired rounds')
+    for metric, value in ((f'speed/train_step{tag}', step[0]),
+                          (f'speed/train_model{tag}', model[0]),
+                          (f'memory/train_peak{tag}', step[1])):
+        record_result(args.record, subject, metric, value=round(value, 3),
+                      tool='tools/analysis/benchmark_amp.py', note=note,
+                      root=args.results_root)
+    print(f'recorded {subject} in docs/zoo/results/{args.record}.yml')
 
 
 if __name__ == '__main__':

@@ -204,6 +204,17 @@ def config_of_stem(stem):
 
 
 DEPENDENCY = re.compile(r'work_dirs/([^/\'"]+)/([^/\'"]+\.pth)')
+#: dependency files a converter makes from a finished run: the tool and its
+#: arguments ({run}: the run's config, {ckpt}: its last checkpoint, {out}:
+#: the file, {reader}: the config that reads it)
+EXPORTS = {
+    'backbone.pth': ('tools/model_converters/export_backbone.py', '{run}',
+                     '{ckpt}', '{out}'),
+    # SPViT: the searched architecture as a plain model, next to the
+    # search's checkpoint, for the fine-tuning config that reads it
+    'spvit_exported.pth': ('tools/model_converters/spvit_export.py',
+                           '{run}', '{ckpt}', '{reader}'),
+}
 
 
 def ensure_dependencies(config, seen=(), root=None, options=()):
@@ -228,9 +239,11 @@ def ensure_dependencies(config, seen=(), root=None, options=()):
         if not osp.isfile(osp.join(work, 'last_checkpoint')):
             run('tools/train.py', dep, '--work-dir', work, '--cfg-options',
                 'randomness.seed=0')
-        if filename == 'backbone.pth':
-            run('tools/model_converters/export_backbone.py', dep,
-                last_checkpoint(work), path)
+        if filename in EXPORTS:  # made from the run by a converter
+            tool, *template = EXPORTS[filename]
+            fill = dict(run=dep, ckpt=last_checkpoint(work), out=path,
+                        reader=config)
+            run(tool, *(arg.format(**fill) for arg in template))
         if not osp.isfile(path):
             raise FileNotFoundError(
                 f'{config} reads {path}, which training {dep} did not write '
