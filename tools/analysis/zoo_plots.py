@@ -23,7 +23,8 @@ A model without the numbers a plot needs is left out and named on stdout.
 import argparse
 import os
 import os.path as osp
-import sys
+
+from mmvitplug.utils.zoo import load_results, result_numbers
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -64,17 +65,9 @@ def backbone_points(metas, results):
                     missing.append(micro['Model'])
                     continue
                 points.append((col['Name'], micro['Model'],
-                               numbers(top1), speed['value'],
+                               result_numbers(top1), speed['value'],
                                mem['value'] if mem else None))
     return points, missing
-
-
-def numbers(record):
-    if 'values' in record:
-        return [float(v) for v in record['values'].values()]
-    if 'value' in record:
-        return [float(record['value'])]
-    return [float(v) for v in record['range']]
 
 
 def plot_top1_vs_speed(points, path, plt, zoom_from=94.0):
@@ -175,8 +168,8 @@ def ssl_points(metas, results):
             base_name = claim['Baseline']
             label = ('random init' if base_name.endswith('@random-init')
                      else base_name.split('@')[-1])
-            points.append((col['Name'], claim['Metric'], numbers(ours),
-                           numbers(base), label))
+            points.append((col['Name'], claim['Metric'], result_numbers(ours),
+                           result_numbers(base), label))
     return points, missing
 
 
@@ -209,8 +202,6 @@ def main(argv=None):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    sys.path.insert(0, REPO)
-    from mmvitplug.utils.zoo import load_results
     sync = load_sync()
     metas = sync.load_metafiles(args.repo)
     results = load_results(root=args.repo)

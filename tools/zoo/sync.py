@@ -19,6 +19,8 @@ from collections import OrderedDict
 
 import yaml
 
+from mmvitplug.utils import zoo
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 INDEX = 'model-index.yml'
 SECTIONS = OrderedDict([
@@ -73,26 +75,15 @@ def load_metafiles(repo=REPO):
 
 
 def load_results(repo=REPO):
-    """The results of the clone ``repo`` (mmvitplug imported from this
-    tool's clone)."""
-    sys.path.insert(0, REPO)
-    try:
-        from mmvitplug.utils.zoo import load_results as _load
-    finally:
-        sys.path.pop(0)
-    return _load(root=repo)
+    """The results of the clone ``repo``."""
+    return zoo.load_results(root=repo)
 
 
 def mean(xs):
     return sum(xs) / len(xs)
 
 
-def numbers(record):
-    if 'values' in record:
-        return [float(v) for v in record['values'].values()]
-    if 'value' in record:
-        return [float(record['value'])]
-    return [float(v) for v in record['range']]
+numbers = zoo.result_numbers
 
 
 # ---------------------------------------------------- computed metafile fields
