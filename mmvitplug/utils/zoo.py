@@ -85,9 +85,11 @@ def register_model_index(root: Optional[str] = None) -> List[str]:
     mmpretrain's ``ModelHub``.
 
     Then ``mmpretrain.list_models('*xcit*')``, ``get_model(name,
-    pretrained=CKPT)`` and the inferencers find them. Importing ``mmvitplug``
-    calls it once. Names are lower case and must not clash with
-    mmpretrain's own (``tests/zoo/test_model_index.py`` checks both).
+    pretrained=CKPT)`` and the inferencers find them. ModelHub calls it
+    once, after reading its own index, on its first use
+    (:func:`register_at_import`, installed when ``mmvitplug`` is imported).
+    Names are lower case and must not clash with mmpretrain's own
+    (``tests/zoo/test_model_index.py`` checks both).
 
     Returns:
         list[str]: the names registered by this call.
